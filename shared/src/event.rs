@@ -1,0 +1,170 @@
+//! The chat event model: the five event types and the event the producer
+//! writes (input schema version 1). The transformer reads these events back
+//! through [`crate::input`] and reshapes them into [`crate::output`].
+
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+use uuid::Uuid;
+
+use crate::timestamp::Timestamp;
+
+/// The version written in the producer's `schema_version` field and accepted
+/// by the transformer.
+pub const INPUT_SCHEMA_VERSION: u32 = 1;
+
+/// What a user did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EventType {
+    Join,
+    Leave,
+    OpenChat,
+    Subscribe,
+    SendMessage,
+}
+
+/// The accepted spellings, for error messages.
+pub const EVENT_NAMES: &str = "JOIN, LEAVE, OPEN_CHAT, SUBSCRIBE, SEND_MESSAGE";
+
+impl EventType {
+    /// Every event type, in a stable order.
+    pub const ALL: [EventType; 5] = [
+        EventType::Join,
+        EventType::Leave,
+        EventType::OpenChat,
+        EventType::Subscribe,
+        EventType::SendMessage,
+    ];
+
+    /// The name producers send in `event_name`: `JOIN`, `OPEN_CHAT`, ...
+    pub const fn input_name(self) -> &'static str {
+        match self {
+            EventType::Join => "JOIN",
+            EventType::Leave => "LEAVE",
+            EventType::OpenChat => "OPEN_CHAT",
+            EventType::Subscribe => "SUBSCRIBE",
+            EventType::SendMessage => "SEND_MESSAGE",
+        }
+    }
+
+    /// The name written in `event_type` and in the `event_type=` partition:
+    /// lower snake case.
+    pub const fn output_name(self) -> &'static str {
+        match self {
+            EventType::Join => "join",
+            EventType::Leave => "leave",
+            EventType::OpenChat => "open_chat",
+            EventType::Subscribe => "subscribe",
+            EventType::SendMessage => "send_message",
+        }
+    }
+
+    /// Parses an event name, ignoring ASCII case (`JOIN`, `join`, `Open_Chat`).
+    pub fn parse(name: &str) -> Option<EventType> {
+        EventType::ALL
+            .into_iter()
+            .find(|t| t.input_name().eq_ignore_ascii_case(name))
+    }
+}
+
+impl fmt::Display for EventType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.input_name())
+    }
+}
+
+impl Serialize for EventType {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.input_name())
+    }
+}
+
+/// A UUID serialized in its hyphenated lower-case form without allocating.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EventId(pub Uuid);
+
+impl EventId {
+    /// A random-looking (version 4 layout) id from 16 bytes of a seeded RNG,
+    /// so a regenerated tick yields the same ids.
+    pub fn from_random_bytes(bytes: [u8; 16]) -> Self {
+        EventId(uuid::Builder::from_random_bytes(bytes).into_uuid())
+    }
+
+    /// A name-based id (version 8 layout) from a 128-bit hash of a stable name,
+    /// used when an input event carries no id of its own.
+    pub fn from_hash(hash: u128) -> Self {
+        EventId(uuid::Builder::from_custom_bytes(hash.to_be_bytes()).into_uuid())
+    }
+
+    /// Writes the hyphenated form into `buf`.
+    pub fn encode<'b>(&self, buf: &'b mut [u8; uuid::fmt::Hyphenated::LENGTH]) -> &'b str {
+        self.0.hyphenated().encode_lower(buf)
+    }
+}
+
+impl fmt::Display for EventId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        f.write_str(self.encode(&mut buf))
+    }
+}
+
+impl Serialize for EventId {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        serializer.serialize_str(self.encode(&mut buf))
+    }
+}
+
+/// One event as the producer writes it (input schema version 1). Field order
+/// is the wire order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ChatEvent {
+    pub event_id: EventId,
+    pub event_time: Timestamp,
+    pub event_name: EventType,
+    pub user: u64,
+    pub session_id: EventId,
+    pub seq: u32,
+    pub schema_version: u32,
+}
+
+impl ChatEvent {
+    /// The Kinesis partition key: the user, so one user's events share a shard.
+    pub fn partition_key(&self) -> String {
+        self.user.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_parse_case_insensitively_and_round_trip() {
+        for t in EventType::ALL {
+            assert_eq!(EventType::parse(t.input_name()), Some(t));
+            assert_eq!(EventType::parse(t.output_name()), Some(t));
+        }
+        assert_eq!(EventType::parse("Open_Chat"), Some(EventType::OpenChat));
+        assert_eq!(EventType::parse("OPEN CHAT"), None);
+        assert_eq!(EventType::parse(""), None);
+    }
+
+    #[test]
+    fn chat_event_serializes_in_wire_order() {
+        let e = ChatEvent {
+            event_id: EventId::from_random_bytes([1; 16]),
+            event_time: Timestamp::from_millis(1_702_375_200_123).unwrap(),
+            event_name: EventType::SendMessage,
+            user: 42,
+            session_id: EventId::from_random_bytes([2; 16]),
+            seq: 3,
+            schema_version: INPUT_SCHEMA_VERSION,
+        };
+        assert_eq!(
+            serde_json::to_string(&e).unwrap(),
+            r#"{"event_id":"01010101-0101-4101-8101-010101010101","event_time":"2023-12-12T10:00:00.123Z","event_name":"SEND_MESSAGE","user":42,"session_id":"02020202-0202-4202-8202-020202020202","seq":3,"schema_version":1}"#
+        );
+    }
+}

@@ -1,0 +1,497 @@
+//! Reading one chat event as producers send it: the producer's own schema
+//! (version 1) and the plain events of existing Python producers
+//! (`{"event_time": "2023-12-12T10:00:00.123456", "event_name": "JOIN", "user": 42}`).
+//!
+//! Parsing is two steps. First the JSON object is read into loosely typed
+//! fields (any JSON value is accepted for each known key; unknown keys are
+//! skipped), so that the second step, validation, can say exactly which field
+//! is wrong and what it expected. Strings are borrowed from the record bytes
+//! whenever they contain no escapes.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use crate::event::{EVENT_NAMES, EventType, INPUT_SCHEMA_VERSION};
+use crate::timestamp::{TimeError, Timestamp};
+
+/// The longest accepted `event_id` / `session_id`, in bytes.
+pub const MAX_ID_LEN: usize = 256;
+
+/// One validated input event.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InputEvent<'a> {
+    /// `None` when the producer sent no id: the caller derives one.
+    pub event_id: Option<Cow<'a, str>>,
+    pub event_type: EventType,
+    pub occurred_at: Timestamp,
+    pub user_id: u64,
+    pub session_id: Option<Cow<'a, str>>,
+    pub seq: Option<u64>,
+}
+
+/// Why a record is not a valid chat event. Each variant names what was wrong
+/// and, for fields, what was expected.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum InputError {
+    #[error("record is {size} bytes, over the {limit}-byte limit")]
+    TooLarge { size: usize, limit: usize },
+    #[error("record is not UTF-8 text (invalid byte at offset {offset})")]
+    NotUtf8 { offset: usize },
+    #[error("record is not JSON: {detail}")]
+    NotJson { detail: String },
+    #[error("record is JSON but not an object: found {found}")]
+    NotAnObject { found: &'static str },
+    #[error("record holds more than one JSON value: trailing data at line {line} column {column}")]
+    TrailingData { line: usize, column: usize },
+    #[error("field `{field}` appears more than once")]
+    DuplicateField { field: &'static str },
+    #[error("missing field `{field}`")]
+    MissingField { field: &'static str },
+    #[error("field `{field}`: expected {expected}, found {found}")]
+    InvalidField {
+        field: &'static str,
+        expected: &'static str,
+        found: String,
+    },
+    #[error("field `event_name`: unknown event type {name:?}, expected one of {EVENT_NAMES}")]
+    UnknownEventType { name: String },
+}
+
+impl InputError {
+    /// A short stable code for logs and metrics.
+    pub fn code(&self) -> &'static str {
+        match self {
+            InputError::TooLarge { .. } => "too_large",
+            InputError::NotUtf8 { .. } => "not_utf8",
+            InputError::NotJson { .. } => "not_json",
+            InputError::NotAnObject { .. } => "not_an_object",
+            InputError::TrailingData { .. } => "more_than_one_value",
+            InputError::DuplicateField { .. } => "duplicate_field",
+            InputError::MissingField { .. } => "missing_field",
+            InputError::InvalidField { .. } => "invalid_field",
+            InputError::UnknownEventType { .. } => "unknown_event_type",
+        }
+    }
+}
+
+const EXPECT_EVENT_NAME: &str = "a string";
+const EXPECT_EVENT_TIME: &str = "an RFC 3339 / ISO-8601 date-time string (e.g. \"2023-12-12T10:00:00.123Z\"; no offset means UTC) or epoch milliseconds";
+const EXPECT_USER: &str = "a non-negative integer, or a string of decimal digits";
+const EXPECT_ID: &str = "a non-empty string of at most 256 bytes, or null";
+const EXPECT_SEQ: &str = "a non-negative integer or null";
+const EXPECT_SCHEMA: &str = "1 (the only input schema version) or null";
+
+/// Parses and validates one record's bytes.
+pub fn parse_input_event(bytes: &[u8]) -> Result<InputEvent<'_>, InputError> {
+    let text = std::str::from_utf8(bytes).map_err(|e| InputError::NotUtf8 {
+        offset: e.valid_up_to(),
+    })?;
+    let mut de = serde_json::Deserializer::from_str(text);
+    let raw = match de.deserialize_map(RawVisitor) {
+        Ok(raw) => raw,
+        Err(e) if e.is_data() => {
+            return Err(InputError::NotAnObject {
+                found: json_kind(text),
+            });
+        }
+        Err(e) => return Err(InputError::NotJson { detail: e.to_string() }),
+    };
+    if let Err(e) = de.end() {
+        return Err(InputError::TrailingData {
+            line: e.line(),
+            column: e.column(),
+        });
+    }
+    raw.validate()
+}
+
+fn json_kind(text: &str) -> &'static str {
+    match text.trim_start().as_bytes().first() {
+        Some(b'[') => "an array",
+        Some(b'"') => "a string",
+        Some(b't' | b'f') => "a boolean",
+        Some(b'n') => "null",
+        _ => "a number",
+    }
+}
+
+/// Any JSON value, kept only as far as validation needs it.
+#[derive(Debug, Clone, PartialEq)]
+enum Loose<'a> {
+    Null,
+    Bool(bool),
+    Int(i128),
+    Float(f64),
+    Str(Cow<'a, str>),
+    Array,
+    Object,
+}
+
+impl fmt::Display for Loose<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Loose::Null => f.write_str("null"),
+            Loose::Bool(b) => write!(f, "boolean {b}"),
+            Loose::Int(i) => write!(f, "integer {i}"),
+            Loose::Float(x) => write!(f, "number {x}"),
+            Loose::Str(s) => {
+                let cut = floor_char_boundary(s, 64);
+                if cut < s.len() {
+                    write!(f, "string {:?}...", &s[..cut])
+                } else {
+                    write!(f, "string {s:?}")
+                }
+            }
+            Loose::Array => f.write_str("an array"),
+            Loose::Object => f.write_str("an object"),
+        }
+    }
+}
+
+/// The largest index `<= max` that is a char boundary of `s`.
+pub fn floor_char_boundary(s: &str, max: usize) -> usize {
+    if max >= s.len() {
+        return s.len();
+    }
+    let mut i = max;
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+struct LooseSeed;
+
+impl<'de> DeserializeSeed<'de> for LooseSeed {
+    type Value = Loose<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Loose<'de>, D::Error> {
+        d.deserialize_any(LooseVisitor)
+    }
+}
+
+struct LooseVisitor;
+
+impl<'de> Visitor<'de> for LooseVisitor {
+    type Value = Loose<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_unit<E>(self) -> Result<Loose<'de>, E> {
+        Ok(Loose::Null)
+    }
+    fn visit_none<E>(self) -> Result<Loose<'de>, E> {
+        Ok(Loose::Null)
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Loose<'de>, E> {
+        Ok(Loose::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Loose<'de>, E> {
+        Ok(Loose::Int(i128::from(v)))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Loose<'de>, E> {
+        Ok(Loose::Int(i128::from(v)))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Loose<'de>, E> {
+        Ok(Loose::Float(v))
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Loose<'de>, E> {
+        Ok(Loose::Str(Cow::Borrowed(v)))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Loose<'de>, E> {
+        Ok(Loose::Str(Cow::Owned(v.to_owned())))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Loose<'de>, E> {
+        Ok(Loose::Str(Cow::Owned(v)))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Loose<'de>, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Loose::Array)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Loose<'de>, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Loose::Object)
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Field {
+    EventId,
+    EventTime,
+    EventName,
+    User,
+    SessionId,
+    Seq,
+    SchemaVersion,
+    Other,
+}
+
+impl Field {
+    fn from_key(k: &str) -> Field {
+        match k {
+            "event_id" => Field::EventId,
+            "event_time" => Field::EventTime,
+            "event_name" => Field::EventName,
+            "user" => Field::User,
+            "session_id" => Field::SessionId,
+            "seq" => Field::Seq,
+            "schema_version" => Field::SchemaVersion,
+            _ => Field::Other,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Field::EventId => "event_id",
+            Field::EventTime => "event_time",
+            Field::EventName => "event_name",
+            Field::User => "user",
+            Field::SessionId => "session_id",
+            Field::Seq => "seq",
+            Field::SchemaVersion => "schema_version",
+            Field::Other => "",
+        }
+    }
+}
+
+struct FieldSeed;
+
+impl<'de> DeserializeSeed<'de> for FieldSeed {
+    type Value = Field;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Field, D::Error> {
+        d.deserialize_str(FieldVisitor)
+    }
+}
+
+struct FieldVisitor;
+
+impl Visitor<'_> for FieldVisitor {
+    type Value = Field;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a field name")
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Field, E> {
+        Ok(Field::from_key(v))
+    }
+}
+
+#[derive(Default)]
+struct RawEvent<'a> {
+    event_id: Option<Loose<'a>>,
+    event_time: Option<Loose<'a>>,
+    event_name: Option<Loose<'a>>,
+    user: Option<Loose<'a>>,
+    session_id: Option<Loose<'a>>,
+    seq: Option<Loose<'a>>,
+    schema_version: Option<Loose<'a>>,
+    duplicate: Option<&'static str>,
+}
+
+struct RawVisitor;
+
+impl<'de> Visitor<'de> for RawVisitor {
+    type Value = RawEvent<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawEvent<'de>, A::Error> {
+        let mut raw = RawEvent::default();
+        while let Some(field) = map.next_key_seed(FieldSeed)? {
+            let slot = match field {
+                Field::EventId => &mut raw.event_id,
+                Field::EventTime => &mut raw.event_time,
+                Field::EventName => &mut raw.event_name,
+                Field::User => &mut raw.user,
+                Field::SessionId => &mut raw.session_id,
+                Field::Seq => &mut raw.seq,
+                Field::SchemaVersion => &mut raw.schema_version,
+                Field::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+            };
+            let value = map.next_value_seed(LooseSeed)?;
+            if slot.is_some() {
+                raw.duplicate.get_or_insert(field.name());
+            }
+            *slot = Some(value);
+        }
+        Ok(raw)
+    }
+}
+
+fn invalid(field: &'static str, expected: &'static str, found: &Loose<'_>) -> InputError {
+    InputError::InvalidField {
+        field,
+        expected,
+        found: found.to_string(),
+    }
+}
+
+fn optional_id<'a>(field: &'static str, v: Option<Loose<'a>>) -> Result<Option<Cow<'a, str>>, InputError> {
+    match v {
+        None | Some(Loose::Null) => Ok(None),
+        Some(Loose::Str(s)) if !s.is_empty() && s.len() <= MAX_ID_LEN => Ok(Some(s)),
+        Some(other) => Err(invalid(field, EXPECT_ID, &other)),
+    }
+}
+
+impl<'a> RawEvent<'a> {
+    fn validate(self) -> Result<InputEvent<'a>, InputError> {
+        if let Some(field) = self.duplicate {
+            return Err(InputError::DuplicateField { field });
+        }
+        let event_type = match self.event_name {
+            None => return Err(InputError::MissingField { field: "event_name" }),
+            Some(Loose::Str(name)) => EventType::parse(&name).ok_or_else(|| InputError::UnknownEventType {
+                name: name[..floor_char_boundary(&name, 64)].to_owned(),
+            })?,
+            Some(other) => return Err(invalid("event_name", EXPECT_EVENT_NAME, &other)),
+        };
+        let occurred_at = match self.event_time {
+            None => return Err(InputError::MissingField { field: "event_time" }),
+            Some(v) => {
+                let parsed = match &v {
+                    Loose::Str(s) => Timestamp::parse_iso8601(s),
+                    Loose::Int(i) => Timestamp::from_epoch_millis_int(*i),
+                    Loose::Float(x) => Timestamp::from_epoch_millis_float(*x),
+                    _ => Err(TimeError::Syntax("wrong JSON type")),
+                };
+                parsed.map_err(|e| InputError::InvalidField {
+                    field: "event_time",
+                    expected: EXPECT_EVENT_TIME,
+                    found: match e {
+                        TimeError::Syntax("wrong JSON type") => v.to_string(),
+                        e => format!("{v} ({e})"),
+                    },
+                })?
+            }
+        };
+        let user_id = match self.user {
+            None => return Err(InputError::MissingField { field: "user" }),
+            Some(Loose::Int(i)) if (0..=i128::from(u64::MAX)).contains(&i) => i as u64,
+            Some(Loose::Str(s)) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => s
+                .parse::<u64>()
+                .map_err(|_| invalid("user", EXPECT_USER, &Loose::Str(s.clone())))?,
+            Some(other) => return Err(invalid("user", EXPECT_USER, &other)),
+        };
+        let seq = match self.seq {
+            None | Some(Loose::Null) => None,
+            Some(Loose::Int(i)) if (0..=i128::from(u64::MAX)).contains(&i) => Some(i as u64),
+            Some(other) => return Err(invalid("seq", EXPECT_SEQ, &other)),
+        };
+        match self.schema_version {
+            None | Some(Loose::Null) => {}
+            Some(Loose::Int(v)) if v == i128::from(INPUT_SCHEMA_VERSION) => {}
+            Some(other) => return Err(invalid("schema_version", EXPECT_SCHEMA, &other)),
+        }
+        Ok(InputEvent {
+            event_id: optional_id("event_id", self.event_id)?,
+            event_type,
+            occurred_at,
+            user_id,
+            session_id: optional_id("session_id", self.session_id)?,
+            seq,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn err(s: &str) -> InputError {
+        parse_input_event(s.as_bytes()).unwrap_err()
+    }
+
+    #[test]
+    fn reads_the_producer_schema() {
+        let e = parse_input_event(
+            br#"{"event_id":"e1","event_time":"2023-12-12T10:00:00.123Z","event_name":"SEND_MESSAGE","user":7,"session_id":"s1","seq":3,"schema_version":1}"#,
+        )
+        .unwrap();
+        assert_eq!(e.event_id.as_deref(), Some("e1"));
+        assert_eq!(e.event_type, EventType::SendMessage);
+        assert_eq!(e.occurred_at.millis(), 1_702_375_200_123);
+        assert_eq!(e.user_id, 7);
+        assert_eq!(e.session_id.as_deref(), Some("s1"));
+        assert_eq!(e.seq, Some(3));
+        assert!(matches!(e.event_id, Some(Cow::Borrowed(_))), "unescaped strings are borrowed");
+    }
+
+    #[test]
+    fn reads_plain_python_events() {
+        let e = parse_input_event(br#"{"event_time": "2023-12-12T10:00:00.123456", "event_name": "join", "user": "42", "extra": [1, {"a": 2}]}"#).unwrap();
+        assert_eq!(e.event_id, None);
+        assert_eq!(e.event_type, EventType::Join);
+        assert_eq!(e.user_id, 42);
+        assert_eq!(e.session_id, None);
+        assert_eq!(e.seq, None);
+        let e = parse_input_event(br#"{"event_time": 1702375200123.7, "event_name": "Leave", "user": 0}"#).unwrap();
+        assert_eq!(e.occurred_at.millis(), 1_702_375_200_123);
+    }
+
+    #[test]
+    fn each_failure_names_what_was_wrong() {
+        assert_eq!(
+            parse_input_event(&[b'{', 0xff, b'}']).unwrap_err(),
+            InputError::NotUtf8 { offset: 1 }
+        );
+        assert_eq!(err("{\"a\":").code(), "not_json");
+        assert_eq!(err("").code(), "not_json");
+        assert_eq!(err("[1,2]"), InputError::NotAnObject { found: "an array" });
+        assert_eq!(err("\"x\""), InputError::NotAnObject { found: "a string" });
+        assert_eq!(err("12"), InputError::NotAnObject { found: "a number" });
+        assert_eq!(err("{} {}").code(), "more_than_one_value");
+        assert_eq!(err("{}"), InputError::MissingField { field: "event_name" });
+        assert_eq!(
+            err(r#"{"event_name":"JOIN","user":1}"#),
+            InputError::MissingField { field: "event_time" }
+        );
+        assert_eq!(
+            err(r#"{"event_name":"JOIN","event_time":"2023-12-12T10:00:00Z"}"#),
+            InputError::MissingField { field: "user" }
+        );
+        assert_eq!(
+            err(r#"{"event_name":"DANCE","event_time":"2023-12-12T10:00:00Z","user":1}"#),
+            InputError::UnknownEventType { name: "DANCE".into() }
+        );
+        let e = err(r#"{"event_name":"JOIN","event_time":"yesterday","user":1}"#);
+        assert!(
+            e.to_string().starts_with("field `event_time`: expected an RFC 3339"),
+            "{e}"
+        );
+        assert!(e.to_string().contains("found string \"yesterday\""), "{e}");
+        assert_eq!(
+            err(r#"{"event_name":"JOIN","event_time":"2023-12-12T10:00:00Z","user":-1}"#).to_string(),
+            "field `user`: expected a non-negative integer, or a string of decimal digits, found integer -1"
+        );
+        assert_eq!(
+            err(r#"{"event_name":"JOIN","event_time":"2023-12-12T10:00:00Z","user":1,"user":2}"#),
+            InputError::DuplicateField { field: "user" }
+        );
+        assert_eq!(
+            err(r#"{"event_name":"JOIN","event_time":"2023-12-12T10:00:00Z","user":1,"schema_version":2}"#)
+                .code(),
+            "invalid_field"
+        );
+        assert_eq!(
+            err(r#"{"event_name":"JOIN","event_time":"2023-12-12T10:00:00Z","user":1,"event_id":""}"#).code(),
+            "invalid_field"
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics_on_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let _ = parse_input_event(&bytes);
+        }
+
+        #[test]
+        fn never_panics_on_json_shaped_text(s in "[{}\\[\\]\":,0-9a-z_ .\\-]{0,80}") {
+            let _ = parse_input_event(s.as_bytes());
+        }
+    }
+}

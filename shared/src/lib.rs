@@ -1,0 +1,38 @@
+//! # chat-pipeline
+//!
+//! The library both Lambda functions are built on. Records flow through it
+//! like this:
+//!
+//! ```text
+//! producer:    event::ChatEvent --serde--> sink::SinkRecord --batching--> delivery --> sink::{Kinesis,Firehose,Stdout}Sink
+//! transformer: bytes --input::parse_input_event--> input::InputEvent --> output::OutputRecord + output::PartitionKeys
+//!              overflow past the 6 MB response --> delivery --> sink::{Kinesis,Firehose}Sink (re-ingestion)
+//! ```
+//!
+//! Where to look:
+//!
+//! * [`event`]: the five event types and the producer's event (input schema v1).
+//! * [`input`]: reading an event as producers send it, with field-level errors.
+//! * [`output`]: the output record (output schema v1) and the partition keys.
+//! * [`timestamp`]: parsing and formatting event times.
+//! * [`sink`]: the [`sink::RecordSink`] trait and its Kinesis, Firehose, stdout
+//!   and in-memory implementations, each with its service limits.
+//! * [`batching`]: splitting records into requests within those limits.
+//! * [`retry`] and [`delivery`]: backoff with full jitter, resending only what
+//!   failed, bounded by attempts and the Lambda deadline; every record is
+//!   accounted for in a [`delivery::DeliveryReport`].
+//! * [`aws`]: SDK clients built lazily, once per container.
+//! * [`metrics`] and [`logging`]: CloudWatch Embedded Metric Format lines and
+//!   JSON logs.
+
+pub mod aws;
+pub mod batching;
+pub mod delivery;
+pub mod event;
+pub mod input;
+pub mod logging;
+pub mod metrics;
+pub mod output;
+pub mod retry;
+pub mod sink;
+pub mod timestamp;

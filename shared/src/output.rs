@@ -1,0 +1,170 @@
+//! The record the transformer writes to S3 (output schema version 1) and the
+//! dynamic-partitioning keys Firehose uses to place it.
+//!
+//! | field | type | meaning |
+//! | --- | --- | --- |
+//! | `event_id` | string | the producer's id, or one derived from the Kinesis sequence number / Firehose record id |
+//! | `event_type` | string | `join`, `leave`, `open_chat`, `subscribe`, `send_message` |
+//! | `user_id` | integer | the user |
+//! | `session_id` | string or null | the chat session, if the producer sent one |
+//! | `seq` | integer or null | position within the session, if sent |
+//! | `occurred_at` | string | event time, RFC 3339 UTC, milliseconds, `Z` |
+//! | `event_date` | string | `YYYY-MM-DD` of `occurred_at` |
+//! | `received_at` | string | when the stream received the record, same format |
+//! | `source` | object or null | `shard_id`, `sequence_number`, `partition_key` for a Kinesis source |
+//! | `schema_version` | integer | `1` |
+
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
+
+use crate::event::EventType;
+use crate::timestamp::{Timestamp, put_digits};
+
+/// The version written in every output record's `schema_version`.
+pub const OUTPUT_SCHEMA_VERSION: u32 = 1;
+
+/// The partition keys the transformer emits, in the order they appear in the
+/// S3 prefix. template.yaml's `Prefix` must use exactly these.
+pub const PARTITION_KEYS: [&str; 5] = ["event_type", "year", "month", "day", "hour"];
+
+/// Where a record came from when the delivery stream reads a Kinesis stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct SourceRef<'a> {
+    pub shard_id: &'a str,
+    pub sequence_number: &'a str,
+    pub partition_key: &'a str,
+}
+
+/// One output line (before the trailing newline). Field order is the schema's.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct OutputRecord<'a> {
+    pub event_id: &'a str,
+    pub event_type: &'static str,
+    pub user_id: u64,
+    pub session_id: Option<&'a str>,
+    pub seq: Option<u64>,
+    pub occurred_at: Timestamp,
+    pub event_date: EventDate,
+    pub received_at: Timestamp,
+    pub source: Option<SourceRef<'a>>,
+    pub schema_version: u32,
+}
+
+impl OutputRecord<'_> {
+    /// Appends the record as one JSON line ending in `\n`.
+    pub fn write_line(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+        serde_json::to_writer(&mut *out, self)?;
+        out.push(b'\n');
+        Ok(())
+    }
+}
+
+/// The UTC calendar date of a timestamp, serialized as `YYYY-MM-DD`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EventDate(pub Timestamp);
+
+impl Serialize for EventDate {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let c = self.0.civil();
+        let mut buf = *b"0000-00-00";
+        put_digits(&mut buf[0..4], u32::from(c.year));
+        put_digits(&mut buf[5..7], u32::from(c.month));
+        put_digits(&mut buf[8..10], u32::from(c.day));
+        serializer.serialize_str(std::str::from_utf8(&buf).unwrap_or_default())
+    }
+}
+
+/// Firehose dynamic-partitioning keys: the event type and the UTC hour of
+/// `occurred_at`, zero-padded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PartitionKeys {
+    event_type: EventType,
+    // "YYYYMMDDHH"
+    digits: [u8; 10],
+}
+
+impl PartitionKeys {
+    pub fn new(event_type: EventType, occurred_at: Timestamp) -> Self {
+        let c = occurred_at.civil();
+        let mut digits = [0u8; 10];
+        put_digits(&mut digits[0..4], u32::from(c.year));
+        put_digits(&mut digits[4..6], u32::from(c.month));
+        put_digits(&mut digits[6..8], u32::from(c.day));
+        put_digits(&mut digits[8..10], u32::from(c.hour));
+        PartitionKeys { event_type, digits }
+    }
+
+    /// `(key, value)` pairs in [`PARTITION_KEYS`] order.
+    pub fn pairs(&self) -> [(&'static str, &str); 5] {
+        let d = std::str::from_utf8(&self.digits).unwrap_or("0000000000");
+        [
+            ("event_type", self.event_type.output_name()),
+            ("year", &d[0..4]),
+            ("month", &d[4..6]),
+            ("day", &d[6..8]),
+            ("hour", &d[8..10]),
+        ]
+    }
+
+    /// The exact length of this value serialized as a JSON object.
+    pub fn json_len(&self) -> usize {
+        // {"event_type":"x","year":"YYYY","month":"MM","day":"DD","hour":"HH"}
+        const FIXED: usize = r#"{"event_type":"","year":"0000","month":"00","day":"00","hour":"00"}"#.len();
+        FIXED + self.event_type.output_name().len()
+    }
+}
+
+impl Serialize for PartitionKeys {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(5))?;
+        for (k, v) in self.pairs() {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_one_line_in_schema_order() {
+        let t = Timestamp::from_millis(1_702_375_200_123).unwrap();
+        let rec = OutputRecord {
+            event_id: "e\"1",
+            event_type: EventType::OpenChat.output_name(),
+            user_id: 42,
+            session_id: None,
+            seq: Some(2),
+            occurred_at: t,
+            event_date: EventDate(t),
+            received_at: Timestamp::from_millis(1_702_375_201_000).unwrap(),
+            source: Some(SourceRef {
+                shard_id: "shardId-000000000000",
+                sequence_number: "4954",
+                partition_key: "42",
+            }),
+            schema_version: OUTPUT_SCHEMA_VERSION,
+        };
+        let mut out = Vec::new();
+        rec.write_line(&mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "{\"event_id\":\"e\\\"1\",\"event_type\":\"open_chat\",\"user_id\":42,\"session_id\":null,\"seq\":2,\"occurred_at\":\"2023-12-12T10:00:00.123Z\",\"event_date\":\"2023-12-12\",\"received_at\":\"2023-12-12T10:00:01.000Z\",\"source\":{\"shard_id\":\"shardId-000000000000\",\"sequence_number\":\"4954\",\"partition_key\":\"42\"},\"schema_version\":1}\n"
+        );
+    }
+
+    #[test]
+    fn partition_keys_are_zero_padded_and_sized_exactly() {
+        let t = Timestamp::parse_iso8601("2024-03-05T07:59:59.999Z").unwrap();
+        for ty in EventType::ALL {
+            let keys = PartitionKeys::new(ty, t);
+            let json = serde_json::to_string(&keys).unwrap();
+            assert_eq!(json.len(), keys.json_len());
+            assert_eq!(keys.pairs()[1..], [("year", "2024"), ("month", "03"), ("day", "05"), ("hour", "07")]);
+        }
+        let names: Vec<_> = PartitionKeys::new(EventType::Join, t).pairs().map(|(k, _)| k).to_vec();
+        assert_eq!(names, PARTITION_KEYS);
+    }
+}

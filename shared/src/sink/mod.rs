@@ -1,0 +1,260 @@
+//! Where records go: one trait, [`RecordSink`], for "put this batch of records
+//! somewhere and tell me which ones were refused", with an implementation per
+//! destination. A record is bytes plus a partition key; each sink knows its own
+//! service limits ([`BatchLimits`]), which [`crate::batching`] applies before
+//! anything is sent and [`crate::delivery`] relies on.
+//!
+//! | sink | service call | used by |
+//! | --- | --- | --- |
+//! | [`KinesisSink`] | Kinesis `PutRecords` | producer (`SINK=kinesis`), transformer re-ingestion for a Kinesis source |
+//! | [`FirehoseSink`] | Firehose `PutRecordBatch` | producer (`SINK=firehose`), transformer re-ingestion for Direct PUT |
+//! | [`StdoutSink`] | newline-delimited JSON on stdout | producer without AWS (`SINK=stdout`) |
+//! | [`MemorySink`] | a `Vec` behind a mutex, with scripted failures | tests |
+
+mod firehose;
+mod kinesis;
+mod memory;
+mod stdout;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+pub use firehose::FirehoseSink;
+pub use kinesis::KinesisSink;
+pub use memory::{MemorySink, ScriptedReply};
+pub use stdout::StdoutSink;
+
+/// One record to deliver.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SinkRecord {
+    pub data: Vec<u8>,
+    /// Kinesis routes by it; Firehose ignores it.
+    pub partition_key: String,
+}
+
+/// Per-request and per-record limits of a destination.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BatchLimits {
+    pub max_records: usize,
+    pub max_request_bytes: usize,
+    pub max_record_bytes: usize,
+    /// Kinesis counts the partition key towards both byte limits and requires
+    /// it to be 1 to 256 characters.
+    pub partition_key_counts: bool,
+}
+
+impl BatchLimits {
+    /// Kinesis `PutRecords`: 500 records, 5 MiB per request, 1 MiB per record
+    /// (data plus partition key).
+    pub const KINESIS: BatchLimits = BatchLimits {
+        max_records: 500,
+        max_request_bytes: 5 * 1024 * 1024,
+        max_record_bytes: 1024 * 1024,
+        partition_key_counts: true,
+    };
+
+    /// Firehose `PutRecordBatch`: 500 records, 4 MiB per request, 1,000 KiB
+    /// per record.
+    pub const FIREHOSE: BatchLimits = BatchLimits {
+        max_records: 500,
+        max_request_bytes: 4 * 1024 * 1024,
+        max_record_bytes: 1000 * 1024,
+        partition_key_counts: false,
+    };
+
+    /// The bytes a record counts for against these limits.
+    pub fn record_size(&self, record: &SinkRecord) -> usize {
+        if self.partition_key_counts {
+            record.data.len() + record.partition_key.len()
+        } else {
+            record.data.len()
+        }
+    }
+
+    /// Why this record can never be sent, if it cannot.
+    pub fn check(&self, record: &SinkRecord) -> Result<usize, RecordRejected> {
+        let size = self.record_size(record);
+        if size > self.max_record_bytes {
+            return Err(RecordRejected::TooLarge {
+                size,
+                limit: self.max_record_bytes,
+            });
+        }
+        if self.partition_key_counts {
+            let chars = record.partition_key.chars().count();
+            if !(1..=256).contains(&chars) {
+                return Err(RecordRejected::BadPartitionKey { chars });
+            }
+        }
+        Ok(size)
+    }
+}
+
+/// A record refused before sending.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RecordRejected {
+    #[error("record is {size} bytes, over the {limit}-byte per-record limit")]
+    TooLarge { size: usize, limit: usize },
+    #[error("partition key has {chars} characters, expected 1 to 256")]
+    BadPartitionKey { chars: usize },
+}
+
+/// A request that failed as a whole.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct SinkError {
+    /// Throttling, 5xx, timeouts and connection failures are worth retrying;
+    /// validation, permissions and missing streams are not.
+    pub retryable: bool,
+    pub code: String,
+    pub message: String,
+}
+
+impl SinkError {
+    pub fn retryable(code: impl Into<String>, message: impl Into<String>) -> Self {
+        SinkError {
+            retryable: true,
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn fatal(code: impl Into<String>, message: impl Into<String>) -> Self {
+        SinkError {
+            retryable: false,
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// The answer to one batch: per record, in request order, `None` when the
+/// record was accepted or `Some(error code)` when it must be sent again.
+pub type BatchReply = Vec<Option<String>>;
+
+/// A destination for batches of records.
+pub trait RecordSink: Send + Sync {
+    /// A human-readable name for summaries and logs, e.g. `kinesis:chat-events`.
+    fn describe(&self) -> String;
+
+    /// The service limits batching must respect.
+    fn limits(&self) -> BatchLimits;
+
+    /// Sends one batch, already within [`RecordSink::limits`].
+    fn put_batch(&self, records: &[&SinkRecord]) -> impl Future<Output = Result<BatchReply, SinkError>> + Send;
+}
+
+/// Any of the sinks, chosen at run time (from configuration or from the event).
+#[derive(Debug, Clone)]
+pub enum AnySink {
+    Kinesis(KinesisSink),
+    Firehose(FirehoseSink),
+    Stdout(StdoutSink),
+    Memory(Arc<MemorySink>),
+}
+
+impl RecordSink for AnySink {
+    fn describe(&self) -> String {
+        match self {
+            AnySink::Kinesis(s) => s.describe(),
+            AnySink::Firehose(s) => s.describe(),
+            AnySink::Stdout(s) => s.describe(),
+            AnySink::Memory(s) => s.describe(),
+        }
+    }
+
+    fn limits(&self) -> BatchLimits {
+        match self {
+            AnySink::Kinesis(s) => s.limits(),
+            AnySink::Firehose(s) => s.limits(),
+            AnySink::Stdout(s) => s.limits(),
+            AnySink::Memory(s) => s.limits(),
+        }
+    }
+
+    async fn put_batch(&self, records: &[&SinkRecord]) -> Result<BatchReply, SinkError> {
+        match self {
+            AnySink::Kinesis(s) => s.put_batch(records).await,
+            AnySink::Firehose(s) => s.put_batch(records).await,
+            AnySink::Stdout(s) => s.put_batch(records).await,
+            AnySink::Memory(s) => s.put_batch(records).await,
+        }
+    }
+}
+
+/// Error codes that mean "slow down or try again", for Kinesis and Firehose.
+const RETRYABLE_CODES: &[&str] = &[
+    "ProvisionedThroughputExceededException",
+    "LimitExceededException",
+    "ThrottlingException",
+    "Throttling",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "KMSThrottlingException",
+    "InternalFailure",
+    "InternalFailureException",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+    "RequestTimeout",
+    "RequestTimeoutException",
+];
+
+/// Maps an SDK error to a [`SinkError`], deciding whether it is worth retrying.
+///
+/// `known` names the service's modeled errors and says whether each is
+/// retryable; anything else is judged by its code and HTTP status.
+pub(crate) fn classify_sdk_error<E>(
+    err: SdkError<E, aws_smithy_runtime_api::http::Response>,
+    known: impl Fn(&E) -> Option<(&'static str, bool)>,
+) -> SinkError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match &err {
+        SdkError::ServiceError(ctx) => {
+            let status = ctx.raw().status().as_u16();
+            let modeled = known(ctx.err());
+            let code = ctx
+                .err()
+                .code()
+                .or(modeled.map(|(code, _)| code))
+                .unwrap_or("Unknown")
+                .to_owned();
+            let message = ctx
+                .err()
+                .message()
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("{} (HTTP {status})", ctx.err()));
+            let retryable = match modeled {
+                Some((_, retryable)) => retryable,
+                None => status >= 500 || status == 429 || RETRYABLE_CODES.contains(&code.as_str()),
+            };
+            SinkError {
+                retryable,
+                code,
+                message,
+            }
+        }
+        SdkError::TimeoutError(_) => SinkError::retryable("Timeout", describe_chain(&err)),
+        SdkError::DispatchFailure(_) => SinkError::retryable("DispatchFailure", describe_chain(&err)),
+        SdkError::ResponseError(_) => SinkError::retryable("ResponseError", describe_chain(&err)),
+        SdkError::ConstructionFailure(_) => SinkError::fatal("ConstructionFailure", describe_chain(&err)),
+        _ => SinkError::retryable("Unknown", describe_chain(&err)),
+    }
+}
+
+/// An error and its sources on one line.
+pub fn describe_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}

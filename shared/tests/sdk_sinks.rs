@@ -1,0 +1,224 @@
+//! The Kinesis and Firehose sinks against mocked SDK clients
+//! (`aws-smithy-mocks`): partial failures, throttling, 5xx and fatal errors,
+//! driven through `delivery::deliver` as the functions use them.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_firehose::operation::put_record_batch::{PutRecordBatchError, PutRecordBatchOutput};
+use aws_sdk_firehose::types::PutRecordBatchResponseEntry;
+use aws_sdk_kinesis::operation::put_records::{PutRecordsError, PutRecordsOutput};
+use aws_sdk_kinesis::types::PutRecordsResultEntry;
+use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use chat_pipeline::delivery::{DeliveryOptions, UndeliveredReason, deliver};
+use chat_pipeline::retry::RetryPolicy;
+use chat_pipeline::sink::{FirehoseSink, KinesisSink, SinkRecord};
+
+fn records(n: usize) -> Vec<SinkRecord> {
+    (0..n)
+        .map(|i| SinkRecord {
+            data: format!("{{\"event_id\":\"e{i}\"}}").into_bytes(),
+            partition_key: (i % 10).to_string(),
+        })
+        .collect()
+}
+
+/// Counts, per payload, how many times a mocked service accepted it.
+#[derive(Clone, Default)]
+struct Accepted(Arc<Mutex<HashMap<Vec<u8>, usize>>>);
+
+impl Accepted {
+    fn add(&self, data: &[u8]) {
+        *self.0.lock().unwrap().entry(data.to_vec()).or_default() += 1;
+    }
+    fn exactly_once(&self, input: &[SinkRecord]) -> bool {
+        let seen = self.0.lock().unwrap();
+        seen.len() == input.len() && input.iter().all(|r| seen.get(&r.data) == Some(&1))
+    }
+}
+
+/// A PutRecords answer that refuses the records at `refuse` positions.
+fn kinesis_reply(req_len: usize, refuse: &[usize], code: &str) -> PutRecordsOutput {
+    let entries = (0..req_len)
+        .map(|i| {
+            if refuse.contains(&i) {
+                PutRecordsResultEntry::builder()
+                    .error_code(code)
+                    .error_message("Rate exceeded for shard")
+                    .build()
+            } else {
+                PutRecordsResultEntry::builder()
+                    .sequence_number(format!("4960{i}"))
+                    .shard_id("shardId-000000000000")
+                    .build()
+            }
+        })
+        .collect();
+    PutRecordsOutput::builder()
+        .failed_record_count(refuse.len() as i32)
+        .set_records(Some(entries))
+        .build()
+        .unwrap()
+}
+
+fn fast_retry(max_attempts: u32) -> DeliveryOptions {
+    DeliveryOptions {
+        retry: RetryPolicy {
+            max_attempts,
+            base_delay: std::time::Duration::from_millis(1),
+            max_delay: std::time::Duration::from_millis(5),
+        },
+        max_in_flight: 2,
+        deadline: None,
+    }
+}
+
+macro_rules! no_sdk_retries {
+    () => {
+        |c| c.retry_config(aws_smithy_types::retry::RetryConfig::disabled())
+    };
+}
+
+#[tokio::test]
+async fn kinesis_partial_failure_then_success_delivers_each_record_once() {
+    let accepted = Accepted::default();
+    let calls = Arc::new(Mutex::new(0usize));
+    let (acc, n) = (accepted.clone(), calls.clone());
+    let rule = mock!(aws_sdk_kinesis::Client::put_records).then_compute_output(move |req| {
+        let mut call = n.lock().unwrap();
+        *call += 1;
+        let entries = req.records();
+        // The first request of each batch refuses every third record.
+        let refuse: Vec<usize> = if *call <= 2 { (0..entries.len()).step_by(3).collect() } else { vec![] };
+        for (i, e) in entries.iter().enumerate() {
+            if !refuse.contains(&i) {
+                acc.add(e.data().as_ref());
+            }
+        }
+        kinesis_reply(entries.len(), &refuse, "ProvisionedThroughputExceededException")
+    });
+    let client = mock_client!(aws_sdk_kinesis, RuleMode::MatchAny, [&rule], no_sdk_retries!());
+    let sink = KinesisSink::new(client, "chat-events");
+    let input = records(700);
+    let report = deliver(&sink, &input, &fast_retry(8)).await;
+    assert!(report.is_complete(), "{report}");
+    assert!(accepted.exactly_once(&input));
+    assert_eq!(report.batches, 2);
+    assert_eq!(report.requests, 4);
+    assert_eq!(report.retried_records, 167 + 67);
+    assert_eq!(report.error_codes["ProvisionedThroughputExceededException"], 234);
+}
+
+#[tokio::test]
+async fn kinesis_throttling_and_5xx_are_retried() {
+    let rule = mock!(aws_sdk_kinesis::Client::put_records)
+        .sequence()
+        .error(|| {
+            PutRecordsError::ProvisionedThroughputExceededException(
+                aws_sdk_kinesis::types::error::ProvisionedThroughputExceededException::builder()
+                    .message("Rate exceeded")
+                    .build(),
+            )
+        })
+        .http_status(503, None)
+        .output(|| kinesis_reply(3, &[], ""))
+        .build();
+    let client = mock_client!(aws_sdk_kinesis, RuleMode::Sequential, [&rule], no_sdk_retries!());
+    let report = deliver(&KinesisSink::new(client, "chat-events"), &records(3), &fast_retry(5)).await;
+    assert!(report.is_complete(), "{report}");
+    assert_eq!(rule.num_calls(), 3);
+    assert_eq!(report.error_codes["ProvisionedThroughputExceededException"], 3);
+    assert_eq!(report.retried_records, 6);
+}
+
+#[tokio::test]
+async fn kinesis_missing_stream_is_not_retried() {
+    let rule = mock!(aws_sdk_kinesis::Client::put_records).then_error(|| {
+        PutRecordsError::ResourceNotFoundException(
+            aws_sdk_kinesis::types::error::ResourceNotFoundException::builder()
+                .message("Stream chat-events under account 123 not found.")
+                .build(),
+        )
+    });
+    let client = mock_client!(aws_sdk_kinesis, RuleMode::MatchAny, [&rule], no_sdk_retries!());
+    let report = deliver(&KinesisSink::new(client, "chat-events"), &records(4), &fast_retry(8)).await;
+    assert_eq!(rule.num_calls(), 1);
+    assert_eq!(report.delivered, 0);
+    assert_eq!(report.undelivered.len(), 4);
+    match &report.undelivered[0].reason {
+        UndeliveredReason::Fatal(e) => {
+            assert_eq!(e.code, "ResourceNotFoundException");
+            assert!(e.message.contains("not found"));
+        }
+        other => panic!("unexpected reason {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn kinesis_persistent_refusal_reports_exact_count() {
+    let rule = mock!(aws_sdk_kinesis::Client::put_records)
+        .then_compute_output(|req| kinesis_reply(req.records().len(), &[0, 1], "InternalFailure"));
+    let client = mock_client!(aws_sdk_kinesis, RuleMode::MatchAny, [&rule], no_sdk_retries!());
+    let report = deliver(&KinesisSink::new(client, "s"), &records(5), &fast_retry(4)).await;
+    // Every attempt refuses the first two records of the request.
+    assert_eq!(report.delivered, 3);
+    assert_eq!(report.undelivered.len(), 2);
+    assert_eq!(rule.num_calls(), 4);
+    assert_eq!(report.failure_summary(), "2 InternalFailure after the last attempt");
+}
+
+fn firehose_reply(req_len: usize, refuse: &[usize]) -> PutRecordBatchOutput {
+    let entries = (0..req_len)
+        .map(|i| {
+            if refuse.contains(&i) {
+                PutRecordBatchResponseEntry::builder()
+                    .error_code("ServiceUnavailableException")
+                    .error_message("Slow down.")
+                    .build()
+            } else {
+                PutRecordBatchResponseEntry::builder().record_id(format!("r{i}")).build()
+            }
+        })
+        .collect();
+    PutRecordBatchOutput::builder()
+        .failed_put_count(refuse.len() as i32)
+        .set_request_responses(Some(entries))
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn firehose_partial_failure_and_throttling_deliver_each_record_once() {
+    let accepted = Accepted::default();
+    let calls = Arc::new(Mutex::new(0usize));
+    let (acc, n) = (accepted.clone(), calls.clone());
+    let rule = mock!(aws_sdk_firehose::Client::put_record_batch).then_compute_response(move |req| {
+        let mut call = n.lock().unwrap();
+        *call += 1;
+        if *call == 1 {
+            return aws_smithy_mocks::MockResponse::Error(PutRecordBatchError::ServiceUnavailableException(
+                aws_sdk_firehose::types::error::ServiceUnavailableException::builder()
+                    .message("Slow down.")
+                    .build(),
+            ));
+        }
+        let entries = req.records();
+        let refuse: Vec<usize> = if *call == 2 { vec![0, entries.len() - 1] } else { vec![] };
+        for (i, e) in entries.iter().enumerate() {
+            if !refuse.contains(&i) {
+                acc.add(e.data().as_ref());
+            }
+        }
+        aws_smithy_mocks::MockResponse::Output(firehose_reply(entries.len(), &refuse))
+    });
+    let client = mock_client!(aws_sdk_firehose, RuleMode::MatchAny, [&rule], no_sdk_retries!());
+    let sink = FirehoseSink::new(client, "chat-delivery");
+    let input = records(40);
+    let mut options = fast_retry(8);
+    options.max_in_flight = 1;
+    let report = deliver(&sink, &input, &options).await;
+    assert!(report.is_complete(), "{report}");
+    assert!(accepted.exactly_once(&input));
+    assert_eq!(rule.num_calls(), 3);
+    assert_eq!(report.error_codes["ServiceUnavailableException"], 42);
+}
