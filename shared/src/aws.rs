@@ -32,10 +32,7 @@ impl LazyClients {
     }
 
     /// Pre-built clients (tests pass `aws-smithy-mocks` clients here).
-    pub fn with_clients(
-        kinesis: Option<aws_sdk_kinesis::Client>,
-        firehose: Option<aws_sdk_firehose::Client>,
-    ) -> Self {
+    pub fn with_clients(kinesis: Option<aws_sdk_kinesis::Client>, firehose: Option<aws_sdk_firehose::Client>) -> Self {
         LazyClients {
             config: OnceCell::new(),
             kinesis: OnceCell::new_with(kinesis),

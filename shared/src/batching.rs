@@ -97,7 +97,12 @@ mod tests {
 
     #[test]
     fn sets_aside_records_that_can_never_be_sent() {
-        let records = vec![rec(1024 * 1024, "k"), rec(1, ""), rec(1, &"k".repeat(257)), rec(1, "ok")];
+        let records = vec![
+            rec(1024 * 1024, "k"),
+            rec(1, ""),
+            rec(1, &"k".repeat(257)),
+            rec(1, "ok"),
+        ];
         let plan = plan_batches(&records, &BatchLimits::KINESIS);
         assert_eq!(plan.batches.len(), 1);
         assert_eq!(plan.batches[0].indices, [3]);
@@ -105,7 +110,13 @@ mod tests {
         assert_eq!(
             reasons,
             [
-                (0, RecordRejected::TooLarge { size: 1024 * 1024 + 1, limit: 1024 * 1024 }),
+                (
+                    0,
+                    RecordRejected::TooLarge {
+                        size: 1024 * 1024 + 1,
+                        limit: 1024 * 1024
+                    }
+                ),
                 (1, RecordRejected::BadPartitionKey { chars: 0 }),
                 (2, RecordRejected::BadPartitionKey { chars: 257 }),
             ]

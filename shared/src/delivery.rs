@@ -122,7 +122,12 @@ impl fmt::Display for DeliveryReport {
             self.delivered, self.records, self.requests, self.batches, self.retried_records
         )?;
         if !self.undelivered.is_empty() {
-            write!(f, "; {} undelivered: {}", self.undelivered.len(), self.failure_summary())?;
+            write!(
+                f,
+                "; {} undelivered: {}",
+                self.undelivered.len(),
+                self.failure_summary()
+            )?;
         }
         Ok(())
     }
@@ -145,11 +150,13 @@ pub async fn deliver<S: RecordSink>(sink: &S, records: &[SinkRecord], options: &
         batches: plan.batches.len(),
         ..DeliveryReport::default()
     };
-    report.undelivered.extend(plan.rejected.into_iter().map(|r| Undelivered {
-        index: r.index,
-        attempts: 0,
-        reason: UndeliveredReason::Rejected(r.reason),
-    }));
+    report
+        .undelivered
+        .extend(plan.rejected.into_iter().map(|r| Undelivered {
+            index: r.index,
+            attempts: 0,
+            reason: UndeliveredReason::Rejected(r.reason),
+        }));
     let mut outcomes = futures_util::stream::iter(plan.batches)
         .map(|batch| deliver_batch(sink, records, batch, options))
         .buffer_unordered(options.max_in_flight.max(1));
@@ -251,11 +258,12 @@ fn give_up(
     attempts: u32,
     reason: impl Fn(Option<String>) -> UndeliveredReason,
 ) {
-    out.undelivered.extend(pending.into_iter().map(|(index, code)| Undelivered {
-        index,
-        attempts,
-        reason: reason(code),
-    }));
+    out.undelivered
+        .extend(pending.into_iter().map(|(index, code)| Undelivered {
+            index,
+            attempts,
+            reason: reason(code),
+        }));
 }
 
 #[cfg(test)]
@@ -287,7 +295,15 @@ mod tests {
             ScriptedReply::RefusePositions(vec![0], "InternalFailure".into()),
         ]);
         let input = records(600);
-        let report = deliver(&sink, &input, &DeliveryOptions { max_in_flight: 1, ..Default::default() }).await;
+        let report = deliver(
+            &sink,
+            &input,
+            &DeliveryOptions {
+                max_in_flight: 1,
+                ..Default::default()
+            },
+        )
+        .await;
         assert!(report.is_complete(), "{report}");
         assert_eq!(report.batches, 2);
         // One request in flight: the first batch (500; 3 refused) is retried
@@ -307,11 +323,20 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn persistent_refusal_reports_the_exact_undelivered_records() {
         let sink = MemorySink::new(BatchLimits::FIREHOSE).with_script(
-            std::iter::repeat_n(ScriptedReply::RefusePositions(vec![0, 2], "ServiceUnavailableException".into()), 1)
-                .chain(std::iter::repeat_n(ScriptedReply::RefuseAll("ServiceUnavailableException".into()), 10)),
+            std::iter::repeat_n(
+                ScriptedReply::RefusePositions(vec![0, 2], "ServiceUnavailableException".into()),
+                1,
+            )
+            .chain(std::iter::repeat_n(
+                ScriptedReply::RefuseAll("ServiceUnavailableException".into()),
+                10,
+            )),
         );
         let options = DeliveryOptions {
-            retry: RetryPolicy { max_attempts: 3, ..Default::default() },
+            retry: RetryPolicy {
+                max_attempts: 3,
+                ..Default::default()
+            },
             ..Default::default()
         };
         let report = deliver(&sink, &records(5), &options).await;
@@ -344,22 +369,38 @@ mod tests {
             .with_script(std::iter::repeat_n(ScriptedReply::RequestError(throttled()), 1000));
         let start = Instant::now();
         let options = DeliveryOptions {
-            retry: RetryPolicy { max_attempts: 1000, ..Default::default() },
+            retry: RetryPolicy {
+                max_attempts: 1000,
+                ..Default::default()
+            },
             deadline: Some(start + Duration::from_secs(3)),
             ..Default::default()
         };
         let report = deliver(&sink, &records(10), &options).await;
         assert_eq!(report.delivered, 0);
-        assert!(Instant::now() <= start + Duration::from_secs(3), "slept past the deadline");
-        assert!(report.requests > 2 && report.requests < 1000, "{} requests", report.requests);
-        assert!(matches!(report.undelivered[0].reason, UndeliveredReason::Deadline { code: Some(_) }));
+        assert!(
+            Instant::now() <= start + Duration::from_secs(3),
+            "slept past the deadline"
+        );
+        assert!(
+            report.requests > 2 && report.requests < 1000,
+            "{} requests",
+            report.requests
+        );
+        assert!(matches!(
+            report.undelivered[0].reason,
+            UndeliveredReason::Deadline { code: Some(_) }
+        ));
     }
 
     #[tokio::test(start_paused = true)]
     async fn oversized_records_are_refused_before_sending() {
         let sink = Arc::new(MemorySink::new(BatchLimits::FIREHOSE));
         let mut input = records(2);
-        input.push(SinkRecord { data: vec![b'x'; 1000 * 1024 + 1], partition_key: String::new() });
+        input.push(SinkRecord {
+            data: vec![b'x'; 1000 * 1024 + 1],
+            partition_key: String::new(),
+        });
         let report = deliver(&*sink, &input, &DeliveryOptions::default()).await;
         assert_eq!(report.delivered, 2);
         assert_eq!(report.undelivered.len(), 1);

@@ -79,6 +79,9 @@ impl Serialize for EventType {
     }
 }
 
+/// Length of an [`EventId`] in its hyphenated form.
+pub const EVENT_ID_LEN: usize = uuid::fmt::Hyphenated::LENGTH;
+
 /// A UUID serialized in its hyphenated lower-case form without allocating.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct EventId(pub Uuid);
@@ -97,21 +100,21 @@ impl EventId {
     }
 
     /// Writes the hyphenated form into `buf`.
-    pub fn encode<'b>(&self, buf: &'b mut [u8; uuid::fmt::Hyphenated::LENGTH]) -> &'b str {
+    pub fn encode<'b>(&self, buf: &'b mut [u8; EVENT_ID_LEN]) -> &'b str {
         self.0.hyphenated().encode_lower(buf)
     }
 }
 
 impl fmt::Display for EventId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        let mut buf = [0u8; EVENT_ID_LEN];
         f.write_str(self.encode(&mut buf))
     }
 }
 
 impl Serialize for EventId {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        let mut buf = [0u8; EVENT_ID_LEN];
         serializer.serialize_str(self.encode(&mut buf))
     }
 }

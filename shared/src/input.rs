@@ -31,6 +31,37 @@ pub struct InputEvent<'a> {
     pub seq: Option<u64>,
 }
 
+impl InputEvent<'_> {
+    /// This event in the producer's schema (version 1) with `event_id` filled
+    /// in: what the transformer re-ingests, so that reprocessing keeps the id
+    /// even when the original carried none.
+    pub fn canonical_json(&self, event_id: &str) -> Vec<u8> {
+        #[derive(serde::Serialize)]
+        struct Canonical<'a> {
+            event_id: &'a str,
+            event_time: Timestamp,
+            event_name: EventType,
+            user: u64,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            session_id: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            seq: Option<u64>,
+            schema_version: u32,
+        }
+        let canonical = Canonical {
+            event_id,
+            event_time: self.occurred_at,
+            event_name: self.event_type,
+            user: self.user_id,
+            session_id: self.session_id.as_deref(),
+            seq: self.seq,
+            schema_version: INPUT_SCHEMA_VERSION,
+        };
+        // Serializing plain strings and integers into a Vec cannot fail.
+        serde_json::to_vec(&canonical).unwrap_or_default()
+    }
+}
+
 /// Why a record is not a valid chat event. Each variant names what was wrong
 /// and, for fields, what was expected.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -92,9 +123,7 @@ pub fn parse_input_event(bytes: &[u8]) -> Result<InputEvent<'_>, InputError> {
     let raw = match de.deserialize_map(RawVisitor) {
         Ok(raw) => raw,
         Err(e) if e.is_data() => {
-            return Err(InputError::NotAnObject {
-                found: json_kind(text),
-            });
+            return Err(InputError::NotAnObject { found: json_kind(text) });
         }
         Err(e) => return Err(InputError::NotJson { detail: e.to_string() }),
     };
@@ -418,7 +447,10 @@ mod tests {
         assert_eq!(e.user_id, 7);
         assert_eq!(e.session_id.as_deref(), Some("s1"));
         assert_eq!(e.seq, Some(3));
-        assert!(matches!(e.event_id, Some(Cow::Borrowed(_))), "unescaped strings are borrowed");
+        assert!(
+            matches!(e.event_id, Some(Cow::Borrowed(_))),
+            "unescaped strings are borrowed"
+        );
     }
 
     #[test]
@@ -431,6 +463,22 @@ mod tests {
         assert_eq!(e.seq, None);
         let e = parse_input_event(br#"{"event_time": 1702375200123.7, "event_name": "Leave", "user": 0}"#).unwrap();
         assert_eq!(e.occurred_at.millis(), 1_702_375_200_123);
+    }
+
+    #[test]
+    fn canonical_form_parses_back_to_the_same_event() {
+        let e = parse_input_event(
+            br#"{"event_time": "2023-12-12T10:00:00.123456", "event_name": "join", "user": "42", "x": 1}"#,
+        )
+        .unwrap();
+        let json = e.canonical_json("id-1");
+        assert_eq!(
+            std::str::from_utf8(&json).unwrap(),
+            r#"{"event_id":"id-1","event_time":"2023-12-12T10:00:00.123Z","event_name":"JOIN","user":42,"schema_version":1}"#
+        );
+        let back = parse_input_event(&json).unwrap();
+        assert_eq!(back.event_id.as_deref(), Some("id-1"));
+        assert_eq!(InputEvent { event_id: None, ..back }, e);
     }
 
     #[test]
@@ -473,8 +521,7 @@ mod tests {
             InputError::DuplicateField { field: "user" }
         );
         assert_eq!(
-            err(r#"{"event_name":"JOIN","event_time":"2023-12-12T10:00:00Z","user":1,"schema_version":2}"#)
-                .code(),
+            err(r#"{"event_name":"JOIN","event_time":"2023-12-12T10:00:00Z","user":1,"schema_version":2}"#).code(),
             "invalid_field"
         );
         assert_eq!(

@@ -22,6 +22,8 @@
 //!   failed, bounded by attempts and the Lambda deadline; every record is
 //!   accounted for in a [`delivery::DeliveryReport`].
 //! * [`aws`]: SDK clients built lazily, once per container.
+//! * [`settings`]: environment variables read at cold start, with errors that
+//!   name the variable.
 //! * [`metrics`] and [`logging`]: CloudWatch Embedded Metric Format lines and
 //!   JSON logs.
 
@@ -34,5 +36,6 @@ pub mod logging;
 pub mod metrics;
 pub mod output;
 pub mod retry;
+pub mod settings;
 pub mod sink;
 pub mod timestamp;

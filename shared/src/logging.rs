@@ -35,7 +35,9 @@ pub fn init() {
         .with_current_span(false)
         .with_span_list(false)
         .with_target(true);
-    let _ = tracing_subscriber::registry().with(layer.with_filter(filter)).try_init();
+    let _ = tracing_subscriber::registry()
+        .with(layer.with_filter(filter))
+        .try_init();
 }
 
 #[cfg(test)]

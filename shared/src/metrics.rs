@@ -28,15 +28,27 @@ pub struct Metric {
 
 impl Metric {
     pub fn count(name: &'static str, value: usize) -> Self {
-        Metric { name, value: value as f64, unit: Unit::Count }
+        Metric {
+            name,
+            value: value as f64,
+            unit: Unit::Count,
+        }
     }
 
     pub fn bytes(name: &'static str, value: usize) -> Self {
-        Metric { name, value: value as f64, unit: Unit::Bytes }
+        Metric {
+            name,
+            value: value as f64,
+            unit: Unit::Bytes,
+        }
     }
 
     pub fn millis(name: &'static str, value: f64) -> Self {
-        Metric { name, value, unit: Unit::Milliseconds }
+        Metric {
+            name,
+            value,
+            unit: Unit::Milliseconds,
+        }
     }
 }
 
@@ -73,7 +85,10 @@ pub fn emf_line(function_name: &str, metrics: &[Metric], timestamp_millis: i64) 
 
 /// Prints one EMF line for this invocation.
 pub fn emit(metrics: &[Metric]) {
-    println!("{}", emf_line(&function_name(), metrics, crate::timestamp::Timestamp::now().millis()));
+    println!(
+        "{}",
+        emf_line(&function_name(), metrics, crate::timestamp::Timestamp::now().millis())
+    );
 }
 
 #[cfg(test)]
@@ -84,7 +99,11 @@ mod tests {
     fn line_is_valid_emf() {
         let line = emf_line(
             "transformer-fn",
-            &[Metric::count("records", 3), Metric::bytes("bytes_in", 120), Metric::millis("duration_ms", 1.5)],
+            &[
+                Metric::count("records", 3),
+                Metric::bytes("bytes_in", 120),
+                Metric::millis("duration_ms", 1.5),
+            ],
             1_700_000_000_000,
         );
         let v: Value = serde_json::from_str(&line).unwrap();
@@ -92,7 +111,10 @@ mod tests {
         let directive = &v["_aws"]["CloudWatchMetrics"][0];
         assert_eq!(directive["Namespace"], NAMESPACE);
         assert_eq!(directive["Dimensions"], serde_json::json!([["FunctionName"]]));
-        assert_eq!(directive["Metrics"][1], serde_json::json!({"Name": "bytes_in", "Unit": "Bytes"}));
+        assert_eq!(
+            directive["Metrics"][1],
+            serde_json::json!({"Name": "bytes_in", "Unit": "Bytes"})
+        );
         assert_eq!(v["FunctionName"], "transformer-fn");
         assert_eq!(v["records"], 3.0);
         assert_eq!(v["duration_ms"], 1.5);

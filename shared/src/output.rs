@@ -162,7 +162,10 @@ mod tests {
             let keys = PartitionKeys::new(ty, t);
             let json = serde_json::to_string(&keys).unwrap();
             assert_eq!(json.len(), keys.json_len());
-            assert_eq!(keys.pairs()[1..], [("year", "2024"), ("month", "03"), ("day", "05"), ("hour", "07")]);
+            assert_eq!(
+                keys.pairs()[1..],
+                [("year", "2024"), ("month", "03"), ("day", "05"), ("hour", "07")]
+            );
         }
         let names: Vec<_> = PartitionKeys::new(EventType::Join, t).pairs().map(|(k, _)| k).to_vec();
         assert_eq!(names, PARTITION_KEYS);

@@ -325,7 +325,9 @@ mod tests {
             Err(TimeError::LooksLikeSeconds)
         );
         assert_eq!(
-            Timestamp::from_epoch_millis_float(1_702_375_200_123.9).unwrap().millis(),
+            Timestamp::from_epoch_millis_float(1_702_375_200_123.9)
+                .unwrap()
+                .millis(),
             1_702_375_200_123
         );
         assert_eq!(Timestamp::from_epoch_millis_float(f64::NAN), Err(TimeError::NotFinite));

@@ -89,7 +89,11 @@ async fn kinesis_partial_failure_then_success_delivers_each_record_once() {
         *call += 1;
         let entries = req.records();
         // The first request of each batch refuses every third record.
-        let refuse: Vec<usize> = if *call <= 2 { (0..entries.len()).step_by(3).collect() } else { vec![] };
+        let refuse: Vec<usize> = if *call <= 2 {
+            (0..entries.len()).step_by(3).collect()
+        } else {
+            vec![]
+        };
         for (i, e) in entries.iter().enumerate() {
             if !refuse.contains(&i) {
                 acc.add(e.data().as_ref());
@@ -176,7 +180,9 @@ fn firehose_reply(req_len: usize, refuse: &[usize]) -> PutRecordBatchOutput {
                     .error_message("Slow down.")
                     .build()
             } else {
-                PutRecordBatchResponseEntry::builder().record_id(format!("r{i}")).build()
+                PutRecordBatchResponseEntry::builder()
+                    .record_id(format!("r{i}"))
+                    .build()
             }
         })
         .collect();

@@ -1,1 +1,17 @@
-fn main(){}
+//! Runtime glue: logging, configuration, and the Lambda event loop. No SDK
+//! client is built here; re-ingestion builds them on first use.
+
+use lambda_runtime::{Error, service_fn};
+use transformer::reingest::AwsSinks;
+use transformer::{Config, Transformer, handle};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    chat_pipeline::logging::init();
+    let config = Config::from_env(|var| std::env::var(var).ok()).inspect_err(|e| {
+        tracing::error!(error = %e, "invalid configuration");
+    })?;
+    let state = Transformer::new(config, AwsSinks::default());
+    let state = &state;
+    lambda_runtime::run(service_fn(move |event| handle(state, event))).await
+}

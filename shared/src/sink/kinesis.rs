@@ -61,7 +61,11 @@ impl RecordSink for KinesisSink {
         if results.len() != records.len() {
             return Err(SinkError::retryable(
                 "ResponseMismatch",
-                format!("PutRecords answered {} results for {} records", results.len(), records.len()),
+                format!(
+                    "PutRecords answered {} results for {} records",
+                    results.len(),
+                    records.len()
+                ),
             ));
         }
         Ok(results

@@ -1,0 +1,373 @@
+//! The invocation: check the event, transform every record, fit the answer
+//! into the response budget, re-ingest what does not fit, and answer Firehose
+//! with exactly one entry per input record, in input order.
+//!
+//! [`handle`] is what `main.rs` hands to the Lambda runtime; [`process`] is
+//! the same without the runtime's `LambdaEvent`, for tests and benchmarks.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant as StdInstant, SystemTime, UNIX_EPOCH};
+
+use chat_pipeline::delivery::{DeliveryOptions, deliver};
+use chat_pipeline::metrics::{self, Metric};
+use chat_pipeline::sink::{RecordSink, SinkRecord};
+use lambda_runtime::LambdaEvent;
+use tokio::time::Instant;
+
+use crate::config::Config;
+use crate::firehose::{
+    FirehoseRecord, RecordResult, ResponseMetadata, ResponseRecord, TransformationEvent, TransformationResponse,
+    entry_len, response_len,
+};
+use crate::record::{BatchState, DropReason, Outcome, RecordFailure, excerpt};
+use crate::reingest::{ReingestTarget, SinkProvider, reingest_record};
+
+/// The function's state, built once per container.
+#[derive(Debug)]
+pub struct Transformer<P> {
+    pub config: Config,
+    pub sinks: P,
+}
+
+impl<P: SinkProvider> Transformer<P> {
+    pub fn new(config: Config, sinks: P) -> Self {
+        Transformer { config, sinks }
+    }
+}
+
+/// The event cannot be answered record by record; Firehose retries the
+/// invocation.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransformerError {
+    #[error("not a valid Firehose transformation event: record {index} has an empty recordId")]
+    EmptyRecordId { index: usize },
+    #[error(
+        "not a valid Firehose transformation event: recordId {record_id:?} appears at records {first} and {second}, and each must be answered exactly once"
+    )]
+    DuplicateRecordId {
+        record_id: String,
+        first: usize,
+        second: usize,
+    },
+}
+
+impl From<TransformerError> for lambda_runtime::Diagnostic {
+    fn from(e: TransformerError) -> Self {
+        lambda_runtime::Diagnostic {
+            error_type: "InvalidTransformationEvent".to_owned(),
+            error_message: e.to_string(),
+        }
+    }
+}
+
+/// Counts for the invocation's log line and metrics.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub records: usize,
+    pub ok: usize,
+    /// All `Dropped` answers: filtered, duplicates and re-ingested.
+    pub dropped: usize,
+    pub duplicates: usize,
+    pub filtered: usize,
+    pub failed: usize,
+    pub reingested: usize,
+    /// Overflow records that could not be re-ingested (`ProcessingFailed`).
+    pub reingest_failed: usize,
+    /// Decoded input bytes.
+    pub bytes_in: usize,
+    /// Output line bytes of `Ok` records (what lands in S3 before compression).
+    pub bytes_out: usize,
+    /// Exact serialized size of the response.
+    pub response_bytes: usize,
+}
+
+/// The Lambda entry point.
+pub async fn handle<P: SinkProvider>(
+    state: &Transformer<P>,
+    event: LambdaEvent<TransformationEvent>,
+) -> Result<TransformationResponse, TransformerError> {
+    let started = StdInstant::now();
+    let (payload, context) = event.into_parts();
+    let deadline = deadline_instant(context.deadline, state.config.deadline_margin);
+    let invocation_id = payload.invocation_id.clone();
+    let (response, summary) = process(state, payload, deadline).await?;
+    let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+    tracing::info!(
+        invocation_id = %invocation_id,
+        records = summary.records,
+        ok = summary.ok,
+        dropped = summary.dropped,
+        failed = summary.failed,
+        reingested = summary.reingested,
+        response_bytes = summary.response_bytes,
+        duration_ms,
+        "transformed batch"
+    );
+    metrics::emit(&summary.metrics(duration_ms));
+    Ok(response)
+}
+
+impl Summary {
+    /// The invocation's metrics, as emitted in the EMF line.
+    pub fn metrics(&self, duration_ms: f64) -> [Metric; 8] {
+        [
+            Metric::count("records", self.records),
+            Metric::count("ok", self.ok),
+            Metric::count("dropped", self.dropped),
+            Metric::count("failed", self.failed),
+            Metric::count("reingested", self.reingested),
+            Metric::bytes("bytes_in", self.bytes_in),
+            Metric::bytes("bytes_out", self.bytes_out),
+            Metric::millis("duration_ms", duration_ms),
+        ]
+    }
+}
+
+/// The Lambda deadline (epoch milliseconds; 0 when unknown) less `margin`,
+/// as a tokio instant.
+pub fn deadline_instant(deadline_ms: u64, margin: Duration) -> Option<Instant> {
+    if deadline_ms == 0 {
+        return None;
+    }
+    let deadline = UNIX_EPOCH + Duration::from_millis(deadline_ms);
+    let remaining = deadline.duration_since(SystemTime::now()).unwrap_or_default();
+    Some(Instant::now() + remaining.saturating_sub(margin))
+}
+
+/// Every record's answer, before it is serialized.
+pub async fn process<P: SinkProvider>(
+    state: &Transformer<P>,
+    mut event: TransformationEvent,
+    deadline: Option<Instant>,
+) -> Result<(TransformationResponse, Summary), TransformerError> {
+    check_record_ids(&event.records)?;
+    let config = &state.config;
+    let mut summary = Summary {
+        records: event.records.len(),
+        ..Summary::default()
+    };
+
+    // 1. Decide every record.
+    let mut batch = BatchState::new();
+    let outcomes: Vec<Outcome> = event
+        .records
+        .iter()
+        .map(|record| {
+            let outcome = batch.transform(record, config);
+            if let Outcome::Failed(failure) = &outcome {
+                let payload = if batch.last_decoded().is_empty() {
+                    record.data.as_bytes()
+                } else {
+                    batch.last_decoded()
+                };
+                tracing::warn!(
+                    record_id = %record.record_id,
+                    code = failure.code(),
+                    reason = %failure,
+                    excerpt = %excerpt(payload),
+                    "record failed processing"
+                );
+            }
+            outcome
+        })
+        .collect();
+    summary.bytes_in = batch.bytes_in;
+
+    // 2. Fit the answers into the budget: the first `fit` records get their
+    //    full answer, the rest a compact one (no data).
+    let fit = fitting_prefix(&event.records, &outcomes, config.response_budget);
+
+    // 3. Re-ingest the `Ok` records past the budget.
+    let overflow: Vec<usize> = (fit..outcomes.len())
+        .filter(|&i| matches!(outcomes[i], Outcome::Ok(_)))
+        .collect();
+    let reingested = if overflow.is_empty() {
+        HashMap::new()
+    } else {
+        reingest(state, &event, &overflow, deadline).await
+    };
+
+    // 4. Answer every record, in order.
+    let records = std::mem::take(&mut event.records);
+    let mut entries = Vec::with_capacity(records.len());
+    for (i, (record, outcome)) in records.into_iter().zip(outcomes).enumerate() {
+        let record_id = record.record_id;
+        let entry = match outcome {
+            Outcome::Ok(t) if i < fit => {
+                summary.ok += 1;
+                summary.bytes_out += t.line_len;
+                ResponseRecord {
+                    record_id,
+                    result: RecordResult::Ok,
+                    data: t.data,
+                    metadata: ResponseMetadata::keys(t.keys),
+                }
+            }
+            Outcome::Ok(_) => {
+                let result = if reingested.get(&i).copied().unwrap_or(false) {
+                    summary.reingested += 1;
+                    summary.dropped += 1;
+                    RecordResult::Dropped
+                } else {
+                    summary.reingest_failed += 1;
+                    summary.failed += 1;
+                    RecordResult::ProcessingFailed
+                };
+                compact(record_id, result)
+            }
+            Outcome::Dropped(reason) => {
+                summary.dropped += 1;
+                match reason {
+                    DropReason::Duplicate => summary.duplicates += 1,
+                    DropReason::Filtered => summary.filtered += 1,
+                }
+                compact(record_id, RecordResult::Dropped)
+            }
+            Outcome::Failed(failure) => {
+                summary.failed += 1;
+                // Unchanged when it fits, so the error prefix shows what came
+                // in; never echo data that is not base64, which would make the
+                // whole response unreadable.
+                let echo = i < fit && !matches!(failure, RecordFailure::InvalidBase64(_));
+                let data = if echo { record.data } else { String::new() };
+                ResponseRecord {
+                    record_id,
+                    result: RecordResult::ProcessingFailed,
+                    data,
+                    metadata: ResponseMetadata::NONE,
+                }
+            }
+        };
+        entries.push(entry);
+    }
+    let response = TransformationResponse { records: entries };
+    summary.response_bytes = response.json_len();
+    if summary.response_bytes > config.response_budget {
+        tracing::error!(
+            response_bytes = summary.response_bytes,
+            budget = config.response_budget,
+            "even compact answers exceed the response budget"
+        );
+    }
+    Ok((response, summary))
+}
+
+fn compact(record_id: String, result: RecordResult) -> ResponseRecord {
+    ResponseRecord {
+        record_id,
+        result,
+        data: String::new(),
+        metadata: ResponseMetadata::NONE,
+    }
+}
+
+/// Every record needs a non-empty id, and no id may repeat.
+fn check_record_ids(records: &[FirehoseRecord]) -> Result<(), TransformerError> {
+    let mut seen: HashMap<&str, usize> = HashMap::with_capacity(records.len());
+    for (index, r) in records.iter().enumerate() {
+        if r.record_id.is_empty() {
+            return Err(TransformerError::EmptyRecordId { index });
+        }
+        if let Some(first) = seen.insert(&r.record_id, index) {
+            return Err(TransformerError::DuplicateRecordId {
+                record_id: r.record_id.clone(),
+                first,
+                second: index,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The largest `k` such that full answers for records `..k` and compact
+/// answers for `k..` fit in `budget` bytes.
+pub fn fitting_prefix(records: &[FirehoseRecord], outcomes: &[Outcome], budget: usize) -> usize {
+    let sizes: Vec<(usize, usize)> = records
+        .iter()
+        .zip(outcomes)
+        .map(|(r, o)| {
+            let id = r.record_id.as_str();
+            let compact = entry_len(id, RecordResult::ProcessingFailed, 0, &ResponseMetadata::NONE);
+            let full = match o {
+                Outcome::Ok(t) => entry_len(id, RecordResult::Ok, t.data.len(), &ResponseMetadata::keys(t.keys)),
+                Outcome::Dropped(_) => entry_len(id, RecordResult::Dropped, 0, &ResponseMetadata::NONE),
+                Outcome::Failed(RecordFailure::InvalidBase64(_)) => {
+                    entry_len(id, RecordResult::ProcessingFailed, 0, &ResponseMetadata::NONE)
+                }
+                Outcome::Failed(_) => entry_len(
+                    id,
+                    RecordResult::ProcessingFailed,
+                    r.data.len(),
+                    &ResponseMetadata::NONE,
+                ),
+            };
+            (full, compact)
+        })
+        .collect();
+    let mut total = response_len(sizes.iter().map(|&(_, compact)| compact));
+    for (i, &(full, compact)) in sizes.iter().enumerate() {
+        let grown = total - compact + full;
+        if grown > budget {
+            return i;
+        }
+        total = grown;
+    }
+    sizes.len()
+}
+
+/// Puts the overflow records back into the source; returns, per record index,
+/// whether it was accepted.
+async fn reingest<P: SinkProvider>(
+    state: &Transformer<P>,
+    event: &TransformationEvent,
+    overflow: &[usize],
+    deadline: Option<Instant>,
+) -> HashMap<usize, bool> {
+    let mut accepted: HashMap<usize, bool> = overflow.iter().map(|&i| (i, false)).collect();
+    if !state.config.reingest {
+        tracing::warn!(
+            records = overflow.len(),
+            "response budget reached and REINGEST=false: the rest are ProcessingFailed"
+        );
+        return accepted;
+    }
+    let target = match ReingestTarget::of(event) {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!(error = %e, records = overflow.len(), "cannot re-ingest; marking ProcessingFailed");
+            return accepted;
+        }
+    };
+    let mut to_send: Vec<SinkRecord> = Vec::with_capacity(overflow.len());
+    let mut positions: Vec<usize> = Vec::with_capacity(overflow.len());
+    for &i in overflow {
+        match reingest_record(&event.records[i]) {
+            Ok(r) => {
+                to_send.push(r);
+                positions.push(i);
+            }
+            Err(e) => {
+                tracing::error!(record_id = %event.records[i].record_id, error = %e, "cannot rebuild record for re-ingestion")
+            }
+        }
+    }
+    let sink = state.sinks.sink_for(&target).await;
+    let options = DeliveryOptions {
+        retry: state.config.retry,
+        max_in_flight: 4,
+        deadline,
+    };
+    let report = deliver(&sink, &to_send, &options).await;
+    for &p in &positions {
+        accepted.insert(p, true);
+    }
+    for u in &report.undelivered {
+        accepted.insert(positions[u.index], false);
+    }
+    if report.is_complete() {
+        tracing::info!(sink = %sink.describe(), %report, "re-ingested records past the response budget");
+    } else {
+        tracing::error!(sink = %sink.describe(), %report, "some records could not be re-ingested; they are ProcessingFailed");
+    }
+    accepted
+}

@@ -1,0 +1,32 @@
+//! # transformer
+//!
+//! Amazon Data Firehose's data-transformation Lambda for the chat pipeline.
+//! Firehose invokes it with a batch of base64 records; it answers each record
+//! `Ok` (reshaped into one newline-terminated JSON line, output schema v1, with
+//! dynamic-partitioning keys), `Dropped` (filtered type, retry duplicate, or
+//! re-ingested) or `ProcessingFailed` (data returned unchanged, so Firehose
+//! writes it under the error prefix).
+//!
+//! Where to look:
+//!
+//! * [`firehose`]: the request and response shapes of the Firehose contract,
+//!   and the exact serialized size of a response.
+//! * [`record`]: one record: decode, validate, reshape, or say why not.
+//! * [`handler`]: one invocation: every record answered once, in order, the
+//!   response kept under 6 MB, overflow re-ingested.
+//! * [`reingest`]: where overflow records go and the sinks that take them.
+//! * [`config`]: environment variables, checked at cold start.
+//! * [`synthetic`]: generated events for benchmarks and tests.
+//!
+//! The event model, sinks, batching and retry are in the shared
+//! `chat_pipeline` crate.
+
+pub mod config;
+pub mod firehose;
+pub mod handler;
+pub mod record;
+pub mod reingest;
+pub mod synthetic;
+
+pub use config::Config;
+pub use handler::{Transformer, handle, process};

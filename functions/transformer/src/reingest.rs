@@ -1,0 +1,183 @@
+//! Re-ingestion: records whose reshaped output does not fit the 6 MB
+//! response go back into the source, to come through the transformer again.
+//!
+//! With a Kinesis source they are put into the source stream with their
+//! original partition key (`PutRecords`); with Direct PUT, into the delivery
+//! stream itself (`PutRecordBatch`). What is re-ingested is the event in the
+//! producer's schema with its `event_id` filled in, so an event that came
+//! without an id keeps the one derived for it here. Batching and retry are the
+//! shared crate's [`chat_pipeline::delivery`].
+
+use std::future::Future;
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use chat_pipeline::aws::LazyClients;
+use chat_pipeline::event::EVENT_ID_LEN;
+use chat_pipeline::input::parse_input_event;
+use chat_pipeline::sink::{AnySink, FirehoseSink, KinesisSink, MemorySink, SinkRecord};
+
+use crate::firehose::{FirehoseRecord, TransformationEvent};
+use crate::record::{RecordFailure, derived_event_id};
+
+/// Where overflow records go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReingestTarget {
+    /// The source Kinesis data stream.
+    KinesisStream { name: String },
+    /// The Direct PUT delivery stream itself.
+    DeliveryStream { name: String },
+}
+
+/// The event's ARNs do not name a stream.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("cannot re-ingest: {field} {arn:?} is not a {expected} ARN")]
+pub struct TargetError {
+    field: &'static str,
+    arn: String,
+    expected: &'static str,
+}
+
+impl ReingestTarget {
+    /// The source of `event`: its Kinesis stream when it has one, else its
+    /// delivery stream.
+    pub fn of(event: &TransformationEvent) -> Result<Self, TargetError> {
+        match &event.source_kinesis_stream_arn {
+            Some(arn) => resource_name(arn, "kinesis", "stream")
+                .map(|name| ReingestTarget::KinesisStream { name })
+                .ok_or_else(|| TargetError {
+                    field: "sourceKinesisStreamArn",
+                    arn: arn.clone(),
+                    expected: "Kinesis stream",
+                }),
+            None => resource_name(&event.delivery_stream_arn, "firehose", "deliverystream")
+                .map(|name| ReingestTarget::DeliveryStream { name })
+                .ok_or_else(|| TargetError {
+                    field: "deliveryStreamArn",
+                    arn: event.delivery_stream_arn.clone(),
+                    expected: "Firehose delivery stream",
+                }),
+        }
+    }
+}
+
+/// `name` from `arn:PARTITION:SERVICE:REGION:ACCOUNT:KIND/name`.
+fn resource_name(arn: &str, service: &str, kind: &str) -> Option<String> {
+    let mut parts = arn.splitn(6, ':');
+    let (prefix, _partition, svc, _region, _account, resource) = (
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+    );
+    let (k, name) = resource.split_once('/')?;
+    (prefix == "arn" && svc == service && k == kind && !name.is_empty()).then(|| name.to_owned())
+}
+
+/// Gives the sink for a re-ingestion target.
+pub trait SinkProvider: Send + Sync {
+    fn sink_for(&self, target: &ReingestTarget) -> impl Future<Output = AnySink> + Send;
+}
+
+/// Real Kinesis and Firehose clients, built on first use and then reused.
+#[derive(Debug, Default)]
+pub struct AwsSinks {
+    clients: LazyClients,
+}
+
+impl AwsSinks {
+    pub fn new(clients: LazyClients) -> Self {
+        AwsSinks { clients }
+    }
+
+    pub fn clients(&self) -> &LazyClients {
+        &self.clients
+    }
+}
+
+impl SinkProvider for AwsSinks {
+    async fn sink_for(&self, target: &ReingestTarget) -> AnySink {
+        match target {
+            ReingestTarget::KinesisStream { name } => {
+                AnySink::Kinesis(KinesisSink::new(self.clients.kinesis().await, name))
+            }
+            ReingestTarget::DeliveryStream { name } => {
+                AnySink::Firehose(FirehoseSink::new(self.clients.firehose().await, name))
+            }
+        }
+    }
+}
+
+/// One in-memory sink for every target (tests).
+#[derive(Debug, Clone)]
+pub struct MemorySinks(pub Arc<MemorySink>);
+
+impl SinkProvider for MemorySinks {
+    async fn sink_for(&self, _target: &ReingestTarget) -> AnySink {
+        AnySink::Memory(self.0.clone())
+    }
+}
+
+/// The record to put back for an overflow `record` (one that transformed
+/// `Ok`): the canonical event with its id, keyed by the original partition key
+/// (or the user, without a Kinesis source).
+pub fn reingest_record(record: &FirehoseRecord) -> Result<SinkRecord, RecordFailure> {
+    let decoded = STANDARD
+        .decode(record.data.as_bytes())
+        .map_err(|e| RecordFailure::InvalidBase64(e.to_string()))?;
+    let event = parse_input_event(&decoded)?;
+    let mut id_buf = [0u8; EVENT_ID_LEN];
+    let event_id: &str = match &event.event_id {
+        Some(id) => id,
+        None => derived_event_id(record).encode(&mut id_buf),
+    };
+    let partition_key = match &record.kinesis_record_metadata {
+        Some(m) if !m.partition_key.is_empty() => m.partition_key.clone(),
+        _ => event.user_id.to_string(),
+    };
+    Ok(SinkRecord {
+        data: event.canonical_json(event_id),
+        partition_key,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(kinesis: Option<&str>, ds: &str) -> TransformationEvent {
+        TransformationEvent {
+            invocation_id: "i".into(),
+            delivery_stream_arn: ds.into(),
+            source_kinesis_stream_arn: kinesis.map(str::to_owned),
+            region: "us-east-1".into(),
+            records: vec![],
+        }
+    }
+
+    #[test]
+    fn target_follows_the_source() {
+        let ds = "arn:aws:firehose:eu-west-1:123456789012:deliverystream/chat-delivery";
+        assert_eq!(
+            ReingestTarget::of(&event(None, ds)),
+            Ok(ReingestTarget::DeliveryStream {
+                name: "chat-delivery".into()
+            })
+        );
+        assert_eq!(
+            ReingestTarget::of(&event(
+                Some("arn:aws-cn:kinesis:cn-north-1:123456789012:stream/chat-events"),
+                ds
+            )),
+            Ok(ReingestTarget::KinesisStream {
+                name: "chat-events".into()
+            })
+        );
+        let err = ReingestTarget::of(&event(Some("arn:aws:s3:::bucket"), ds)).unwrap_err();
+        assert!(err.to_string().contains("sourceKinesisStreamArn"), "{err}");
+        assert!(ReingestTarget::of(&event(None, "chat-delivery")).is_err());
+    }
+}

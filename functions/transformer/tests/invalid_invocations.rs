@@ -1,0 +1,72 @@
+//! Payloads that are not Firehose transformation events are invocation
+//! errors with a message that says what is wrong (Firehose retries them).
+
+use std::sync::Arc;
+
+use chat_pipeline::sink::{BatchLimits, MemorySink};
+use lambda_runtime::{Context, Diagnostic, LambdaEvent};
+use transformer::firehose::TransformationEvent;
+use transformer::handler::TransformerError;
+use transformer::reingest::MemorySinks;
+use transformer::synthetic::{Format, Source, transformation_event};
+use transformer::{Config, Transformer, handle};
+
+fn parse_error(payload: &str) -> String {
+    serde_json::from_str::<TransformationEvent>(payload)
+        .unwrap_err()
+        .to_string()
+}
+
+#[test]
+fn other_event_shapes_name_the_missing_field() {
+    assert!(parse_error(r#"{"Records":[{"kinesis":{}}]}"#).contains("missing field `deliveryStreamArn`"));
+    assert!(
+        parse_error(r#"{"deliveryStreamArn":"arn:aws:firehose:us-east-1:1:deliverystream/x"}"#)
+            .contains("missing field `records`")
+    );
+    assert!(parse_error("[]").contains("expected a Firehose data-transformation event"));
+    assert!(parse_error("\"hello\"").contains("expected a Firehose data-transformation event"));
+    let e = parse_error(
+        r#"{"deliveryStreamArn":"a","records":[{"recordId":"1","approximateArrivalTimestamp":-5,"data":""}]}"#,
+    );
+    assert!(e.contains("epoch milliseconds"), "{e}");
+    // A fractional arrival time is accepted (aws_lambda_events panics on it).
+    let ok: TransformationEvent = serde_json::from_str(
+        r#"{"deliveryStreamArn":"a","records":[{"recordId":"1","approximateArrivalTimestamp":1795305600000.5,"data":""}]}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        ok.records[0].approximate_arrival_timestamp.0.millis(),
+        1_795_305_600_000
+    );
+}
+
+#[tokio::test]
+async fn repeated_or_empty_record_ids_are_refused_whole() {
+    let state = Transformer::new(
+        Config::default(),
+        MemorySinks(Arc::new(MemorySink::new(BatchLimits::KINESIS))),
+    );
+    let mut event = transformation_event(Format::Plain, Source::DirectPut, 3);
+    event.records[2].record_id = event.records[0].record_id.clone();
+    let err = handle(&state, LambdaEvent::new(event.clone(), Context::default()))
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        TransformerError::DuplicateRecordId {
+            first: 0,
+            second: 2,
+            ..
+        }
+    ));
+    let diagnostic = Diagnostic::from(err);
+    assert_eq!(diagnostic.error_type, "InvalidTransformationEvent");
+    assert!(diagnostic.error_message.contains("appears at records 0 and 2"));
+
+    event.records[1].record_id.clear();
+    let err = handle(&state, LambdaEvent::new(event, Context::default()))
+        .await
+        .unwrap_err();
+    assert_eq!(err, TransformerError::EmptyRecordId { index: 1 });
+}

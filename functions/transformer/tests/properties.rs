@@ -1,0 +1,124 @@
+//! Invariants of the Firehose contract over arbitrary record bytes: every
+//! recordId answered exactly once and in order, only valid results, valid
+//! base64 data, `Ok` data exactly one JSON line, the response within budget
+//! and its size accounted exactly, and no panic.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use chat_pipeline::sink::{BatchLimits, MemorySink};
+use proptest::prelude::*;
+use transformer::firehose::{RecordResult, ResponseMetadata, TransformationEvent, entry_len, response_len};
+use transformer::reingest::MemorySinks;
+use transformer::synthetic::{DELIVERY_STREAM_ARN, SOURCE_STREAM_ARN, Source, record};
+use transformer::{Config, Transformer, process};
+
+fn payload() -> impl Strategy<Value = Vec<u8>> {
+    let event = (
+        prop_oneof![
+            Just("JOIN"),
+            Just("leave"),
+            Just("Open_Chat"),
+            Just("SUBSCRIBE"),
+            Just("send_message"),
+            Just("DANCE"),
+            Just("")
+        ],
+        prop_oneof![
+            Just("\"2023-12-12T10:00:00.123456\"".to_owned()),
+            Just("\"2026-11-21T23:59:59.999+05:30\"".to_owned()),
+            (100_000_000_000i64..253_402_300_799_999).prop_map(|n| n.to_string()),
+            Just("\"not a time\"".to_owned()),
+            Just("-1".to_owned()),
+        ],
+        prop_oneof![
+            (0u64..u64::MAX).prop_map(|u| u.to_string()),
+            Just("\"42\"".to_owned()),
+            Just("-7".to_owned()),
+            Just("1.5".to_owned())
+        ],
+        proptest::option::of("[a-z0-9\\-\"\\\\]{0,12}"),
+    )
+        .prop_map(|(name, time, user, id)| {
+            let id = id
+                .map(|i| format!(",\"event_id\":{}", serde_json::to_string(&i).unwrap()))
+                .unwrap_or_default();
+            format!(r#"{{"event_name":"{name}","event_time":{time},"user":{user}{id}}}"#).into_bytes()
+        });
+    prop_oneof![
+        3 => event,
+        1 => proptest::collection::vec(any::<u8>(), 0..200),
+        1 => "[{}\\[\\]\":,0-9a-z_ .\\-]{0,60}".prop_map(String::into_bytes),
+    ]
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    #[test]
+    fn contract_holds_for_any_records(
+        payloads in proptest::collection::vec(payload(), 0..40),
+        kinesis in any::<bool>(),
+        reingest in any::<bool>(),
+        extra_budget in 0usize..20_000,
+        drop_leave in any::<bool>(),
+    ) {
+        let source = if kinesis { Source::KinesisStream } else { Source::DirectPut };
+        let records: Vec<_> = payloads.iter().enumerate().map(|(i, p)| record(source, i, p)).collect();
+        let event = TransformationEvent {
+            invocation_id: "i".into(),
+            delivery_stream_arn: DELIVERY_STREAM_ARN.into(),
+            source_kinesis_stream_arn: kinesis.then(|| SOURCE_STREAM_ARN.into()),
+            region: "us-east-1".into(),
+            records,
+        };
+        let ids: Vec<String> = event.records.iter().map(|r| r.record_id.clone()).collect();
+        let compact_total = response_len(
+            ids.iter().map(|id| entry_len(id, RecordResult::ProcessingFailed, 0, &ResponseMetadata::NONE)),
+        );
+        let mut config = Config {
+            reingest,
+            response_budget: compact_total + extra_budget,
+            ..Config::default()
+        };
+        if drop_leave {
+            config.drop_event_types.insert(chat_pipeline::event::EventType::Leave);
+        }
+        let sink = Arc::new(MemorySink::new(BatchLimits::KINESIS));
+        let state = Transformer::new(config, MemorySinks(sink.clone()));
+        let (response, summary) = runtime().block_on(process(&state, event, None)).unwrap();
+
+        let answered: Vec<&str> = response.records.iter().map(|r| r.record_id.as_str()).collect();
+        prop_assert_eq!(answered, ids.iter().map(String::as_str).collect::<Vec<_>>());
+        let serialized = serde_json::to_vec(&response).unwrap();
+        prop_assert_eq!(serialized.len(), response.json_len());
+        prop_assert!(serialized.len() <= compact_total + extra_budget);
+        let parsed: aws_lambda_events::event::firehose::KinesisFirehoseResponse =
+            serde_json::from_slice(&serialized).unwrap();
+        for (r, p) in response.records.iter().zip(&parsed.records) {
+            let data = STANDARD.decode(&r.data).unwrap();
+            prop_assert_eq!(&data, &p.data.0);
+            match r.result {
+                RecordResult::Ok => {
+                    prop_assert_eq!(data.iter().filter(|&&b| b == b'\n').count(), 1);
+                    prop_assert_eq!(data.last(), Some(&b'\n'));
+                    let line: serde_json::Value = serde_json::from_slice(&data).unwrap();
+                    prop_assert_eq!(line["schema_version"].as_u64(), Some(1));
+                    prop_assert_eq!(p.metadata.partition_keys.len(), 5);
+                }
+                RecordResult::Dropped => prop_assert!(data.is_empty()),
+                RecordResult::ProcessingFailed => {}
+            }
+        }
+        prop_assert_eq!(summary.ok + summary.dropped + summary.failed, payloads.len());
+        prop_assert_eq!(sink.accepted().len(), summary.reingested);
+    }
+}

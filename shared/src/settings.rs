@@ -1,0 +1,94 @@
+//! Reading configuration from environment variables at cold start, with
+//! errors that name the variable, the value and what it accepts. Functions
+//! take a lookup closure instead of reading the process environment directly,
+//! so tests can pass a map.
+
+/// A configuration variable with a value it does not accept.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("environment variable {var}={value:?} is invalid: expected {expected}")]
+pub struct SettingError {
+    pub var: &'static str,
+    pub value: String,
+    pub expected: String,
+}
+
+impl SettingError {
+    pub fn new(var: &'static str, value: impl Into<String>, expected: impl Into<String>) -> Self {
+        SettingError {
+            var,
+            value: value.into(),
+            expected: expected.into(),
+        }
+    }
+}
+
+/// The value of `var`, trimmed; `None` when unset or blank.
+pub fn get(lookup: &impl Fn(&str) -> Option<String>, var: &str) -> Option<String> {
+    lookup(var).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+/// An integer in `min..=max`, or `default` when unset.
+pub fn integer(
+    lookup: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: u64,
+    min: u64,
+    max: u64,
+) -> Result<u64, SettingError> {
+    match get(lookup, var) {
+        None => Ok(default),
+        Some(v) => match v.parse::<u64>() {
+            Ok(n) if (min..=max).contains(&n) => Ok(n),
+            _ => Err(SettingError::new(var, v, format!("an integer from {min} to {max}"))),
+        },
+    }
+}
+
+/// A boolean (`true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off`), or `default`
+/// when unset.
+pub fn boolean(
+    lookup: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: bool,
+) -> Result<bool, SettingError> {
+    match get(lookup, var) {
+        None => Ok(default),
+        Some(v) => match v.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => Ok(true),
+            "false" | "0" | "no" | "off" => Ok(false),
+            _ => Err(SettingError::new(var, v, "true or false")),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: std::collections::HashMap<String, String> =
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn integers_are_range_checked_and_named() {
+        let e = env(&[("N", " 12 "), ("BAD", "12x"), ("BIG", "101")]);
+        assert_eq!(integer(&e, "N", 5, 1, 100), Ok(12));
+        assert_eq!(integer(&e, "UNSET", 5, 1, 100), Ok(5));
+        assert_eq!(
+            integer(&e, "BAD", 5, 1, 100).unwrap_err().to_string(),
+            "environment variable BAD=\"12x\" is invalid: expected an integer from 1 to 100"
+        );
+        assert!(integer(&e, "BIG", 5, 1, 100).is_err());
+    }
+
+    #[test]
+    fn booleans_accept_common_spellings() {
+        let e = env(&[("A", "FALSE"), ("B", "1"), ("C", "maybe")]);
+        assert_eq!(boolean(&e, "A", true), Ok(false));
+        assert_eq!(boolean(&e, "B", false), Ok(true));
+        assert_eq!(boolean(&e, "UNSET", true), Ok(true));
+        assert_eq!(boolean(&e, "C", true).unwrap_err().var, "C");
+    }
+}
