@@ -116,9 +116,24 @@ const EXPECT_SCHEMA: &str = "1 (the only input schema version) or null";
 
 /// Parses and validates one record's bytes.
 pub fn parse_input_event(bytes: &[u8]) -> Result<InputEvent<'_>, InputError> {
-    let text = std::str::from_utf8(bytes).map_err(|e| InputError::NotUtf8 {
-        offset: e.valid_up_to(),
-    })?;
+    // The SIMD check is several times faster than `std::str::from_utf8`;
+    // the standard one only runs to find the offset of a bad byte.
+    let text = match simdutf8::basic::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(_) => {
+            let offset = std::str::from_utf8(bytes).err().map_or(0, |e| e.valid_up_to());
+            return Err(InputError::NotUtf8 { offset });
+        }
+    };
+    match scan_flat_object(text) {
+        Some(raw) => raw.validate(),
+        None => parse_with_serde(text),
+    }
+}
+
+/// The general path: serde_json reads the object (any JSON, escapes and
+/// nesting included) and reports what is not JSON or not an object.
+fn parse_with_serde(text: &str) -> Result<InputEvent<'_>, InputError> {
     let mut de = serde_json::Deserializer::from_str(text);
     let raw = match de.deserialize_map(RawVisitor) {
         Ok(raw) => raw,
@@ -134,6 +149,92 @@ pub fn parse_input_event(bytes: &[u8]) -> Result<InputEvent<'_>, InputError> {
         });
     }
     raw.validate()
+}
+
+/// The fast path: a flat JSON object whose values are unescaped strings,
+/// integers of up to 18 digits, `null`, `true` or `false`, which is what
+/// producers send. Anything else (escapes, nesting, floats, long integers,
+/// syntax errors, trailing data) returns `None` and goes through serde_json,
+/// which then also produces the error. For every input it accepts, the result
+/// is the one serde_json would give (a property test checks this).
+fn scan_flat_object(text: &str) -> Option<RawEvent<'_>> {
+    let b = text.as_bytes();
+    let mut i = skip_ws(b, 0);
+    if b.get(i) != Some(&b'{') {
+        return None;
+    }
+    let mut raw = RawEvent::default();
+    i = skip_ws(b, i + 1);
+    if b.get(i) == Some(&b'}') {
+        return (skip_ws(b, i + 1) == b.len()).then_some(raw);
+    }
+    loop {
+        let (key, after_key) = scan_str(text, i)?;
+        i = skip_ws(b, after_key);
+        if b.get(i) != Some(&b':') {
+            return None;
+        }
+        i = skip_ws(b, i + 1);
+        let (value, after_value) = scan_scalar(text, i)?;
+        raw.set(Field::from_key(key), value);
+        i = skip_ws(b, after_value);
+        match b.get(i) {
+            Some(b',') => i = skip_ws(b, i + 1),
+            Some(b'}') => return (skip_ws(b, i + 1) == b.len()).then_some(raw),
+            _ => return None,
+        }
+    }
+}
+
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while matches!(b.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        i += 1;
+    }
+    i
+}
+
+/// An unescaped string starting at `i` (the opening quote): its contents and
+/// the index after the closing quote.
+fn scan_str(text: &str, i: usize) -> Option<(&str, usize)> {
+    let b = text.as_bytes();
+    if b.get(i) != Some(&b'"') {
+        return None;
+    }
+    let start = i + 1;
+    let end = start + memchr::memchr2(b'"', b'\\', b.get(start..)?)?;
+    // A backslash or control character needs serde_json's handling.
+    let plain = b[end] == b'"' && !b[start..end].iter().fold(false, |acc, &c| acc | (c < 0x20));
+    plain.then(|| (&text[start..end], end + 1))
+}
+
+fn scan_scalar(text: &str, i: usize) -> Option<(Loose<'_>, usize)> {
+    let b = text.as_bytes();
+    match *b.get(i)? {
+        b'"' => scan_str(text, i).map(|(s, end)| (Loose::Str(Cow::Borrowed(s)), end)),
+        b'n' if b[i..].starts_with(b"null") => Some((Loose::Null, i + 4)),
+        b't' if b[i..].starts_with(b"true") => Some((Loose::Bool(true), i + 4)),
+        b'f' if b[i..].starts_with(b"false") => Some((Loose::Bool(false), i + 5)),
+        b'-' | b'0'..=b'9' => {
+            let negative = b[i] == b'-';
+            let start = i + usize::from(negative);
+            let digits = b.get(start..)?.iter().take_while(|c| c.is_ascii_digit()).count();
+            let end = start + digits;
+            // Leave leading zeros, fractions, exponents and long numbers to serde_json.
+            if digits == 0 || digits > 18 || (digits > 1 && b[start] == b'0') {
+                return None;
+            }
+            if matches!(b.get(end), Some(b'.' | b'e' | b'E')) {
+                return None;
+            }
+            let magnitude = b[start..end].iter().fold(0i128, |n, &d| n * 10 + i128::from(d - b'0'));
+            // serde_json reads `-0` as the float -0.0.
+            if negative && magnitude == 0 {
+                return None;
+            }
+            Some((Loose::Int(if negative { -magnitude } else { magnitude }), end))
+        }
+        _ => None,
+    }
 }
 
 fn json_kind(text: &str) -> &'static str {
@@ -317,6 +418,27 @@ struct RawEvent<'a> {
     duplicate: Option<&'static str>,
 }
 
+impl<'a> RawEvent<'a> {
+    /// Records `value` for `field`, noting a repeated field; unknown fields
+    /// are ignored.
+    fn set(&mut self, field: Field, value: Loose<'a>) {
+        let slot = match field {
+            Field::EventId => &mut self.event_id,
+            Field::EventTime => &mut self.event_time,
+            Field::EventName => &mut self.event_name,
+            Field::User => &mut self.user,
+            Field::SessionId => &mut self.session_id,
+            Field::Seq => &mut self.seq,
+            Field::SchemaVersion => &mut self.schema_version,
+            Field::Other => return,
+        };
+        if slot.is_some() {
+            self.duplicate.get_or_insert(field.name());
+        }
+        *slot = Some(value);
+    }
+}
+
 struct RawVisitor;
 
 impl<'de> Visitor<'de> for RawVisitor {
@@ -327,24 +449,11 @@ impl<'de> Visitor<'de> for RawVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawEvent<'de>, A::Error> {
         let mut raw = RawEvent::default();
         while let Some(field) = map.next_key_seed(FieldSeed)? {
-            let slot = match field {
-                Field::EventId => &mut raw.event_id,
-                Field::EventTime => &mut raw.event_time,
-                Field::EventName => &mut raw.event_name,
-                Field::User => &mut raw.user,
-                Field::SessionId => &mut raw.session_id,
-                Field::Seq => &mut raw.seq,
-                Field::SchemaVersion => &mut raw.schema_version,
-                Field::Other => {
-                    map.next_value::<IgnoredAny>()?;
-                    continue;
-                }
-            };
-            let value = map.next_value_seed(LooseSeed)?;
-            if slot.is_some() {
-                raw.duplicate.get_or_insert(field.name());
+            if let Field::Other = field {
+                map.next_value::<IgnoredAny>()?;
+            } else {
+                raw.set(field, map.next_value_seed(LooseSeed)?);
             }
-            *slot = Some(value);
         }
         Ok(raw)
     }
@@ -530,7 +639,45 @@ mod tests {
         );
     }
 
+    #[test]
+    fn the_fast_path_takes_producer_and_plain_events() {
+        for text in [
+            r#"{"event_id":"e1","event_time":"2023-12-12T10:00:00.123Z","event_name":"SEND_MESSAGE","user":7,"session_id":"s1","seq":3,"schema_version":1}"#,
+            r#"{"event_time": "2023-12-12T10:00:00.123456", "event_name": "JOIN", "user": 42}"#,
+            "{ }",
+        ] {
+            assert!(scan_flat_object(text).is_some(), "{text}");
+        }
+        for text in [
+            r#"{"event_name":"JOIN","event_time":"2023-12-12T10:00:00Z","user":-0}"#,
+            r#"{"event_name":"JOIN","event_time":"2023-12-12T10:00:00Z","user":0,"seq":-0}"#,
+            r#"{"event_name":"JOIN","event_time":"2023-12-12T10:00:00Z","user":999999999999999999}"#,
+        ] {
+            assert_eq!(parse_input_event(text.as_bytes()), parse_with_serde(text), "{text}");
+        }
+        for text in [
+            r#"{"a":1.5}"#,
+            r#"{"a":"\n"}"#,
+            r#"{"a":[1]}"#,
+            "{} x",
+            r#"{"a":01}"#,
+            r#"{"a":-}"#,
+            "[1]",
+        ] {
+            assert!(scan_flat_object(text).is_none(), "{text}");
+        }
+    }
+
     proptest! {
+        #[test]
+        fn fast_path_agrees_with_serde_json(
+            text in r#"[ ]?\{[ ]?("(event_id|event_time|event_name|user|session_id|seq|schema_version|x)"[ ]?:[ ]?("[a-zA-Z0-9:.\- _]{0,30}"|-?[0-9]{1,20}|-0|-?0[0-9]|null|true|false|1\.5|"2023-12-12T10:00:00Z"|"JOIN")[ ]?,?[ ]?){0,8}\}[ ]?[x]?"#,
+        ) {
+            if scan_flat_object(&text).is_some() {
+                prop_assert_eq!(parse_input_event(text.as_bytes()), parse_with_serde(&text));
+            }
+        }
+
         #[test]
         fn never_panics_on_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
             let _ = parse_input_event(&bytes);

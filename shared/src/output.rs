@@ -18,7 +18,7 @@ use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
 use crate::event::EventType;
-use crate::timestamp::{Timestamp, put_digits};
+use crate::timestamp::{Civil, Timestamp, put_digits};
 
 /// The version written in every output record's `schema_version`.
 pub const OUTPUT_SCHEMA_VERSION: u32 = 1;
@@ -52,11 +52,100 @@ pub struct OutputRecord<'a> {
 
 impl OutputRecord<'_> {
     /// Appends the record as one JSON line ending in `\n`.
-    pub fn write_line(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
-        serde_json::to_writer(&mut *out, self)?;
-        out.push(b'\n');
-        Ok(())
+    ///
+    /// Written by hand because it is the transformer's innermost loop; the
+    /// result is byte-for-byte what `serde_json` makes of the derived
+    /// `Serialize` (a property test holds the two together).
+    pub fn write_line(&self, out: &mut Vec<u8>) {
+        let occurred = self.occurred_at.civil().rfc3339_bytes();
+        out.extend_from_slice(b"{\"event_id\":");
+        write_json_str(out, self.event_id);
+        out.extend_from_slice(b",\"event_type\":");
+        write_json_str(out, self.event_type);
+        out.extend_from_slice(b",\"user_id\":");
+        out.extend_from_slice(itoa::Buffer::new().format(self.user_id).as_bytes());
+        out.extend_from_slice(b",\"session_id\":");
+        match self.session_id {
+            Some(s) => write_json_str(out, s),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"seq\":");
+        match self.seq {
+            Some(n) => out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"occurred_at\":\"");
+        out.extend_from_slice(&occurred);
+        out.extend_from_slice(b"\",\"event_date\":\"");
+        out.extend_from_slice(&occurred[..10]);
+        out.extend_from_slice(b"\",\"received_at\":\"");
+        out.extend_from_slice(&self.received_at.civil().rfc3339_bytes());
+        out.extend_from_slice(b"\",\"source\":");
+        match &self.source {
+            Some(src) => {
+                out.extend_from_slice(b"{\"shard_id\":");
+                write_json_str(out, src.shard_id);
+                out.extend_from_slice(b",\"sequence_number\":");
+                write_json_str(out, src.sequence_number);
+                out.extend_from_slice(b",\"partition_key\":");
+                write_json_str(out, src.partition_key);
+                out.push(b'}');
+            }
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"schema_version\":");
+        out.extend_from_slice(itoa::Buffer::new().format(self.schema_version).as_bytes());
+        out.extend_from_slice(b"}\n");
     }
+}
+
+/// True when `bytes` hold a character JSON strings must escape (a control
+/// character, `"` or `\`). Branch-free, so it vectorizes.
+pub fn needs_json_escape(bytes: &[u8]) -> bool {
+    bytes
+        .iter()
+        .fold(false, |acc, &b| acc | (b < 0x20) | (b == b'"') | (b == b'\\'))
+}
+
+/// Appends `s` as a JSON string, escaping as `serde_json` does.
+pub fn write_json_str(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    if !needs_json_escape(bytes) {
+        out.extend_from_slice(bytes);
+    } else {
+        let mut start = 0;
+        for (i, &b) in bytes.iter().enumerate() {
+            let escaped: &[u8] = match b {
+                b'"' => b"\\\"",
+                b'\\' => b"\\\\",
+                b'\n' => b"\\n",
+                b'\r' => b"\\r",
+                b'\t' => b"\\t",
+                0x08 => b"\\b",
+                0x0c => b"\\f",
+                0x00..=0x1f => b"",
+                _ => continue,
+            };
+            out.extend_from_slice(&bytes[start..i]);
+            if escaped.is_empty() {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.extend_from_slice(&[
+                    b'\\',
+                    b'u',
+                    b'0',
+                    b'0',
+                    HEX[usize::from(b >> 4)],
+                    HEX[usize::from(b & 0xf)],
+                ]);
+            } else {
+                out.extend_from_slice(escaped);
+            }
+            start = i + 1;
+        }
+        out.extend_from_slice(&bytes[start..]);
+    }
+    out.push(b'"');
 }
 
 /// The UTC calendar date of a timestamp, serialized as `YYYY-MM-DD`.
@@ -65,11 +154,7 @@ pub struct EventDate(pub Timestamp);
 
 impl Serialize for EventDate {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let c = self.0.civil();
-        let mut buf = *b"0000-00-00";
-        put_digits(&mut buf[0..4], u32::from(c.year));
-        put_digits(&mut buf[5..7], u32::from(c.month));
-        put_digits(&mut buf[8..10], u32::from(c.day));
+        let buf = self.0.civil().date_bytes();
         serializer.serialize_str(std::str::from_utf8(&buf).unwrap_or_default())
     }
 }
@@ -85,7 +170,11 @@ pub struct PartitionKeys {
 
 impl PartitionKeys {
     pub fn new(event_type: EventType, occurred_at: Timestamp) -> Self {
-        let c = occurred_at.civil();
+        Self::from_civil(event_type, &occurred_at.civil())
+    }
+
+    /// The keys for an event whose time is already split into fields.
+    pub fn from_civil(event_type: EventType, c: &Civil) -> Self {
         let mut digits = [0u8; 10];
         put_digits(&mut digits[0..4], u32::from(c.year));
         put_digits(&mut digits[4..6], u32::from(c.month));
@@ -148,11 +237,43 @@ mod tests {
             schema_version: OUTPUT_SCHEMA_VERSION,
         };
         let mut out = Vec::new();
-        rec.write_line(&mut out).unwrap();
+        rec.write_line(&mut out);
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "{\"event_id\":\"e\\\"1\",\"event_type\":\"open_chat\",\"user_id\":42,\"session_id\":null,\"seq\":2,\"occurred_at\":\"2023-12-12T10:00:00.123Z\",\"event_date\":\"2023-12-12\",\"received_at\":\"2023-12-12T10:00:01.000Z\",\"source\":{\"shard_id\":\"shardId-000000000000\",\"sequence_number\":\"4954\",\"partition_key\":\"42\"},\"schema_version\":1}\n"
         );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn hand_written_line_equals_serde_json(
+            event_id in "\\PC{0,40}",
+            session_id in proptest::option::of("[\\x00-\\x7f\u{e9}\u{1F600}]{0,20}"),
+            seq in proptest::option::of(proptest::num::u64::ANY),
+            user_id in proptest::num::u64::ANY,
+            occurred in Timestamp::MIN.millis()..=Timestamp::MAX.millis(),
+            received in Timestamp::MIN.millis()..=Timestamp::MAX.millis(),
+            shard in proptest::option::of("[\\x00-\\x7f]{0,12}"),
+        ) {
+            let occurred_at = Timestamp::from_millis(occurred).unwrap();
+            let rec = OutputRecord {
+                event_id: &event_id,
+                event_type: EventType::SendMessage.output_name(),
+                user_id,
+                session_id: session_id.as_deref(),
+                seq,
+                occurred_at,
+                event_date: EventDate(occurred_at),
+                received_at: Timestamp::from_millis(received).unwrap(),
+                source: shard.as_deref().map(|s| SourceRef { shard_id: s, sequence_number: "49\"5", partition_key: s }),
+                schema_version: OUTPUT_SCHEMA_VERSION,
+            };
+            let mut hand = Vec::new();
+            rec.write_line(&mut hand);
+            let mut expected = serde_json::to_vec(&rec).unwrap();
+            expected.push(b'\n');
+            proptest::prop_assert_eq!(String::from_utf8(hand).unwrap(), String::from_utf8(expected).unwrap());
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
+use chrono::{NaiveDate, Utc};
 use serde::{Serialize, Serializer};
 
 /// A point in time, in whole milliseconds since the Unix epoch (UTC).
@@ -177,35 +177,35 @@ impl Timestamp {
         Self::from_millis(ms)
     }
 
-    /// Calendar fields in UTC.
+    /// Calendar fields in UTC (Howard Hinnant's `civil_from_days`, which is
+    /// exact for the whole range and cheap enough for the per-record path).
     pub fn civil(self) -> Civil {
-        // In range by construction, so the conversion cannot fail; fall back to
-        // the epoch rather than panic if that invariant were ever broken.
-        let dt = DateTime::<Utc>::from_timestamp_millis(self.0).unwrap_or_default();
+        let ms = self.0.max(0);
+        let days = ms / 86_400_000;
+        let ms_of_day = ms % 86_400_000;
+        let z = days + 719_468;
+        let era = z / 146_097;
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = doy - (153 * mp + 2) / 5 + 1;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 };
+        let year = yoe + era * 400 + i64::from(month <= 2);
         Civil {
-            year: dt.year() as u16,
-            month: dt.month() as u8,
-            day: dt.day() as u8,
-            hour: dt.hour() as u8,
-            minute: dt.minute() as u8,
-            second: dt.second() as u8,
-            millisecond: (dt.timestamp_subsec_millis() % 1000) as u16,
+            year: year as u16,
+            month: month as u8,
+            day: day as u8,
+            hour: (ms_of_day / 3_600_000) as u8,
+            minute: (ms_of_day / 60_000 % 60) as u8,
+            second: (ms_of_day / 1000 % 60) as u8,
+            millisecond: (ms_of_day % 1000) as u16,
         }
     }
 
     /// Writes `YYYY-MM-DDTHH:MM:SS.mmmZ` into `buf` and returns it as a `&str`.
     pub fn rfc3339(self, buf: &mut [u8; RFC3339_LEN]) -> &str {
-        let c = self.civil();
-        buf.copy_from_slice(b"0000-00-00T00:00:00.000Z");
-        put_digits(&mut buf[0..4], u32::from(c.year));
-        put_digits(&mut buf[5..7], u32::from(c.month));
-        put_digits(&mut buf[8..10], u32::from(c.day));
-        put_digits(&mut buf[11..13], u32::from(c.hour));
-        put_digits(&mut buf[14..16], u32::from(c.minute));
-        put_digits(&mut buf[17..19], u32::from(c.second));
-        put_digits(&mut buf[20..23], u32::from(c.millisecond));
-        // Only ASCII digits and punctuation were written.
-        std::str::from_utf8(buf).unwrap_or_default()
+        self.civil().rfc3339(buf)
     }
 
     /// The same as [`Timestamp::rfc3339`], allocated.
@@ -213,6 +213,44 @@ impl Timestamp {
         let mut buf = [0u8; RFC3339_LEN];
         self.rfc3339(&mut buf).to_owned()
     }
+}
+
+impl Civil {
+    /// The bytes of `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+    pub fn rfc3339_bytes(&self) -> [u8; RFC3339_LEN] {
+        let mut b = *b"0000-00-00T00:00:00.000Z";
+        b[0..2].copy_from_slice(&two_digits(self.year / 100));
+        b[2..4].copy_from_slice(&two_digits(self.year % 100));
+        b[5..7].copy_from_slice(&two_digits(u16::from(self.month)));
+        b[8..10].copy_from_slice(&two_digits(u16::from(self.day)));
+        b[11..13].copy_from_slice(&two_digits(u16::from(self.hour)));
+        b[14..16].copy_from_slice(&two_digits(u16::from(self.minute)));
+        b[17..19].copy_from_slice(&two_digits(u16::from(self.second)));
+        b[20] = b'0' + (self.millisecond / 100) as u8;
+        b[21..23].copy_from_slice(&two_digits(self.millisecond % 100));
+        b
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SS.mmmZ`
+    pub fn rfc3339<'b>(&self, buf: &'b mut [u8; RFC3339_LEN]) -> &'b str {
+        *buf = self.rfc3339_bytes();
+        // Only ASCII digits and punctuation were written.
+        std::str::from_utf8(buf).unwrap_or_default()
+    }
+
+    /// The bytes of `YYYY-MM-DD`.
+    pub fn date_bytes(&self) -> [u8; 10] {
+        let mut b = [0u8; 10];
+        b.copy_from_slice(&self.rfc3339_bytes()[..10]);
+        b
+    }
+}
+
+/// `n` (below 100) as two ASCII digits.
+#[inline]
+fn two_digits(n: u16) -> [u8; 2] {
+    let n = (n % 100) as u8;
+    [b'0' + n / 10, b'0' + n % 10]
 }
 
 /// Writes `value` as zero-padded decimal filling all of `out`.
@@ -277,6 +315,7 @@ impl Cursor<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::DateTime;
     use proptest::prelude::*;
 
     fn ms(s: &str) -> i64 {
@@ -350,6 +389,17 @@ mod tests {
             let chrono = DateTime::<Utc>::from_timestamp_millis(ms).unwrap()
                 .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
             prop_assert_eq!(t.to_rfc3339(), chrono);
+        }
+
+        #[test]
+        fn civil_agrees_with_chrono(ms in Timestamp::MIN.millis()..=Timestamp::MAX.millis()) {
+            use chrono::{Datelike, Timelike};
+            let c = Timestamp::from_millis(ms).unwrap().civil();
+            let d = DateTime::<Utc>::from_timestamp_millis(ms).unwrap();
+            prop_assert_eq!(
+                (i32::from(c.year), u32::from(c.month), u32::from(c.day), u32::from(c.hour), u32::from(c.minute), u32::from(c.second), u32::from(c.millisecond)),
+                (d.year(), d.month(), d.day(), d.hour(), d.minute(), d.second(), d.timestamp_subsec_millis())
+            );
         }
 
         #[test]

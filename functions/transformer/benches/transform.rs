@@ -1,1 +1,170 @@
-fn main() {}
+//! Throughput of the transformer, in bytes of event JSON (decoded record
+//! data) per second. Run: `cargo bench -p transformer`.
+//!
+//! Two measures for each batch:
+//!
+//! * `handler/*`: the transformation itself, `TransformationEvent` in,
+//!   `TransformationResponse` out (base64 decode, validate, reshape, encode,
+//!   budget, re-ingestion). This is the function's own work and the figure the
+//!   300 MB/s target is about.
+//! * `invocation/*`: the same plus what lambda_runtime does around it:
+//!   request bytes -> event (serde_json through `serde_path_to_error`) and
+//!   response -> bytes (serde_json). serde_json's string handling over
+//!   megabytes of base64 dominates this measure.
+//!
+//! Batches: the largest answered without re-ingestion (found by search before
+//! timing), Direct PUT and Kinesis source, producer and plain Python events;
+//! and a 6 MB Kinesis-source request whose overflow is re-ingested through a
+//! mocked Kinesis client.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use aws_sdk_kinesis::operation::put_records::PutRecordsOutput;
+use aws_sdk_kinesis::types::PutRecordsResultEntry;
+use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use chat_pipeline::aws::LazyClients;
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use transformer::firehose::{LAMBDA_RESPONSE_LIMIT, RESPONSE_BUDGET, TransformationEvent};
+use transformer::reingest::{AwsSinks, SinkProvider};
+use transformer::synthetic::{Format, Source, event_json_bytes, transformation_event};
+use transformer::{Config, Transformer, process};
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap()
+}
+
+/// What lambda_runtime does with the request body, then the handler, then
+/// the response serialization.
+fn invoke<P: SinkProvider>(rt: &tokio::runtime::Runtime, state: &Transformer<P>, body: &[u8]) -> Vec<u8> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    let event: TransformationEvent = serde_path_to_error::deserialize(de).unwrap();
+    let (response, _) = rt.block_on(process(state, event, None)).unwrap();
+    serde_json::to_vec(&response).unwrap()
+}
+
+/// The largest record count whose response fits the budget with nothing
+/// re-ingested.
+fn largest_without_reingestion(format: Format, source: Source) -> usize {
+    let rt = runtime();
+    // Without re-ingestion, overflow shows up as ProcessingFailed.
+    let config = Config {
+        reingest: false,
+        ..Config::default()
+    };
+    let state = Transformer::new(config, AwsSinks::default());
+    let (mut lo, mut hi) = (1usize, 40_000usize);
+    while lo < hi {
+        let mid = (lo + hi).div_ceil(2);
+        let (_, summary) = rt
+            .block_on(process(&state, transformation_event(format, source, mid), None))
+            .unwrap();
+        if summary.failed == 0 {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    lo
+}
+
+fn no_reingestion(c: &mut Criterion) {
+    let rt = runtime();
+    let state = Transformer::new(Config::default(), AwsSinks::default());
+    let mut group = c.benchmark_group("no_reingestion");
+    group.sample_size(40).measurement_time(Duration::from_secs(10));
+    for (format, fname) in [(Format::Producer, "producer_events"), (Format::Plain, "plain_events")] {
+        for (source, sname) in [
+            (Source::DirectPut, "direct_put"),
+            (Source::KinesisStream, "kinesis_source"),
+        ] {
+            let n = largest_without_reingestion(format, source);
+            let event = transformation_event(format, source, n);
+            let json_bytes = event_json_bytes(&event);
+            let body = serde_json::to_vec(&event).unwrap();
+            let response = invoke(&rt, &state, &body);
+            assert!(response.len() <= RESPONSE_BUDGET);
+            eprintln!(
+                "{sname}/{fname}: {n} records, {json_bytes} bytes of event JSON, request {} bytes, response {} bytes ({:.2}x the event JSON)",
+                body.len(),
+                response.len(),
+                response.len() as f64 / json_bytes as f64
+            );
+            group.throughput(Throughput::Bytes(json_bytes as u64));
+            group.bench_function(format!("handler/{sname}/{fname}/{n}_records"), |b| {
+                b.iter_batched(
+                    || event.clone(),
+                    |e| black_box(rt.block_on(process(&state, e, None)).unwrap()),
+                    BatchSize::LargeInput,
+                )
+            });
+            group.bench_function(format!("invocation/{sname}/{fname}/{n}_records"), |b| {
+                b.iter(|| black_box(invoke(&rt, &state, black_box(&body))))
+            });
+        }
+    }
+    group.finish();
+}
+
+fn reingestion(c: &mut Criterion) {
+    let rt = runtime();
+    let rule = mock!(aws_sdk_kinesis::Client::put_records).then_compute_output(|req| {
+        let entries = req
+            .records()
+            .iter()
+            .map(|_| {
+                PutRecordsResultEntry::builder()
+                    .sequence_number("1")
+                    .shard_id("shardId-000000000000")
+                    .build()
+            })
+            .collect();
+        PutRecordsOutput::builder()
+            .failed_record_count(0)
+            .set_records(Some(entries))
+            .build()
+            .unwrap()
+    });
+    let kinesis = mock_client!(aws_sdk_kinesis, RuleMode::MatchAny, [&rule], |c| c
+        .retry_config(aws_smithy_types::retry::RetryConfig::disabled()));
+    let state = Transformer::new(
+        Config::default(),
+        AwsSinks::new(LazyClients::with_clients(Some(kinesis), None)),
+    );
+    // Grow the request to just under the 6 MB invocation limit.
+    let mut n = 10_000;
+    let mut event = transformation_event(Format::Producer, Source::KinesisStream, n);
+    while serde_json::to_vec(&event).unwrap().len() < LAMBDA_RESPONSE_LIMIT - 20_000 {
+        n += 500;
+        event = transformation_event(Format::Producer, Source::KinesisStream, n);
+    }
+    let body = serde_json::to_vec(&event).unwrap();
+    let json_bytes = event_json_bytes(&event);
+    let (_, summary) = rt.block_on(process(&state, event.clone(), None)).unwrap();
+    eprintln!(
+        "6mb_request: {n} records, request {} bytes, {json_bytes} bytes of event JSON, {} answered Ok, {} re-ingested",
+        body.len(),
+        summary.ok,
+        summary.reingested
+    );
+    let mut group = c.benchmark_group("reingestion");
+    group.sample_size(10).measurement_time(Duration::from_secs(10));
+    group.throughput(Throughput::Bytes(json_bytes as u64));
+    group.bench_function("handler/6mb_request/kinesis_source/producer_events", |b| {
+        b.iter_batched(
+            || event.clone(),
+            |e| black_box(rt.block_on(process(&state, e, None)).unwrap()),
+            BatchSize::LargeInput,
+        )
+    });
+    group.bench_function("invocation/6mb_request/kinesis_source/producer_events", |b| {
+        b.iter(|| black_box(invoke(&rt, &state, black_box(&body))))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, no_reingestion, reingestion);
+criterion_main!(benches);

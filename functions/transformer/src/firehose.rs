@@ -199,8 +199,18 @@ impl ResponseRecord {
 /// The exact serialized length of an entry with these parts (`data_len` is
 /// the base64 length, which never needs escaping).
 pub fn entry_len(record_id: &str, result: RecordResult, data_len: usize, metadata: &ResponseMetadata) -> usize {
+    entry_len_with_id_len(json_escaped_len(record_id), result, data_len, metadata)
+}
+
+/// [`entry_len`] with the record id's escaped length already known.
+pub fn entry_len_with_id_len(
+    id_len: usize,
+    result: RecordResult,
+    data_len: usize,
+    metadata: &ResponseMetadata,
+) -> usize {
     const FIXED: usize = r#"{"recordId":"","result":"","data":"","metadata":{"partitionKeys":}}"#.len();
-    FIXED + json_escaped_len(record_id) + result.as_str().len() + data_len + metadata.keys_json_len()
+    FIXED + id_len + result.as_str().len() + data_len + metadata.keys_json_len()
 }
 
 /// The serialized length of a response with entries of these lengths.
@@ -211,6 +221,10 @@ pub fn response_len(entry_lens: impl IntoIterator<Item = usize>) -> usize {
 
 /// The length of `s`'s contents once escaped as `serde_json` escapes strings.
 pub fn json_escaped_len(s: &str) -> usize {
+    // Record ids are digits: one branch-free (vectorized) pass, and done.
+    if !chat_pipeline::output::needs_json_escape(s.as_bytes()) {
+        return s.len();
+    }
     s.bytes()
         .map(|b| match b {
             b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,

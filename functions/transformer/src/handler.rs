@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use crate::config::Config;
 use crate::firehose::{
     FirehoseRecord, RecordResult, ResponseMetadata, ResponseRecord, TransformationEvent, TransformationResponse,
-    entry_len, response_len,
+    entry_len_with_id_len, json_escaped_len, response_len,
 };
 use crate::record::{BatchState, DropReason, Outcome, RecordFailure, excerpt};
 use crate::reingest::{ReingestTarget, SinkProvider, reingest_record};
@@ -263,7 +263,8 @@ fn compact(record_id: String, result: RecordResult) -> ResponseRecord {
 
 /// Every record needs a non-empty id, and no id may repeat.
 fn check_record_ids(records: &[FirehoseRecord]) -> Result<(), TransformerError> {
-    let mut seen: HashMap<&str, usize> = HashMap::with_capacity(records.len());
+    let mut seen: foldhash::HashMap<&str, usize> =
+        foldhash::HashMap::with_capacity_and_hasher(records.len(), foldhash::fast::RandomState::default());
     for (index, r) in records.iter().enumerate() {
         if r.record_id.is_empty() {
             return Err(TransformerError::EmptyRecordId { index });
@@ -279,34 +280,44 @@ fn check_record_ids(records: &[FirehoseRecord]) -> Result<(), TransformerError> 
     Ok(())
 }
 
+/// Serialized sizes of one record's answer: in full, and compact (no data).
+#[derive(Clone, Copy, Debug)]
+struct EntrySizes {
+    full: usize,
+    compact: usize,
+}
+
+fn entry_sizes(record: &FirehoseRecord, outcome: &Outcome) -> EntrySizes {
+    // The id is the only part whose length depends on escaping: measure it once.
+    let id_len = json_escaped_len(&record.record_id);
+    let compact = entry_len_with_id_len(id_len, RecordResult::ProcessingFailed, 0, &ResponseMetadata::NONE);
+    let full = match outcome {
+        Outcome::Ok(t) => {
+            entry_len_with_id_len(id_len, RecordResult::Ok, t.data.len(), &ResponseMetadata::keys(t.keys))
+        }
+        Outcome::Dropped(_) => entry_len_with_id_len(id_len, RecordResult::Dropped, 0, &ResponseMetadata::NONE),
+        Outcome::Failed(RecordFailure::InvalidBase64(_)) => compact,
+        Outcome::Failed(_) => entry_len_with_id_len(
+            id_len,
+            RecordResult::ProcessingFailed,
+            record.data.len(),
+            &ResponseMetadata::NONE,
+        ),
+    };
+    EntrySizes { full, compact }
+}
+
 /// The largest `k` such that full answers for records `..k` and compact
 /// answers for `k..` fit in `budget` bytes.
 pub fn fitting_prefix(records: &[FirehoseRecord], outcomes: &[Outcome], budget: usize) -> usize {
-    let sizes: Vec<(usize, usize)> = records
-        .iter()
-        .zip(outcomes)
-        .map(|(r, o)| {
-            let id = r.record_id.as_str();
-            let compact = entry_len(id, RecordResult::ProcessingFailed, 0, &ResponseMetadata::NONE);
-            let full = match o {
-                Outcome::Ok(t) => entry_len(id, RecordResult::Ok, t.data.len(), &ResponseMetadata::keys(t.keys)),
-                Outcome::Dropped(_) => entry_len(id, RecordResult::Dropped, 0, &ResponseMetadata::NONE),
-                Outcome::Failed(RecordFailure::InvalidBase64(_)) => {
-                    entry_len(id, RecordResult::ProcessingFailed, 0, &ResponseMetadata::NONE)
-                }
-                Outcome::Failed(_) => entry_len(
-                    id,
-                    RecordResult::ProcessingFailed,
-                    r.data.len(),
-                    &ResponseMetadata::NONE,
-                ),
-            };
-            (full, compact)
-        })
-        .collect();
-    let mut total = response_len(sizes.iter().map(|&(_, compact)| compact));
-    for (i, &(full, compact)) in sizes.iter().enumerate() {
-        let grown = total - compact + full;
+    let sizes: Vec<EntrySizes> = records.iter().zip(outcomes).map(|(r, o)| entry_sizes(r, o)).collect();
+    fitting_prefix_of(&sizes, budget)
+}
+
+fn fitting_prefix_of(sizes: &[EntrySizes], budget: usize) -> usize {
+    let mut total = response_len(sizes.iter().map(|s| s.compact));
+    for (i, s) in sizes.iter().enumerate() {
+        let grown = total - s.compact + s.full;
         if grown > budget {
             return i;
         }

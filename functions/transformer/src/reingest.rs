@@ -11,8 +11,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
+use base64_simd::STANDARD;
 use chat_pipeline::aws::LazyClients;
 use chat_pipeline::event::EVENT_ID_LEN;
 use chat_pipeline::input::parse_input_event;
@@ -126,7 +125,7 @@ impl SinkProvider for MemorySinks {
 /// (or the user, without a Kinesis source).
 pub fn reingest_record(record: &FirehoseRecord) -> Result<SinkRecord, RecordFailure> {
     let decoded = STANDARD
-        .decode(record.data.as_bytes())
+        .decode_to_vec(record.data.as_bytes())
         .map_err(|e| RecordFailure::InvalidBase64(e.to_string()))?;
     let event = parse_input_event(&decoded)?;
     let mut id_buf = [0u8; EVENT_ID_LEN];

@@ -2,8 +2,7 @@
 //! and the local pipeline: deterministic, sized by record count, in either
 //! input format and either source type.
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
+use base64_simd::STANDARD;
 use chat_pipeline::event::{ChatEvent, EventId, EventType, INPUT_SCHEMA_VERSION};
 use chat_pipeline::timestamp::Timestamp;
 
@@ -38,9 +37,10 @@ pub fn event_json(format: Format, i: usize) -> Vec<u8> {
     let time = Timestamp::from_millis(millis).unwrap_or(Timestamp::MIN);
     match format {
         Format::Producer => {
-            let mut id = [0u8; 16];
-            id[..8].copy_from_slice(&(i as u64).to_be_bytes());
-            id[8..].copy_from_slice(&0x5eed_u64.to_be_bytes());
+            // Bytes 6 and 8 carry the UUID version and variant, so the index
+            // goes into bytes 0..4, which stay as they are.
+            let mut id = [0x5e; 16];
+            id[..4].copy_from_slice(&(i as u32).to_be_bytes());
             let mut session = id;
             session[15] ^= 0xff;
             let event = ChatEvent {
@@ -91,7 +91,7 @@ pub fn record(source: Source, i: usize, data: &[u8]) -> FirehoseRecord {
     FirehoseRecord {
         record_id: format!("{sequence_number}000000"),
         approximate_arrival_timestamp: arrival,
-        data: STANDARD.encode(data),
+        data: STANDARD.encode_to_string(data),
         kinesis_record_metadata: (source == Source::KinesisStream).then(|| KinesisRecordMetadata {
             shard_id: format!("shardId-{:012}", i % 4),
             partition_key: ((i * 7919) % 1000).to_string(),
