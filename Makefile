@@ -1,0 +1,61 @@
+# The project's commands. `make demo` runs the pipeline locally; `make test`
+# is what CI runs. Both install what they need on a fresh machine: the Python
+# tools go into project-local virtualenvs (.venv, .venv-checkov), pinned by
+# tools/*.txt; nothing is installed globally.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := $(CURDIR)/.venv
+VENV_CHECKOV := $(CURDIR)/.venv-checkov
+TOOLS := $(VENV)/.installed
+TOOLS_CHECKOV := $(VENV_CHECKOV)/.installed
+# cargo-lambda, sam, cfn-lint and moto_server are found in the virtualenv.
+export PATH := $(VENV)/bin:$(PATH)
+export AWS_DEFAULT_REGION ?= us-east-1
+
+.PHONY: help setup test lint unit bench measure watch invoke-transformer invoke-producer freeze-tools
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
+
+setup: $(TOOLS) $(TOOLS_CHECKOV) ## Install the pinned Python tools into the project virtualenvs
+
+$(TOOLS): tools/requirements.txt tools/constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements.txt -c tools/constraints.txt
+	touch $@
+
+$(TOOLS_CHECKOV): tools/requirements-checkov.txt tools/constraints-checkov.txt
+	$(PYTHON) -m venv $(VENV_CHECKOV)
+	$(VENV_CHECKOV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements-checkov.txt -c tools/constraints-checkov.txt
+	touch $@
+
+freeze-tools: ## Re-pin the tools' transitive dependencies after changing tools/requirements*.txt
+	rm -rf $(VENV) $(VENV_CHECKOV)
+	$(PYTHON) -m venv $(VENV) && $(VENV)/bin/pip install --quiet -r tools/requirements.txt
+	$(VENV)/bin/pip freeze --all | grep -vE '^(pip|setuptools|wheel)==' > tools/constraints.txt
+	$(PYTHON) -m venv $(VENV_CHECKOV) && $(VENV_CHECKOV)/bin/pip install --quiet -r tools/requirements-checkov.txt
+	$(VENV_CHECKOV)/bin/pip freeze --all | grep -vE '^(pip|setuptools|wheel)==' > tools/constraints-checkov.txt
+	touch $(TOOLS) $(TOOLS_CHECKOV)
+
+test: setup lint unit ## Everything CI checks: formatting, lints, unit and integration tests
+
+lint: ## rustfmt and clippy (warnings are errors)
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets --locked -- -D warnings
+
+unit: ## cargo test for the whole workspace
+	cargo test --workspace --locked
+
+bench: ## Criterion benchmarks (see README for the figures)
+	cargo bench -p transformer
+
+measure: ## Cold start and peak memory of the release binaries, through the local Runtime API stand-in
+	cargo build --release --locked -p transformer -p pipeline-tests
+	./target/release/lambda-probe --binary target/release/transformer --synthetic-transformer-bytes 6000000 --env REINGEST=false
+
+watch: setup ## Serve both functions locally on the Lambda Invoke API (cargo lambda watch, port 9000)
+	cargo lambda watch
+
+invoke-transformer: setup ## Invoke the running transformer with EVENT (default: events/transformer/direct-put.json)
+	cargo lambda invoke transformer --data-file $(or $(EVENT),events/transformer/direct-put.json)

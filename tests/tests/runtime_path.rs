@@ -1,0 +1,84 @@
+//! The transformer's real binary, run as Lambda runs it (the Runtime API
+//! stand-in, the same environment variables), answers the sample events
+//! exactly as the checked-in expected responses say, reports a non-Firehose
+//! payload as an invocation error, and refuses a bad configuration at start.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use pipeline_tests::binaries;
+use pipeline_tests::runtime_api::{FunctionProcess, Outcome, RuntimeApi};
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
+}
+
+#[tokio::test]
+async fn transformer_binary_answers_sample_events_and_reports_bad_payloads() {
+    let binary = binaries::build("transformer", false).unwrap();
+    let api = RuntimeApi::start().await.unwrap();
+    let _f = FunctionProcess::spawn(&binary, &api, &[], true).unwrap();
+    api.wait_for_polls(1, Duration::from_secs(30)).await.unwrap();
+
+    for name in ["direct-put", "kinesis-source", "plain-python-producer", "duplicates"] {
+        let event = std::fs::read(repo(&format!("events/transformer/{name}.json"))).unwrap();
+        let expected: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(repo(&format!("events/transformer/{name}.expected.json"))).unwrap())
+                .unwrap();
+        match api.invoke(event, Duration::from_secs(30)).await.unwrap() {
+            Outcome::Response(body) => {
+                let actual: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                assert_eq!(actual, expected, "{name}");
+            }
+            Outcome::Error(e) => panic!("{name}: {e}"),
+        }
+    }
+
+    let kinesis_event = br#"{"Records":[{"kinesis":{"data":"e30="}}]}"#.to_vec();
+    match api.invoke(kinesis_event, Duration::from_secs(30)).await.unwrap() {
+        Outcome::Error(e) => {
+            let message = e["errorMessage"].as_str().unwrap_or_default();
+            assert!(message.contains("missing field `deliveryStreamArn`"), "{message}");
+        }
+        Outcome::Response(body) => panic!("expected an error, got {}", String::from_utf8_lossy(&body)),
+    }
+    let duplicate_ids = serde_json::json!({
+        "deliveryStreamArn": "arn:aws:firehose:us-east-1:123456789012:deliverystream/d",
+        "records": [
+            {"recordId": "1", "approximateArrivalTimestamp": 1795305600000u64, "data": "e30="},
+            {"recordId": "1", "approximateArrivalTimestamp": 1795305600000u64, "data": "e30="}
+        ]
+    });
+    match api
+        .invoke(duplicate_ids.to_string().into_bytes(), Duration::from_secs(30))
+        .await
+        .unwrap()
+    {
+        Outcome::Error(e) => {
+            assert_eq!(e["errorType"], "InvalidTransformationEvent");
+            assert!(
+                e["errorMessage"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("appears at records 0 and 1")
+            );
+        }
+        Outcome::Response(body) => panic!("expected an error, got {}", String::from_utf8_lossy(&body)),
+    }
+}
+
+#[tokio::test]
+async fn transformer_refuses_to_start_with_a_bad_drop_list() {
+    let binary = binaries::build("transformer", false).unwrap();
+    let api = RuntimeApi::start().await.unwrap();
+    let mut f = FunctionProcess::spawn(&binary, &api, &[("DROP_EVENT_TYPES", "LEAVE,DANCE")], false).unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(30), f.child.wait())
+        .await
+        .expect("the process should exit")
+        .unwrap();
+    assert!(!status.success());
+    assert!(
+        api.wait_for_polls(1, Duration::from_millis(100)).await.is_err(),
+        "it never asked for an event"
+    );
+}
