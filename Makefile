@@ -49,13 +49,18 @@ unit: ## cargo test for the whole workspace
 
 bench: ## Criterion benchmarks (see README for the figures)
 	cargo bench -p transformer
+	cargo bench -p producer
 
 measure: ## Cold start and peak memory of the release binaries, through the local Runtime API stand-in
-	cargo build --release --locked -p transformer -p pipeline-tests
+	cargo build --release --locked -p transformer -p producer -p pipeline-tests
 	./target/release/lambda-probe --binary target/release/transformer --synthetic-transformer-bytes 6000000 --env REINGEST=false
+	./target/release/lambda-probe --binary target/release/producer --event events/producer/scheduled-rule.json
 
 watch: setup ## Serve both functions locally on the Lambda Invoke API (cargo lambda watch, port 9000)
 	cargo lambda watch
 
-invoke-transformer: setup ## Invoke the running transformer with EVENT (default: events/transformer/direct-put.json)
+invoke-transformer: setup ## Invoke the transformer under `make watch` with EVENT (default: events/transformer/direct-put.json)
 	cargo lambda invoke transformer --data-file $(or $(EVENT),events/transformer/direct-put.json)
+
+invoke-producer: setup ## Invoke the producer under `make watch` with EVENT (default: events/producer/scheduled-rule.json)
+	cargo lambda invoke producer --data-file $(or $(EVENT),events/producer/scheduled-rule.json)

@@ -142,6 +142,18 @@ struct BatchOutcome {
     undelivered: Vec<Undelivered>,
 }
 
+/// The Lambda deadline (`Context::deadline`, epoch milliseconds; 0 when
+/// unknown, as in tests) less `margin`, as a tokio instant.
+pub fn deadline_from_epoch_millis(deadline_ms: u64, margin: std::time::Duration) -> Option<Instant> {
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+    if deadline_ms == 0 {
+        return None;
+    }
+    let deadline = UNIX_EPOCH + Duration::from_millis(deadline_ms);
+    let remaining = deadline.duration_since(SystemTime::now()).unwrap_or_default();
+    Some(Instant::now() + remaining.saturating_sub(margin))
+}
+
 /// Delivers `records` to `sink`; see the module documentation.
 pub async fn deliver<S: RecordSink>(sink: &S, records: &[SinkRecord], options: &DeliveryOptions) -> DeliveryReport {
     let plan = plan_batches(records, &sink.limits());

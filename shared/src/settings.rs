@@ -22,6 +22,20 @@ impl SettingError {
     }
 }
 
+/// The configuration, or, when it is invalid, a log line and an exit with
+/// status 1 before the runtime starts (Lambda reports `Runtime.ExitError` and
+/// the message is in the function's log).
+pub fn or_exit<T>(function: &str, config: Result<T, SettingError>) -> T {
+    match config {
+        Ok(config) => config,
+        Err(e) => {
+            tracing::error!(error = %e, variable = e.var, "invalid configuration");
+            eprintln!("{function}: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
 /// The value of `var`, trimmed; `None` when unset or blank.
 pub fn get(lookup: &impl Fn(&str) -> Option<String>, var: &str) -> Option<String> {
     lookup(var).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())

@@ -228,3 +228,40 @@ async fn firehose_partial_failure_and_throttling_deliver_each_record_once() {
     assert_eq!(rule.num_calls(), 3);
     assert_eq!(report.error_codes["ServiceUnavailableException"], 42);
 }
+
+#[tokio::test]
+async fn requests_respect_count_and_byte_limits_as_the_services_see_them() {
+    let sizes: Arc<Mutex<Vec<(usize, usize)>>> = Arc::default();
+    let s = sizes.clone();
+    let rule = mock!(aws_sdk_firehose::Client::put_record_batch).then_compute_output(move |req| {
+        let bytes = req.records().iter().map(|r| r.data().as_ref().len()).sum();
+        s.lock().unwrap().push((req.records().len(), bytes));
+        firehose_reply(req.records().len(), &[])
+    });
+    let client = mock_client!(aws_sdk_firehose, RuleMode::MatchAny, [&rule], no_sdk_retries!());
+    // 900 KiB records: four fit the 4 MiB request limit, five do not.
+    let big: Vec<SinkRecord> = (0..9)
+        .map(|i| SinkRecord {
+            data: vec![b'a' + i as u8; 900 * 1024],
+            partition_key: String::new(),
+        })
+        .collect();
+    let report = deliver(&FirehoseSink::new(client, "d"), &big, &fast_retry(2)).await;
+    assert!(report.is_complete(), "{report}");
+    let mut seen = sizes.lock().unwrap().clone();
+    seen.sort();
+    assert_eq!(seen, [(1, 900 * 1024), (4, 4 * 900 * 1024), (4, 4 * 900 * 1024)]);
+
+    let counts: Arc<Mutex<Vec<usize>>> = Arc::default();
+    let c = counts.clone();
+    let rule = mock!(aws_sdk_kinesis::Client::put_records).then_compute_output(move |req| {
+        c.lock().unwrap().push(req.records().len());
+        kinesis_reply(req.records().len(), &[], "")
+    });
+    let client = mock_client!(aws_sdk_kinesis, RuleMode::MatchAny, [&rule], no_sdk_retries!());
+    let report = deliver(&KinesisSink::new(client, "s"), &records(1_234), &fast_retry(2)).await;
+    assert!(report.is_complete());
+    let mut seen = counts.lock().unwrap().clone();
+    seen.sort();
+    assert_eq!(seen, [234, 500, 500]);
+}

@@ -82,3 +82,36 @@ async fn transformer_refuses_to_start_with_a_bad_drop_list() {
         "it never asked for an event"
     );
 }
+
+#[tokio::test]
+async fn producer_binary_runs_a_scheduled_tick_on_stdout_and_rejects_bad_overrides() {
+    let binary = binaries::build("producer", false).unwrap();
+    let api = RuntimeApi::start().await.unwrap();
+    let _f = FunctionProcess::spawn(&binary, &api, &[("EVENTS_PER_INVOCATION", "50")], true).unwrap();
+    api.wait_for_polls(1, Duration::from_secs(30)).await.unwrap();
+    let event = std::fs::read(repo("events/producer/scheduled-rule.json")).unwrap();
+    match api.invoke(event, Duration::from_secs(30)).await.unwrap() {
+        Outcome::Response(body) => {
+            let summary: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(summary["generated"], 50);
+            assert_eq!(summary["delivered"], 50);
+            assert_eq!(summary["sink"], "stdout");
+            assert_eq!(summary["window_end"], "2026-11-21T12:00:00.000Z");
+        }
+        Outcome::Error(e) => panic!("{e}"),
+    }
+    match api
+        .invoke(br#"{"events": 0}"#.to_vec(), Duration::from_secs(30))
+        .await
+        .unwrap()
+    {
+        Outcome::Error(e) => {
+            assert_eq!(e["errorType"], "InvalidPayload");
+            assert!(
+                e["errorMessage"].as_str().unwrap_or_default().contains("`events`"),
+                "{e}"
+            );
+        }
+        Outcome::Response(body) => panic!("expected an error, got {}", String::from_utf8_lossy(&body)),
+    }
+}

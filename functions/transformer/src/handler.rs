@@ -6,9 +6,9 @@
 //! the same without the runtime's `LambdaEvent`, for tests and benchmarks.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant as StdInstant, SystemTime, UNIX_EPOCH};
+use std::time::Instant as StdInstant;
 
-use chat_pipeline::delivery::{DeliveryOptions, deliver};
+use chat_pipeline::delivery::{DeliveryOptions, deadline_from_epoch_millis, deliver};
 use chat_pipeline::metrics::{self, Metric};
 use chat_pipeline::sink::{RecordSink, SinkRecord};
 use lambda_runtime::LambdaEvent;
@@ -88,7 +88,7 @@ pub async fn handle<P: SinkProvider>(
 ) -> Result<TransformationResponse, TransformerError> {
     let started = StdInstant::now();
     let (payload, context) = event.into_parts();
-    let deadline = deadline_instant(context.deadline, state.config.deadline_margin);
+    let deadline = deadline_from_epoch_millis(context.deadline, state.config.deadline_margin);
     let invocation_id = payload.invocation_id.clone();
     let (response, summary) = process(state, payload, deadline).await?;
     let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -121,17 +121,6 @@ impl Summary {
             Metric::millis("duration_ms", duration_ms),
         ]
     }
-}
-
-/// The Lambda deadline (epoch milliseconds; 0 when unknown) less `margin`,
-/// as a tokio instant.
-pub fn deadline_instant(deadline_ms: u64, margin: Duration) -> Option<Instant> {
-    if deadline_ms == 0 {
-        return None;
-    }
-    let deadline = UNIX_EPOCH + Duration::from_millis(deadline_ms);
-    let remaining = deadline.duration_since(SystemTime::now()).unwrap_or_default();
-    Some(Instant::now() + remaining.saturating_sub(margin))
 }
 
 /// Every record's answer, before it is serialized.

@@ -8,14 +8,7 @@ use transformer::{Config, Transformer, handle};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     chat_pipeline::logging::init();
-    let config = match Config::from_env(|var| std::env::var(var).ok()) {
-        Ok(config) => config,
-        Err(e) => {
-            tracing::error!(error = %e, "invalid configuration");
-            eprintln!("transformer: {e}");
-            std::process::exit(1);
-        }
-    };
+    let config = chat_pipeline::settings::or_exit("transformer", Config::from_env(|var| std::env::var(var).ok()));
     let state = Transformer::new(config, AwsSinks::default());
     let state = &state;
     lambda_runtime::run(service_fn(move |event| handle(state, event))).await

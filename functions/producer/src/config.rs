@@ -1,0 +1,218 @@
+//! The producer's configuration, read once at cold start. A bad value stops
+//! the function from starting, with a message naming the variable and what it
+//! accepts.
+//!
+//! | variable | default | meaning |
+//! | --- | --- | --- |
+//! | `SINK` | `stdout` | `kinesis`, `firehose` or `stdout` (NDJSON on standard output, no AWS needed) |
+//! | `STREAM_NAME` | | the Kinesis data stream (required for `SINK=kinesis`) |
+//! | `DELIVERY_STREAM_NAME` | | the Firehose delivery stream (required for `SINK=firehose`) |
+//! | `EVENTS_PER_INVOCATION` | `500` | events per invocation, 2 to 100,000 |
+//! | `USERS` | `100` | simulated users, 1 to 10,000,000 |
+//! | `WINDOW_SECONDS` | `60` | length of the schedule window the event times fall in, 1 to 86,400 |
+//! | `MAX_IN_FLIGHT_BATCHES` | `4` | requests in flight at once, 1 to 64 |
+//! | `MAX_ATTEMPTS` | `8` | attempts per record before giving up, 1 to 20 |
+
+use std::fmt;
+use std::time::Duration;
+
+use chat_pipeline::retry::RetryPolicy;
+use chat_pipeline::settings::{self, SettingError};
+
+/// The names of the variables the producer reads (template.yaml may set only
+/// these).
+pub const ENV_VARS: [&str; 8] = [
+    "SINK",
+    "STREAM_NAME",
+    "DELIVERY_STREAM_NAME",
+    "EVENTS_PER_INVOCATION",
+    "USERS",
+    "WINDOW_SECONDS",
+    "MAX_IN_FLIGHT_BATCHES",
+    "MAX_ATTEMPTS",
+];
+
+/// The fewest events an invocation makes: one session is a JOIN and a LEAVE.
+pub const MIN_EVENTS: u64 = 2;
+/// The most events an invocation makes.
+pub const MAX_EVENTS: u64 = 100_000;
+
+/// Where events go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SinkKind {
+    Kinesis,
+    Firehose,
+    Stdout,
+}
+
+impl SinkKind {
+    pub const NAMES: &'static str = "kinesis, firehose or stdout";
+
+    pub fn parse(s: &str) -> Option<SinkKind> {
+        match s.to_ascii_lowercase().as_str() {
+            "kinesis" => Some(SinkKind::Kinesis),
+            "firehose" => Some(SinkKind::Firehose),
+            "stdout" => Some(SinkKind::Stdout),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SinkKind::Kinesis => "kinesis",
+            SinkKind::Firehose => "firehose",
+            SinkKind::Stdout => "stdout",
+        }
+    }
+}
+
+impl fmt::Display for SinkKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    pub sink: SinkKind,
+    pub stream_name: Option<String>,
+    pub delivery_stream_name: Option<String>,
+    pub events_per_invocation: u64,
+    pub users: u64,
+    pub window: Duration,
+    pub max_in_flight: usize,
+    pub retry: RetryPolicy,
+    /// Delivery stops this long before the Lambda deadline, leaving time to
+    /// report what was not delivered.
+    pub deadline_margin: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            sink: SinkKind::Stdout,
+            stream_name: None,
+            delivery_stream_name: None,
+            events_per_invocation: 500,
+            users: 100,
+            window: Duration::from_secs(60),
+            max_in_flight: 4,
+            retry: RetryPolicy::default(),
+            deadline_margin: Duration::from_secs(1),
+        }
+    }
+}
+
+impl Config {
+    /// Reads the configuration through `lookup` (normally `std::env::var`).
+    pub fn from_env(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, SettingError> {
+        let sink = match settings::get(&lookup, "SINK") {
+            None => SinkKind::Stdout,
+            Some(v) => SinkKind::parse(&v).ok_or_else(|| SettingError::new("SINK", v, SinkKind::NAMES))?,
+        };
+        let stream_name = settings::get(&lookup, "STREAM_NAME");
+        let delivery_stream_name = settings::get(&lookup, "DELIVERY_STREAM_NAME");
+        if sink == SinkKind::Kinesis && stream_name.is_none() {
+            return Err(SettingError::new(
+                "STREAM_NAME",
+                "",
+                "the Kinesis data stream's name (SINK=kinesis needs it)",
+            ));
+        }
+        if sink == SinkKind::Firehose && delivery_stream_name.is_none() {
+            return Err(SettingError::new(
+                "DELIVERY_STREAM_NAME",
+                "",
+                "the Firehose delivery stream's name (SINK=firehose needs it)",
+            ));
+        }
+        let defaults = Config::default();
+        let mut retry = defaults.retry;
+        retry.max_attempts = settings::integer(&lookup, "MAX_ATTEMPTS", 8, 1, 20)? as u32;
+        Ok(Config {
+            sink,
+            stream_name,
+            delivery_stream_name,
+            events_per_invocation: settings::integer(&lookup, "EVENTS_PER_INVOCATION", 500, MIN_EVENTS, MAX_EVENTS)?,
+            users: settings::integer(&lookup, "USERS", 100, 1, 10_000_000)?,
+            window: Duration::from_secs(settings::integer(&lookup, "WINDOW_SECONDS", 60, 1, 86_400)?),
+            max_in_flight: settings::integer(&lookup, "MAX_IN_FLIGHT_BATCHES", 4, 1, 64)? as usize,
+            retry,
+            deadline_margin: defaults.deadline_margin,
+        })
+    }
+
+    /// True when events can be sent to `sink` with this configuration.
+    pub fn is_configured(&self, sink: SinkKind) -> bool {
+        match sink {
+            SinkKind::Kinesis => self.stream_name.is_some(),
+            SinkKind::Firehose => self.delivery_stream_name.is_some(),
+            SinkKind::Stdout => true,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+    }
+
+    #[test]
+    fn defaults_to_stdout_with_no_aws() {
+        let c = Config::from_env(env(&[])).unwrap();
+        assert_eq!(c, Config::default());
+        assert!(c.is_configured(SinkKind::Stdout));
+        assert!(!c.is_configured(SinkKind::Kinesis));
+    }
+
+    #[test]
+    fn reads_a_kinesis_configuration() {
+        let c = Config::from_env(env(&[
+            ("SINK", "Kinesis"),
+            ("STREAM_NAME", "chat-events"),
+            ("EVENTS_PER_INVOCATION", "100000"),
+            ("MAX_ATTEMPTS", "3"),
+        ]))
+        .unwrap();
+        assert_eq!(c.sink, SinkKind::Kinesis);
+        assert_eq!(c.stream_name.as_deref(), Some("chat-events"));
+        assert_eq!(c.events_per_invocation, 100_000);
+        assert_eq!(c.retry.max_attempts, 3);
+    }
+
+    #[test]
+    fn errors_name_the_variable_and_what_it_accepts() {
+        let cases: &[(&[(&str, &str)], &str, &str)] = &[
+            (&[("SINK", "s3")], "SINK", "kinesis, firehose or stdout"),
+            (&[("SINK", "kinesis")], "STREAM_NAME", "SINK=kinesis needs it"),
+            (
+                &[("SINK", "firehose")],
+                "DELIVERY_STREAM_NAME",
+                "SINK=firehose needs it",
+            ),
+            (
+                &[("EVENTS_PER_INVOCATION", "100001")],
+                "EVENTS_PER_INVOCATION",
+                "2 to 100000",
+            ),
+            (
+                &[("EVENTS_PER_INVOCATION", "1")],
+                "EVENTS_PER_INVOCATION",
+                "2 to 100000",
+            ),
+            (&[("USERS", "0")], "USERS", "1 to 10000000"),
+            (&[("MAX_IN_FLIGHT_BATCHES", "many")], "MAX_IN_FLIGHT_BATCHES", "1 to 64"),
+            (&[("MAX_ATTEMPTS", "21")], "MAX_ATTEMPTS", "1 to 20"),
+            (&[("WINDOW_SECONDS", "-5")], "WINDOW_SECONDS", "1 to 86400"),
+        ];
+        for (pairs, var, expected) in cases {
+            let map: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            let e = Config::from_env(|k| map.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())).unwrap_err();
+            assert_eq!(e.var, *var, "{e}");
+            assert!(e.to_string().contains(expected), "{e}");
+        }
+    }
+}

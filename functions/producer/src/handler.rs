@@ -1,0 +1,221 @@
+//! One invocation: read the trigger, generate the tick's events, serialize
+//! them as records keyed by user, deliver them (batched, resending only what
+//! was refused, bounded by attempts and the Lambda deadline), and answer with a
+//! summary, or with an error stating exactly how many events were not
+//! delivered, so that the platform retries the invocation (safe: the retry
+//! regenerates the same event ids).
+
+use std::sync::Arc;
+use std::time::Instant as StdInstant;
+
+use chat_pipeline::aws::LazyClients;
+use chat_pipeline::batching::plan_batches;
+use chat_pipeline::delivery::{DeliveryOptions, DeliveryReport, deadline_from_epoch_millis, deliver};
+use chat_pipeline::event::ChatEvent;
+use chat_pipeline::metrics::{self, Metric};
+use chat_pipeline::sink::{AnySink, FirehoseSink, KinesisSink, MemorySink, RecordSink, SinkRecord, StdoutSink};
+use chat_pipeline::timestamp::Timestamp;
+use lambda_runtime::LambdaEvent;
+use serde::Serialize;
+use serde_json::Value;
+use tokio::time::Instant;
+
+use crate::config::{Config, SinkKind};
+use crate::generator::{Plan, generate};
+use crate::trigger::{Trigger, TriggerError, parse_trigger};
+
+/// Where the producer's sinks come from.
+#[derive(Debug)]
+pub enum Sinks {
+    /// Real Kinesis / Firehose clients, built on first use, once per container.
+    Aws(Box<LazyClients>),
+    /// One in-memory sink standing in for every destination (tests).
+    Memory(Arc<MemorySink>),
+}
+
+/// The function's state, built once per container.
+#[derive(Debug)]
+pub struct Producer {
+    pub config: Config,
+    pub sinks: Sinks,
+}
+
+/// The invocation's answer.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Summary {
+    pub generated: usize,
+    pub delivered: usize,
+    /// Requests sent, retries included.
+    pub attempts: usize,
+    /// Records sent again after a refusal or failed request.
+    pub retried_records: usize,
+    pub batches: usize,
+    /// The destination, e.g. `kinesis:chat-events`.
+    pub sink: String,
+    pub duration_ms: f64,
+    pub dry_run: bool,
+    pub seed: u64,
+    pub window_start: String,
+    pub window_end: String,
+}
+
+/// Why an invocation failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ProducerError {
+    #[error(transparent)]
+    Trigger(#[from] TriggerError),
+    #[error("invalid invocation payload: `sink`: {sink} is not configured for this function (set {variable})")]
+    SinkNotConfigured { sink: SinkKind, variable: &'static str },
+    #[error(
+        "{undelivered} of {generated} events were not delivered to {sink} ({detail}); failing the invocation so it is retried, which regenerates the same event ids"
+    )]
+    Undelivered {
+        undelivered: usize,
+        generated: usize,
+        sink: String,
+        detail: String,
+    },
+}
+
+impl From<ProducerError> for lambda_runtime::Diagnostic {
+    fn from(e: ProducerError) -> Self {
+        let error_type = match &e {
+            ProducerError::Trigger(_) | ProducerError::SinkNotConfigured { .. } => "InvalidPayload",
+            ProducerError::Undelivered { .. } => "UndeliveredEvents",
+        };
+        lambda_runtime::Diagnostic {
+            error_type: error_type.to_owned(),
+            error_message: e.to_string(),
+        }
+    }
+}
+
+impl Producer {
+    pub fn new(config: Config, sinks: Sinks) -> Self {
+        Producer { config, sinks }
+    }
+
+    /// The sink for `kind`, which must be configured.
+    async fn sink(&self, kind: SinkKind) -> Result<AnySink, ProducerError> {
+        let not_configured = |variable| ProducerError::SinkNotConfigured { sink: kind, variable };
+        let stream = self.config.stream_name.as_deref();
+        let delivery_stream = self.config.delivery_stream_name.as_deref();
+        Ok(match (&self.sinks, kind) {
+            (_, SinkKind::Kinesis) if stream.is_none() => return Err(not_configured("STREAM_NAME")),
+            (_, SinkKind::Firehose) if delivery_stream.is_none() => {
+                return Err(not_configured("DELIVERY_STREAM_NAME"));
+            }
+            (Sinks::Memory(m), _) => AnySink::Memory(m.clone()),
+            (Sinks::Aws(_), SinkKind::Stdout) => AnySink::Stdout(StdoutSink),
+            (Sinks::Aws(c), SinkKind::Kinesis) => {
+                AnySink::Kinesis(KinesisSink::new(c.kinesis().await, stream.unwrap_or_default()))
+            }
+            (Sinks::Aws(c), SinkKind::Firehose) => AnySink::Firehose(FirehoseSink::new(
+                c.firehose().await,
+                delivery_stream.unwrap_or_default(),
+            )),
+        })
+    }
+}
+
+/// The Lambda entry point.
+pub async fn handle(state: &Producer, event: LambdaEvent<Value>) -> Result<Summary, ProducerError> {
+    let (payload, context) = event.into_parts();
+    let trigger = parse_trigger(&payload, &context.request_id, Timestamp::now())?;
+    let deadline = deadline_from_epoch_millis(context.deadline, state.config.deadline_margin);
+    run(state, &trigger, deadline).await
+}
+
+/// What the trigger asks for, given the configuration.
+pub fn plan_for(config: &Config, trigger: &Trigger) -> Plan {
+    let window = config.window.as_millis() as i64;
+    Plan {
+        seed: trigger.seed,
+        window_start: Timestamp::from_millis(trigger.window_end.millis() - window).unwrap_or(Timestamp::MIN),
+        window_end: trigger.window_end,
+        events: trigger.overrides.events.unwrap_or(config.events_per_invocation) as usize,
+        users: config.users,
+    }
+}
+
+/// One record per event: its JSON, keyed by user.
+pub fn to_records(events: &[ChatEvent]) -> Vec<SinkRecord> {
+    events
+        .iter()
+        .map(|e| SinkRecord {
+            data: serde_json::to_vec(e).unwrap_or_default(),
+            partition_key: e.partition_key(),
+        })
+        .collect()
+}
+
+/// Generates and delivers one tick's events.
+pub async fn run(state: &Producer, trigger: &Trigger, deadline: Option<Instant>) -> Result<Summary, ProducerError> {
+    let started = StdInstant::now();
+    let config = &state.config;
+    let kind = trigger.overrides.sink.unwrap_or(config.sink);
+    let dry_run = trigger.overrides.dry_run.unwrap_or(false);
+    let sink = state.sink(kind).await?;
+    let plan = plan_for(config, trigger);
+    let events = generate(&plan);
+    let records = to_records(&events);
+    let report = if dry_run {
+        DeliveryReport {
+            records: records.len(),
+            batches: plan_batches(&records, &sink.limits()).batches.len(),
+            ..DeliveryReport::default()
+        }
+    } else {
+        let options = DeliveryOptions {
+            retry: config.retry,
+            max_in_flight: config.max_in_flight,
+            deadline,
+        };
+        deliver(&sink, &records, &options).await
+    };
+    let summary = Summary {
+        generated: events.len(),
+        delivered: report.delivered,
+        attempts: report.requests,
+        retried_records: report.retried_records,
+        batches: report.batches,
+        sink: sink.describe(),
+        duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+        dry_run,
+        seed: plan.seed,
+        window_start: plan.window_start.to_rfc3339(),
+        window_end: plan.window_end.to_rfc3339(),
+    };
+    let undelivered = if dry_run { 0 } else { report.undelivered.len() };
+    metrics::emit(&[
+        Metric::count("generated", summary.generated),
+        Metric::count("delivered", summary.delivered),
+        Metric::count("undelivered", undelivered),
+        Metric::count("attempts", summary.attempts),
+        Metric::count("retried_records", summary.retried_records),
+        Metric::count("batches", summary.batches),
+        Metric::millis("duration_ms", summary.duration_ms),
+    ]);
+    if undelivered > 0 {
+        let detail = report.failure_summary();
+        tracing::error!(sink = %summary.sink, undelivered, generated = summary.generated, %detail, "events not delivered");
+        return Err(ProducerError::Undelivered {
+            undelivered,
+            generated: summary.generated,
+            sink: summary.sink,
+            detail,
+        });
+    }
+    tracing::info!(
+        sink = %summary.sink,
+        generated = summary.generated,
+        delivered = summary.delivered,
+        attempts = summary.attempts,
+        retried_records = summary.retried_records,
+        dry_run,
+        seed = summary.seed,
+        duration_ms = summary.duration_ms,
+        "produced tick"
+    );
+    Ok(summary)
+}
