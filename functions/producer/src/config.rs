@@ -185,7 +185,8 @@ mod tests {
 
     #[test]
     fn errors_name_the_variable_and_what_it_accepts() {
-        let cases: &[(&[(&str, &str)], &str, &str)] = &[
+        type Case = (&'static [(&'static str, &'static str)], &'static str, &'static str);
+        let cases: &[Case] = &[
             (&[("SINK", "s3")], "SINK", "kinesis, firehose or stdout"),
             (&[("SINK", "kinesis")], "STREAM_NAME", "SINK=kinesis needs it"),
             (
