@@ -12,8 +12,10 @@ TOOLS_CHECKOV := $(VENV_CHECKOV)/.installed
 # cargo-lambda, sam, cfn-lint and moto_server are found in the virtualenv.
 export PATH := $(VENV)/bin:$(PATH)
 export AWS_DEFAULT_REGION ?= us-east-1
+export SAM_CLI_TELEMETRY := 0
+ENV ?= staging
 
-.PHONY: help setup test lint unit bench measure watch invoke-transformer invoke-producer freeze-tools
+.PHONY: help setup test lint unit template-check build deploy arm64-target bench measure watch invoke-transformer invoke-producer freeze-tools
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
@@ -38,7 +40,7 @@ freeze-tools: ## Re-pin the tools' transitive dependencies after changing tools/
 	$(VENV_CHECKOV)/bin/pip freeze --all | grep -vE '^(pip|setuptools|wheel)==' > tools/constraints-checkov.txt
 	touch $(TOOLS) $(TOOLS_CHECKOV)
 
-test: setup lint unit ## Everything CI checks: formatting, lints, unit and integration tests
+test: setup lint template-check unit ## Everything CI checks: formatting, lints, template checks, unit and integration tests
 
 lint: ## rustfmt and clippy (warnings are errors)
 	cargo fmt --all -- --check
@@ -46,6 +48,24 @@ lint: ## rustfmt and clippy (warnings are errors)
 
 unit: ## cargo test for the whole workspace
 	cargo test --workspace --locked
+
+template-check: setup ## Offline checks of template.yaml: sam validate --lint, cfn-lint, checkov
+	sam validate --lint --template-file template.yaml
+	cfn-lint template.yaml
+	$(VENV_CHECKOV)/bin/checkov --file template.yaml --framework cloudformation --quiet --compact --skip-download
+
+arm64-target:
+	rustup target add aarch64-unknown-linux-gnu
+
+build: setup arm64-target ## sam build: arm64 bootstrap artifacts for both functions via cargo-lambda (Zig from PyPI)
+	sam build
+
+deploy: build ## sam deploy for ENV (staging|production); guided the first time
+	@if [ -f .aws-sam/deployed-$(ENV) ]; then \
+		sam deploy --config-env $(ENV); \
+	else \
+		sam deploy --guided --config-env $(ENV) && touch .aws-sam/deployed-$(ENV); \
+	fi
 
 bench: ## Criterion benchmarks (see README for the figures)
 	cargo bench -p transformer

@@ -1,0 +1,143 @@
+//! Reading `template.yaml` (CloudFormation short-form tags such as `!Sub` and
+//! `!If` included), so that tests can hold it to the code and the local
+//! Firehose stand-in can take its delivery settings from the same source as
+//! the deployed stream.
+
+use std::path::{Path, PathBuf};
+
+use serde_norway::Value;
+
+/// A template could not be read, or lacks a setting.
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    #[error("{path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}: not YAML: {source}")]
+    Parse { path: PathBuf, source: serde_norway::Error },
+    #[error("template.yaml: missing {0}")]
+    Missing(String),
+}
+
+/// The parsed template.
+#[derive(Debug, Clone)]
+pub struct Template {
+    pub root: Value,
+}
+
+/// What the local Firehose stand-in needs to write objects as the deployed
+/// delivery stream would.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliverySettings {
+    pub prefix: String,
+    pub error_output_prefix: String,
+    pub compression: String,
+    /// The Lambda processor's buffer, in MiB.
+    pub processor_buffer_mb: f64,
+    pub processor_retries: u32,
+}
+
+impl Template {
+    /// Reads `path`.
+    pub fn load(path: &Path) -> Result<Self, TemplateError> {
+        let text = std::fs::read_to_string(path).map_err(|source| TemplateError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let root = serde_norway::from_str(&text).map_err(|source| TemplateError::Parse {
+            path: path.to_owned(),
+            source,
+        })?;
+        Ok(Template { root })
+    }
+
+    /// The repository's template.yaml.
+    pub fn repository() -> Result<Self, TemplateError> {
+        Self::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml"))
+    }
+
+    /// `Resources.<id>.Properties`.
+    pub fn properties(&self, logical_id: &str) -> Result<&Value, TemplateError> {
+        at(&self.root, &["Resources", logical_id, "Properties"])
+            .ok_or_else(|| TemplateError::Missing(format!("Resources.{logical_id}.Properties")))
+    }
+
+    /// `Resources.<id>`.
+    pub fn resource(&self, logical_id: &str) -> Result<&Value, TemplateError> {
+        at(&self.root, &["Resources", logical_id])
+            .ok_or_else(|| TemplateError::Missing(format!("Resources.{logical_id}")))
+    }
+
+    /// The delivery stream's destination and processor settings.
+    pub fn delivery_settings(&self) -> Result<DeliverySettings, TemplateError> {
+        let dest = at(
+            self.properties("DeliveryStream")?,
+            &["ExtendedS3DestinationConfiguration"],
+        )
+        .ok_or_else(|| TemplateError::Missing("ExtendedS3DestinationConfiguration".into()))?;
+        let text = |key: &str| {
+            at(dest, &[key])
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| TemplateError::Missing(format!("ExtendedS3DestinationConfiguration.{key}")))
+        };
+        let processor = at(dest, &["ProcessingConfiguration", "Processors"])
+            .and_then(Value::as_sequence)
+            .and_then(|p| {
+                p.iter()
+                    .find(|p| at(p, &["Type"]).and_then(Value::as_str) == Some("Lambda"))
+            })
+            .ok_or_else(|| TemplateError::Missing("a Lambda processor".into()))?;
+        let parameter = |name: &str| {
+            at(processor, &["Parameters"])
+                .and_then(Value::as_sequence)
+                .and_then(|ps| {
+                    ps.iter()
+                        .find(|p| at(p, &["ParameterName"]).and_then(Value::as_str) == Some(name))
+                })
+                .and_then(|p| at(p, &["ParameterValue"]))
+                .and_then(Value::as_str)
+                .ok_or_else(|| TemplateError::Missing(format!("processor parameter {name}")))
+        };
+        Ok(DeliverySettings {
+            prefix: text("Prefix")?,
+            error_output_prefix: text("ErrorOutputPrefix")?,
+            compression: text("CompressionFormat")?,
+            processor_buffer_mb: parameter("BufferSizeInMBs")?
+                .parse()
+                .map_err(|_| TemplateError::Missing("a numeric BufferSizeInMBs".into()))?,
+            processor_retries: parameter("NumberOfRetries")?
+                .parse()
+                .map_err(|_| TemplateError::Missing("a numeric NumberOfRetries".into()))?,
+        })
+    }
+}
+
+/// The value at `path` below `v`, looking through CloudFormation tags.
+pub fn at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    path.iter().try_fold(v, |v, key| untag(v).get(*key)).map(untag)
+}
+
+/// `v` without its CloudFormation tag (`!Sub x` is `x`).
+pub fn untag(v: &Value) -> &Value {
+    match v {
+        Value::Tagged(t) => untag(&t.value),
+        other => other,
+    }
+}
+
+/// The tag of `v` (`Sub` for `!Sub ...`), if it has one.
+pub fn tag(v: &Value) -> Option<String> {
+    match v {
+        Value::Tagged(t) => Some(t.tag.to_string().trim_start_matches('!').to_owned()),
+        _ => None,
+    }
+}
+
+/// The `!{partitionKeyFromLambda:KEY}` keys of an S3 prefix, in order.
+pub fn lambda_partition_keys(prefix: &str) -> Vec<String> {
+    prefix
+        .split("!{partitionKeyFromLambda:")
+        .skip(1)
+        .filter_map(|rest| rest.split_once('}').map(|(k, _)| k.to_owned()))
+        .collect()
+}
