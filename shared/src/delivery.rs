@@ -142,16 +142,36 @@ struct BatchOutcome {
     undelivered: Vec<Undelivered>,
 }
 
-/// The Lambda deadline (`Context::deadline`, epoch milliseconds; 0 when
-/// unknown, as in tests) less `margin`, as a tokio instant.
+/// Lambda's longest timeout; a deadline further away is not a real one.
+const MAX_LAMBDA_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// The Lambda deadline (`Context::deadline`, epoch milliseconds) less
+/// `margin`, as a tokio instant.
+///
+/// `None` when there is no usable deadline: 0 (as in tests), or a value that
+/// is not an epoch time within Lambda's 15-minute maximum from now. Local
+/// runners send such values (`cargo lambda watch` sends the timeout, 600000,
+/// rather than an epoch time); treating them as "already past" would refuse
+/// to send anything, so they are logged and ignored, and attempts still bound
+/// the work.
 pub fn deadline_from_epoch_millis(deadline_ms: u64, margin: std::time::Duration) -> Option<Instant> {
     use std::time::{Duration, SystemTime, UNIX_EPOCH};
     if deadline_ms == 0 {
         return None;
     }
     let deadline = UNIX_EPOCH + Duration::from_millis(deadline_ms);
-    let remaining = deadline.duration_since(SystemTime::now()).unwrap_or_default();
-    Some(Instant::now() + remaining.saturating_sub(margin))
+    match deadline.duration_since(SystemTime::now()) {
+        Ok(remaining) if remaining <= MAX_LAMBDA_TIMEOUT + Duration::from_secs(60) => {
+            Some(Instant::now() + remaining.saturating_sub(margin))
+        }
+        _ => {
+            tracing::warn!(
+                deadline_ms,
+                "the invocation deadline is not a plausible epoch time; ignoring it"
+            );
+            None
+        }
+    }
 }
 
 /// Delivers `records` to `sink`; see the module documentation.
@@ -403,6 +423,30 @@ mod tests {
             report.undelivered[0].reason,
             UndeliveredReason::Deadline { code: Some(_) }
         ));
+    }
+
+    #[test]
+    fn only_plausible_deadlines_are_used() {
+        use std::time::{SystemTime, UNIX_EPOCH};
+        let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
+        let margin = Duration::from_secs(1);
+        let d = deadline_from_epoch_millis(now_ms + 60_000, margin).unwrap();
+        let left = d - Instant::now();
+        assert!(
+            left > Duration::from_secs(57) && left <= Duration::from_secs(59),
+            "{left:?}"
+        );
+        assert_eq!(deadline_from_epoch_millis(0, margin), None);
+        assert_eq!(
+            deadline_from_epoch_millis(600_000, margin),
+            None,
+            "a duration, not an epoch time"
+        );
+        assert_eq!(deadline_from_epoch_millis(now_ms - 1_000, margin), None);
+        assert_eq!(deadline_from_epoch_millis(now_ms + 3_600_000, margin), None);
+        // A deadline closer than the margin leaves no time at all.
+        let tight = deadline_from_epoch_millis(now_ms + 500, margin).unwrap();
+        assert!(tight <= Instant::now() + Duration::from_millis(1));
     }
 
     #[tokio::test(start_paused = true)]

@@ -8,7 +8,20 @@
 //! * [`binaries`]: building the function binaries from tests.
 //! * [`template`]: reading template.yaml, for agreement tests and the local
 //!   Firehose stand-in.
+//! * [`emulator`]: moto's server on a free port, started and stopped by us.
+//! * [`resources`]: the stream, bucket and delivery streams in the emulator.
+//! * [`local_firehose`]: Firehose's Lambda processing step, which the
+//!   emulator lacks: Kinesis -> transformer -> partitioned GZIP objects in S3.
+//! * [`lake`]: reading back what landed in S3.
+//! * [`lambda_watch`]: `cargo lambda watch` and its Invoke API.
+//! * [`scenario`]: what the demo and the end-to-end tests do alike.
 
 pub mod binaries;
+pub mod emulator;
+pub mod lake;
+pub mod lambda_watch;
+pub mod local_firehose;
+pub mod resources;
 pub mod runtime_api;
+pub mod scenario;
 pub mod template;

@@ -121,6 +121,7 @@ impl Producer {
 /// The Lambda entry point.
 pub async fn handle(state: &Producer, event: LambdaEvent<Value>) -> Result<Summary, ProducerError> {
     let (payload, context) = event.into_parts();
+    tracing::debug!(request_id = %context.request_id, deadline_ms = context.deadline, "invocation");
     let trigger = parse_trigger(&payload, &context.request_id, Timestamp::now())?;
     let deadline = deadline_from_epoch_millis(context.deadline, state.config.deadline_margin);
     run(state, &trigger, deadline).await

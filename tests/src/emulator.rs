@@ -1,0 +1,156 @@
+//! The AWS emulator for local runs and integration tests: moto's server
+//! (`moto[server]`, pinned in tools/requirements.txt and installed into
+//! `.venv` by `make setup`), started on a free loopback port and stopped, by
+//! the process it started, when the [`Emulator`] is dropped. It speaks
+//! Kinesis, Firehose (Direct PUT into S3, without Lambda processing) and S3.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_s3::config::Credentials;
+
+/// Set to `1` to skip the emulator tests on purpose (for machines without
+/// Python). CI never sets it.
+pub const SKIP_VAR: &str = "PIPELINE_SKIP_EMULATOR";
+
+pub const REGION: &str = "us-east-1";
+pub const ACCOUNT: &str = "123456789012";
+
+/// The emulator could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum EmulatorError {
+    #[error(
+        "moto_server (the AWS emulator) was not found; looked for {tried}. Install it with `make setup` (it is pinned in tools/requirements.txt and goes into .venv), or set {SKIP_VAR}=1 to skip the emulator tests explicitly"
+    )]
+    NotInstalled { tried: String },
+    #[error("could not start {binary}: {source}")]
+    Spawn { binary: PathBuf, source: std::io::Error },
+    #[error("moto_server did not answer on {endpoint} within {waited:?}")]
+    NotReady { endpoint: String, waited: Duration },
+    #[error("no free loopback port: {0}")]
+    Port(std::io::Error),
+}
+
+/// A running moto server.
+pub struct Emulator {
+    child: Child,
+    pub endpoint: String,
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Where moto_server is: `$MOTO_SERVER`, the project's `.venv`, or `PATH`.
+pub fn find_moto_server() -> Result<PathBuf, EmulatorError> {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut tried = Vec::new();
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    if let Some(p) = std::env::var_os("MOTO_SERVER") {
+        candidates.push(PathBuf::from(p));
+    }
+    candidates.push(repo.join(".venv/bin/moto_server"));
+    if let Some(path) = std::env::var_os("PATH") {
+        candidates.extend(std::env::split_paths(&path).map(|d| d.join("moto_server")));
+    }
+    for c in candidates {
+        if c.is_file() {
+            return Ok(c);
+        }
+        tried.push(c.display().to_string());
+    }
+    Err(EmulatorError::NotInstalled {
+        tried: tried.join(", "),
+    })
+}
+
+/// A port that was free a moment ago.
+pub fn free_port() -> Result<u16, EmulatorError> {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(EmulatorError::Port)
+}
+
+impl Emulator {
+    /// Starts moto_server and waits until it answers.
+    pub async fn start() -> Result<Self, EmulatorError> {
+        let binary = find_moto_server()?;
+        let port = free_port()?;
+        let child = Command::new(&binary)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|source| EmulatorError::Spawn {
+                binary: binary.clone(),
+                source,
+            })?;
+        let emulator = Emulator {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
+        let started = Instant::now();
+        let waited = Duration::from_secs(30);
+        while started.elapsed() < waited {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                return Ok(emulator);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err(EmulatorError::NotReady {
+            endpoint: emulator.endpoint.clone(),
+            waited,
+        })
+    }
+
+    /// The emulator, or `None` when the tests were explicitly told to skip
+    /// it. Any other failure panics with instructions: the tests are never
+    /// skipped silently.
+    pub async fn for_tests() -> Option<Self> {
+        if std::env::var(SKIP_VAR).as_deref() == Ok("1") {
+            eprintln!("SKIPPED: {SKIP_VAR}=1 is set, so the emulator tests do not run");
+            return None;
+        }
+        match Self::start().await {
+            Ok(e) => Some(e),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// SDK configuration pointing at the emulator.
+    pub async fn sdk_config(&self) -> SdkConfig {
+        aws_config::defaults(BehaviorVersion::latest())
+            .endpoint_url(&self.endpoint)
+            .region(Region::new(REGION))
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "emulator"))
+            .load()
+            .await
+    }
+
+    /// The environment a function process needs to reach the emulator.
+    pub fn function_env(&self) -> Vec<(String, String)> {
+        [
+            ("AWS_ENDPOINT_URL", self.endpoint.as_str()),
+            ("AWS_REGION", REGION),
+            ("AWS_DEFAULT_REGION", REGION),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    }
+}
+
+/// S3 client for the emulator (path-style addressing).
+pub fn s3_client(config: &SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(config).force_path_style(true).build())
+}

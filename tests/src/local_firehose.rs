@@ -1,0 +1,518 @@
+//! A local stand-in for what the emulator does not do: Firehose's Lambda
+//! processing step, for a delivery stream that reads a Kinesis stream. It
+//! follows the documented service behaviour:
+//!
+//! 1. read every shard of the stream from TRIM_HORIZON (and on the next call,
+//!    from where it stopped);
+//! 2. build transformation events of at most the processor buffer
+//!    (`BufferSizeInMBs` in template.yaml) with `kinesisRecordMetadata`;
+//! 3. invoke the transformer, retrying a failed invocation `NumberOfRetries`
+//!    times, then sending the whole batch to the error prefix;
+//! 4. check the response contract: every recordId exactly once and in order,
+//!    results `Ok` / `Dropped` / `ProcessingFailed` only, at most 6 MB, the
+//!    partition keys the prefix needs (parsed with `aws_lambda_events`' types,
+//!    independent of the transformer's own);
+//! 5. write `Ok` records to S3 under `Prefix` with the partition keys filled
+//!    in, newline-delimited and GZIP-compressed, and `ProcessingFailed` ones
+//!    under `ErrorOutputPrefix` (`processing-failed`) as Firehose's error
+//!    records (`attemptsMade`, `arrivalTimestamp`, `errorCode`,
+//!    `errorMessage`, `attemptEndingTimestamp`, `rawData`, `lambdaArn`).
+//!
+//! Prefixes, compression, buffer size and retries come from template.yaml, so
+//! the stand-in and the deployed stream cannot drift apart.
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::io::Write;
+
+use aws_lambda_events::event::firehose::KinesisFirehoseResponse;
+use aws_sdk_kinesis::types::ShardIteratorType;
+use base64_simd::STANDARD;
+use chat_pipeline::timestamp::Timestamp;
+use lambda_runtime::{Context, LambdaEvent};
+use serde::Serialize;
+use transformer::firehose::{
+    EpochMillis, FirehoseRecord, KinesisRecordMetadata, LAMBDA_RESPONSE_LIMIT, TransformationEvent,
+};
+use transformer::reingest::AwsSinks;
+
+use crate::emulator::{ACCOUNT, REGION};
+use crate::resources::Names;
+use crate::template::DeliverySettings;
+
+/// Invokes the transformer with a request body, returning the response body.
+pub trait Invoker: Send + Sync {
+    fn invoke(&self, payload: Vec<u8>) -> impl Future<Output = Result<Vec<u8>, String>> + Send;
+}
+
+/// The transformer's handler, called in-process exactly as lambda_runtime
+/// would (request bytes deserialized, response serialized). Its re-ingestion
+/// clients point at the emulator.
+pub struct InProcess {
+    pub state: transformer::Transformer<AwsSinks>,
+}
+
+impl Invoker for InProcess {
+    async fn invoke(&self, payload: Vec<u8>) -> Result<Vec<u8>, String> {
+        let event: TransformationEvent = serde_json::from_slice(&payload).map_err(|e| e.to_string())?;
+        let mut context = Context::default();
+        context.deadline = (Timestamp::now().millis() + 120_000) as u64;
+        let response = transformer::handle(&self.state, LambdaEvent::new(event, context))
+            .await
+            .map_err(|e| e.to_string())?;
+        serde_json::to_vec(&response).map_err(|e| e.to_string())
+    }
+}
+
+/// The stand-in failed, or the transformer broke the contract.
+#[derive(Debug, thiserror::Error)]
+pub enum StandInError {
+    #[error("reading the Kinesis stream: {0}")]
+    Kinesis(String),
+    #[error("writing s3://{bucket}/{key}: {message}")]
+    S3 {
+        bucket: String,
+        key: String,
+        message: String,
+    },
+    #[error("the transformer broke the Firehose contract: {0}")]
+    Contract(String),
+}
+
+/// What one drain did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct DeliveryStats {
+    pub records_read: usize,
+    pub invocations: usize,
+    pub failed_invocations: usize,
+    pub ok: usize,
+    pub dropped: usize,
+    pub processing_failed: usize,
+    /// Records per rendered partition prefix.
+    pub partitions: BTreeMap<String, usize>,
+    pub objects_written: usize,
+    pub error_objects_written: usize,
+    pub largest_request_bytes: usize,
+    pub largest_response_bytes: usize,
+}
+
+impl DeliveryStats {
+    fn absorb(&mut self, other: DeliveryStats) {
+        self.records_read += other.records_read;
+        self.invocations += other.invocations;
+        self.failed_invocations += other.failed_invocations;
+        self.ok += other.ok;
+        self.dropped += other.dropped;
+        self.processing_failed += other.processing_failed;
+        for (k, v) in other.partitions {
+            *self.partitions.entry(k).or_default() += v;
+        }
+        self.objects_written += other.objects_written;
+        self.error_objects_written += other.error_objects_written;
+        self.largest_request_bytes = self.largest_request_bytes.max(other.largest_request_bytes);
+        self.largest_response_bytes = self.largest_response_bytes.max(other.largest_response_bytes);
+    }
+}
+
+struct StreamRecord {
+    metadata: KinesisRecordMetadata,
+    arrival: Timestamp,
+    data: Vec<u8>,
+}
+
+/// The local delivery stream.
+pub struct LocalFirehose<I> {
+    kinesis: aws_sdk_kinesis::Client,
+    s3: aws_sdk_s3::Client,
+    names: Names,
+    settings: DeliverySettings,
+    invoker: I,
+    iterators: HashMap<String, String>,
+    objects: u64,
+    lambda_arn: String,
+}
+
+impl<I: Invoker> LocalFirehose<I> {
+    pub fn new(config: &aws_config::SdkConfig, names: Names, settings: DeliverySettings, invoker: I) -> Self {
+        LocalFirehose {
+            kinesis: aws_sdk_kinesis::Client::new(config),
+            s3: crate::emulator::s3_client(config),
+            names,
+            settings,
+            invoker,
+            iterators: HashMap::new(),
+            objects: 0,
+            lambda_arn: format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:transformer"),
+        }
+    }
+
+    /// Reads everything new in the stream and delivers it.
+    pub async fn drain(&mut self) -> Result<DeliveryStats, StandInError> {
+        let records = self.read_new_records().await?;
+        let mut stats = DeliveryStats {
+            records_read: records.len(),
+            ..DeliveryStats::default()
+        };
+        let buffer = (self.settings.processor_buffer_mb * 1024.0 * 1024.0) as usize;
+        let mut batch: Vec<StreamRecord> = Vec::new();
+        let mut batch_bytes = 0;
+        for record in records {
+            if !batch.is_empty() && batch_bytes + record.data.len() > buffer {
+                let full = std::mem::take(&mut batch);
+                stats.absorb(self.process(full).await?);
+                batch_bytes = 0;
+            }
+            batch_bytes += record.data.len();
+            batch.push(record);
+        }
+        if !batch.is_empty() {
+            stats.absorb(self.process(batch).await?);
+        }
+        Ok(stats)
+    }
+
+    async fn read_new_records(&mut self) -> Result<Vec<StreamRecord>, StandInError> {
+        let err = |e: &(dyn std::error::Error + 'static)| StandInError::Kinesis(chat_pipeline::sink::describe_chain(e));
+        let shards = self
+            .kinesis
+            .list_shards()
+            .stream_name(&self.names.stream)
+            .send()
+            .await
+            .map_err(|e| err(&e))?;
+        let mut out = Vec::new();
+        for shard in shards.shards() {
+            let shard_id = shard.shard_id().to_owned();
+            let mut iterator = match self.iterators.get(&shard_id) {
+                Some(it) => it.clone(),
+                None => self
+                    .kinesis
+                    .get_shard_iterator()
+                    .stream_name(&self.names.stream)
+                    .shard_id(&shard_id)
+                    .shard_iterator_type(ShardIteratorType::TrimHorizon)
+                    .send()
+                    .await
+                    .map_err(|e| err(&e))?
+                    .shard_iterator()
+                    .unwrap_or_default()
+                    .to_owned(),
+            };
+            loop {
+                let page = self
+                    .kinesis
+                    .get_records()
+                    .shard_iterator(&iterator)
+                    .limit(10_000)
+                    .send()
+                    .await
+                    .map_err(|e| err(&e))?;
+                let records = page.records();
+                for r in records {
+                    let arrival = r
+                        .approximate_arrival_timestamp()
+                        .and_then(|t| t.to_millis().ok())
+                        .and_then(|ms| Timestamp::from_millis(ms).ok())
+                        .unwrap_or_else(Timestamp::now);
+                    out.push(StreamRecord {
+                        metadata: KinesisRecordMetadata {
+                            shard_id: shard_id.clone(),
+                            partition_key: r.partition_key().unwrap_or_default().to_owned(),
+                            sequence_number: r.sequence_number().to_owned(),
+                            subsequence_number: 0,
+                            approximate_arrival_timestamp: Some(EpochMillis(arrival)),
+                        },
+                        arrival,
+                        data: r.data().as_ref().to_vec(),
+                    });
+                }
+                match page.next_shard_iterator() {
+                    Some(next) => iterator = next.to_owned(),
+                    None => break,
+                }
+                if records.is_empty() {
+                    break;
+                }
+            }
+            self.iterators.insert(shard_id, iterator);
+        }
+        Ok(out)
+    }
+
+    async fn process(&mut self, batch: Vec<StreamRecord>) -> Result<DeliveryStats, StandInError> {
+        let mut stats = DeliveryStats::default();
+        let event = TransformationEvent {
+            invocation_id: format!("00000000-0000-4000-8000-{:012}", self.objects),
+            delivery_stream_arn: self.names.delivery_stream_arn(),
+            source_kinesis_stream_arn: Some(self.names.stream_arn()),
+            region: REGION.to_owned(),
+            records: batch
+                .iter()
+                .map(|r| FirehoseRecord {
+                    // Unique within the batch even where the emulator's sequence
+                    // numbers repeat across shards.
+                    record_id: format!(
+                        "{}-{}-{:06}",
+                        r.metadata.shard_id, r.metadata.sequence_number, r.metadata.subsequence_number
+                    ),
+                    approximate_arrival_timestamp: EpochMillis(r.arrival),
+                    data: STANDARD.encode_to_string(&r.data),
+                    kinesis_record_metadata: Some(r.metadata.clone()),
+                })
+                .collect(),
+        };
+        let request = serde_json::to_vec(&event).map_err(|e| StandInError::Contract(e.to_string()))?;
+        stats.largest_request_bytes = request.len();
+        let attempts = self.settings.processor_retries + 1;
+        let mut last_error = String::new();
+        let mut response = None;
+        for _ in 0..attempts {
+            stats.invocations += 1;
+            match self.invoker.invoke(request.clone()).await {
+                Ok(body) => {
+                    response = Some(body);
+                    break;
+                }
+                Err(e) => {
+                    stats.failed_invocations += 1;
+                    last_error = e;
+                }
+            }
+        }
+        let Some(body) = response else {
+            // Firehose skips the batch: every record goes to the error prefix.
+            let failed: Vec<(&StreamRecord, &str, &str)> = batch
+                .iter()
+                .map(|r| {
+                    (
+                        r,
+                        "Lambda.FunctionError",
+                        "The Lambda function was successfully invoked but it returned an error result.",
+                    )
+                })
+                .collect();
+            stats.processing_failed += failed.len();
+            tracing_error(&last_error);
+            self.write_errors("processing-failed", &failed, attempts).await?;
+            stats.error_objects_written += 1;
+            return Ok(stats);
+        };
+        stats.largest_response_bytes = body.len();
+        let answers = check_contract(&event, &body)?;
+        let keys_needed = crate::template::lambda_partition_keys(&self.settings.prefix);
+        let mut groups: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+        let mut failed: Vec<(&StreamRecord, &str, &str)> = Vec::new();
+        let mut unpartitioned: Vec<(&StreamRecord, &str, &str)> = Vec::new();
+        for (record, answer) in batch.iter().zip(answers.records) {
+            match answer.result.as_deref() {
+                Some("Ok") => {
+                    let keys = &answer.metadata.partition_keys;
+                    if keys_needed.iter().any(|k| !keys.contains_key(k)) {
+                        unpartitioned.push((
+                            record,
+                            "DynamicPartitioning.MetadataExtractionFailed",
+                            "A partition key the prefix needs is missing from the record's metadata.",
+                        ));
+                        continue;
+                    }
+                    let prefix = render(&self.settings.prefix, keys, None, record.arrival);
+                    stats.ok += 1;
+                    *stats.partitions.entry(prefix.clone()).or_default() += 1;
+                    groups.entry(prefix).or_default().extend_from_slice(&answer.data.0);
+                }
+                Some("Dropped") => stats.dropped += 1,
+                _ => failed.push((
+                    record,
+                    "Lambda.ProcessingFailedStatus",
+                    "ProcessingFailed status set for record",
+                )),
+            }
+        }
+        for (prefix, data) in groups {
+            let key = self.object_key(&prefix);
+            self.put_gzip(&key, &data).await?;
+            stats.objects_written += 1;
+        }
+        if !failed.is_empty() {
+            stats.processing_failed += failed.len();
+            self.write_errors("processing-failed", &failed, 1).await?;
+            stats.error_objects_written += 1;
+        }
+        if !unpartitioned.is_empty() {
+            stats.processing_failed += unpartitioned.len();
+            self.write_errors("partitioning-failed", &unpartitioned, 1).await?;
+            stats.error_objects_written += 1;
+        }
+        Ok(stats)
+    }
+
+    fn object_key(&mut self, prefix: &str) -> String {
+        self.objects += 1;
+        let now = chrono::Utc::now();
+        format!(
+            "{prefix}{}-1-{}-{:016x}.gz",
+            self.names.delivery_stream,
+            now.format("%Y-%m-%d-%H-%M-%S"),
+            xxhash_rust::xxh3::xxh3_64(format!("{prefix}{}{now}", self.objects).as_bytes())
+        )
+    }
+
+    async fn write_errors(
+        &mut self,
+        error_type: &str,
+        records: &[(&StreamRecord, &str, &str)],
+        attempts: u32,
+    ) -> Result<(), StandInError> {
+        let ending = Timestamp::now().millis();
+        let mut data = Vec::new();
+        for (record, code, message) in records {
+            let line = serde_json::json!({
+                "attemptsMade": attempts,
+                "arrivalTimestamp": record.arrival.millis(),
+                "errorCode": code,
+                "errorMessage": message,
+                "attemptEndingTimestamp": ending,
+                "rawData": STANDARD.encode_to_string(&record.data),
+                "lambdaArn": self.lambda_arn,
+            });
+            data.extend_from_slice(line.to_string().as_bytes());
+            data.push(b'\n');
+        }
+        let first = records.first().map_or_else(Timestamp::now, |(r, _, _)| r.arrival);
+        let prefix = render(
+            &self.settings.error_output_prefix,
+            &HashMap::new(),
+            Some(error_type),
+            first,
+        );
+        let key = self.object_key(&prefix);
+        self.put_gzip(&key, &data).await
+    }
+
+    async fn put_gzip(&self, key: &str, data: &[u8]) -> Result<(), StandInError> {
+        let err = |message: String| StandInError::S3 {
+            bucket: self.names.bucket.clone(),
+            key: key.to_owned(),
+            message,
+        };
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(data).map_err(|e| err(e.to_string()))?;
+        let body = gz.finish().map_err(|e| err(e.to_string()))?;
+        self.s3
+            .put_object()
+            .bucket(&self.names.bucket)
+            .key(key)
+            .content_encoding("gzip")
+            .body(body.into())
+            .send()
+            .await
+            .map_err(|e| err(chat_pipeline::sink::describe_chain(&e)))?;
+        Ok(())
+    }
+}
+
+fn tracing_error(message: &str) {
+    eprintln!("local firehose: the transformer invocation failed after all retries: {message}");
+}
+
+/// Parses the response with `aws_lambda_events`' types and checks it against
+/// the request.
+pub fn check_contract(event: &TransformationEvent, body: &[u8]) -> Result<KinesisFirehoseResponse, StandInError> {
+    let contract = |m: String| StandInError::Contract(m);
+    if body.len() > LAMBDA_RESPONSE_LIMIT {
+        return Err(contract(format!("response of {} bytes exceeds 6 MB", body.len())));
+    }
+    let response: KinesisFirehoseResponse =
+        serde_json::from_slice(body).map_err(|e| contract(format!("unreadable response: {e}")))?;
+    if response.records.len() != event.records.len() {
+        return Err(contract(format!(
+            "{} answers for {} records",
+            response.records.len(),
+            event.records.len()
+        )));
+    }
+    for (i, (asked, answered)) in event.records.iter().zip(&response.records).enumerate() {
+        if answered.record_id.as_deref() != Some(asked.record_id.as_str()) {
+            return Err(contract(format!(
+                "answer {i} is for recordId {:?}, expected {:?} (missing, duplicated or out of order)",
+                answered.record_id, asked.record_id
+            )));
+        }
+        match answered.result.as_deref() {
+            Some("Ok" | "Dropped" | "ProcessingFailed") => {}
+            other => return Err(contract(format!("answer {i} has result {other:?}"))),
+        }
+    }
+    Ok(response)
+}
+
+/// Fills in a Firehose prefix: `!{partitionKeyFromLambda:k}`,
+/// `!{firehose:error-output-type}` and `!{timestamp:yyyy}` (Java-style
+/// `yyyy`, `MM`, `dd`, `HH`, `mm`, `ss`).
+pub fn render(template: &str, keys: &HashMap<String, String>, error_type: Option<&str>, time: Timestamp) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(start) = rest.find("!{") {
+        out.push_str(&rest[..start]);
+        let Some(end) = rest[start..].find('}') else {
+            out.push_str(&rest[start..]);
+            return out;
+        };
+        let expr = &rest[start + 2..start + end];
+        let c = time.civil();
+        let value = match expr.split_once(':') {
+            Some(("partitionKeyFromLambda", k)) => keys.get(k).cloned().unwrap_or_default(),
+            Some(("firehose", "error-output-type")) => error_type.unwrap_or("").to_owned(),
+            Some(("timestamp", format)) => format
+                .replace("yyyy", &format!("{:04}", c.year))
+                .replace("MM", &format!("{:02}", c.month))
+                .replace("dd", &format!("{:02}", c.day))
+                .replace("HH", &format!("{:02}", c.hour))
+                .replace("mm", &format!("{:02}", c.minute))
+                .replace("ss", &format!("{:02}", c.second)),
+            _ => String::new(),
+        };
+        out.push_str(&value);
+        rest = &rest[start + end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_the_template_prefixes() {
+        let t = Timestamp::parse_iso8601("2026-11-21T09:05:00Z").unwrap();
+        let keys: HashMap<String, String> = [
+            ("event_type", "join"),
+            ("year", "2026"),
+            ("month", "11"),
+            ("day", "21"),
+            ("hour", "09"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        assert_eq!(
+            render(
+                "events/event_type=!{partitionKeyFromLambda:event_type}/year=!{partitionKeyFromLambda:year}/hour=!{partitionKeyFromLambda:hour}/",
+                &keys,
+                None,
+                t
+            ),
+            "events/event_type=join/year=2026/hour=09/"
+        );
+        assert_eq!(
+            render(
+                "errors/!{firehose:error-output-type}/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/",
+                &HashMap::new(),
+                Some("processing-failed"),
+                t
+            ),
+            "errors/processing-failed/year=2026/month=11/day=21/hour=09/"
+        );
+    }
+}

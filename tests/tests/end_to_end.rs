@@ -1,0 +1,230 @@
+//! The whole pipeline on the emulator: producer -> Kinesis -> (local
+//! Firehose: transformer) -> partitioned GZIP NDJSON in S3, plus the Direct
+//! PUT path as far as moto goes, and the functions run through the real
+//! runtime path under `cargo lambda watch`.
+//!
+//! moto_server must be installed (`make setup`); without it these tests fail
+//! with instructions. `PIPELINE_SKIP_EMULATOR=1` skips them on purpose.
+
+use std::collections::{BTreeMap, HashMap};
+
+use base64_simd::STANDARD;
+use chat_pipeline::timestamp::Timestamp;
+use lambda_runtime::{Context, LambdaEvent};
+use pipeline_tests::emulator::{Emulator, s3_client};
+use pipeline_tests::lake;
+use pipeline_tests::lambda_watch::{LambdaWatch, WatchInvoker};
+use pipeline_tests::local_firehose::{InProcess, LocalFirehose};
+use pipeline_tests::resources::{self, Names};
+use pipeline_tests::scenario;
+use pipeline_tests::template::{DeliverySettings, Template};
+use producer::config::SinkKind;
+
+/// A fresh emulator with the local pipeline's resources, or `None` when the
+/// emulator tests are skipped on purpose.
+async fn pipeline(prefix: &str) -> Option<(Emulator, aws_config::SdkConfig, DeliverySettings, Names)> {
+    let emulator = Emulator::for_tests().await?;
+    let config = emulator.sdk_config().await;
+    let settings = Template::repository().unwrap().delivery_settings().unwrap();
+    let names = Names::with_prefix(prefix);
+    resources::create(&config, &names, &settings).await.unwrap();
+    Some((emulator, config, settings, names))
+}
+
+fn ticks() -> [Timestamp; 2] {
+    let t = Timestamp::parse_iso8601("2026-11-21T12:00:00Z").unwrap();
+    [t, Timestamp::from_millis(t.millis() + 60_000).unwrap()]
+}
+
+/// Per event_id, how many times it landed under `events/`, and each line's
+/// partition agreement.
+async fn landed(s3: &aws_sdk_s3::Client, bucket: &str) -> HashMap<String, usize> {
+    let mut counts = HashMap::new();
+    for object in lake::objects(s3, bucket, "events/").await.unwrap() {
+        assert!(object.key.ends_with(".gz"), "{}", object.key);
+        let parts = scenario::partitions_of(&object.key);
+        for line in lake::lines(&object) {
+            let record: serde_json::Value = serde_json::from_slice(line).unwrap();
+            let occurred = record["occurred_at"].as_str().unwrap();
+            let expected: BTreeMap<String, String> = [
+                ("event_type", record["event_type"].as_str().unwrap()),
+                ("year", &occurred[0..4]),
+                ("month", &occurred[5..7]),
+                ("day", &occurred[8..10]),
+                ("hour", &occurred[11..13]),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+            assert_eq!(parts, expected, "{} holds a record of another partition", object.key);
+            *counts
+                .entry(record["event_id"].as_str().unwrap().to_owned())
+                .or_default() += 1;
+        }
+    }
+    counts
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_delivered_event_lands_once_partitioned_and_malformed_records_reach_the_error_prefix() {
+    let Some((_emulator, config, settings, names)) = pipeline("e2e-kinesis").await else {
+        return;
+    };
+
+    let state = scenario::producer(&config, &names, SinkKind::Kinesis, 300);
+    let mut expected: Vec<String> = Vec::new();
+    let mut delivered = 0;
+    for tick in ticks() {
+        let event = scenario::scheduled_event(tick);
+        expected.extend(scenario::expected_ids(&state, &event));
+        let summary = producer::handle(&state, LambdaEvent::new(event, Context::default()))
+            .await
+            .unwrap();
+        assert_eq!(summary.generated, summary.delivered);
+        delivered += summary.delivered;
+    }
+    assert_eq!(delivered, 600);
+    let malformed = scenario::malformed_records();
+    scenario::put_raw(&config, &names.stream, &malformed).await.unwrap();
+
+    let invoker = InProcess {
+        state: scenario::transformer(&config),
+    };
+    let mut firehose = LocalFirehose::new(&config, names.clone(), settings, invoker);
+    let stats = firehose.drain().await.unwrap();
+    assert_eq!(stats.records_read, 603);
+    assert_eq!(stats.ok, 600);
+    assert_eq!(stats.processing_failed, 3);
+    assert_eq!(
+        firehose.drain().await.unwrap().records_read,
+        0,
+        "a second drain reads nothing new"
+    );
+
+    let s3 = s3_client(&config);
+    let counts = landed(&s3, &names.bucket).await;
+    assert_eq!(counts.len(), expected.len());
+    for id in &expected {
+        assert_eq!(counts.get(id), Some(&1), "event {id} landed {:?} times", counts.get(id));
+    }
+
+    let errors = lake::objects(&s3, &names.bucket, "errors/processing-failed/")
+        .await
+        .unwrap();
+    let mut raw: Vec<Vec<u8>> = Vec::new();
+    for object in &errors {
+        for line in lake::lines(object) {
+            let record: serde_json::Value = serde_json::from_slice(line).unwrap();
+            assert_eq!(record["errorCode"], "Lambda.ProcessingFailedStatus");
+            for field in [
+                "attemptsMade",
+                "arrivalTimestamp",
+                "errorMessage",
+                "attemptEndingTimestamp",
+                "lambdaArn",
+            ] {
+                assert!(!record[field].is_null(), "error record lacks {field}");
+            }
+            raw.push(STANDARD.decode_to_vec(record["rawData"].as_str().unwrap()).unwrap());
+        }
+    }
+    let mut originals: Vec<Vec<u8>> = malformed.into_iter().map(|(_, d)| d).collect();
+    originals.sort();
+    raw.sort();
+    assert_eq!(raw, originals, "malformed records keep their original bytes");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rerunning_a_tick_regenerates_identical_event_ids() {
+    let Some((_emulator, config, settings, names)) = pipeline("e2e-rerun").await else {
+        return;
+    };
+    let state = scenario::producer(&config, &names, SinkKind::Kinesis, 150);
+    let event = scenario::scheduled_event(ticks()[0]);
+    for attempt in ["first", "retried"] {
+        let mut ctx = Context::default();
+        ctx.request_id = format!("{attempt}-request");
+        let summary = producer::handle(&state, LambdaEvent::new(event.clone(), ctx))
+            .await
+            .unwrap();
+        assert_eq!(summary.delivered, 150);
+    }
+    // Read the stream: 300 records, the second 150 repeating the first's ids.
+    let invoker = InProcess {
+        state: scenario::transformer(&config),
+    };
+    let mut firehose = LocalFirehose::new(&config, names.clone(), settings, invoker);
+    let stats = firehose.drain().await.unwrap();
+    assert_eq!(stats.records_read, 300);
+    // Both copies reach the transformer in one batch: the retry's copies are
+    // dropped as duplicates, and every event lands exactly once.
+    assert_eq!((stats.ok, stats.dropped), (150, 150));
+    let counts = landed(&s3_client(&config), &names.bucket).await;
+    let expected = scenario::expected_ids(&state, &event);
+    assert_eq!(counts.len(), 150);
+    assert!(expected.iter().all(|id| counts.get(id) == Some(&1)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_put_delivers_every_event_into_the_delivery_streams_destination() {
+    let Some((_emulator, config, _settings, names)) = pipeline("e2e-direct").await else {
+        return;
+    };
+    let state = scenario::producer(&config, &names, SinkKind::Firehose, 1_200);
+    let event = scenario::scheduled_event(ticks()[0]);
+    let summary = producer::handle(&state, LambdaEvent::new(event.clone(), Context::default()))
+        .await
+        .unwrap();
+    assert_eq!(summary.delivered, 1_200);
+    assert_eq!(summary.sink, format!("firehose:{}", names.direct_put_stream));
+    // moto writes Direct PUT records concatenated, without a delimiter.
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    for object in lake::objects(&s3_client(&config), &names.bucket, "direct-put/")
+        .await
+        .unwrap()
+    {
+        for value in serde_json::Deserializer::from_slice(&object.bytes).into_iter::<serde_json::Value>() {
+            let value = value.unwrap();
+            *counts
+                .entry(value["event_id"].as_str().unwrap().to_owned())
+                .or_default() += 1;
+        }
+    }
+    let expected = scenario::expected_ids(&state, &event);
+    assert_eq!(counts.len(), expected.len());
+    assert!(expected.iter().all(|id| counts.get(id) == Some(&1)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_functions_run_through_the_real_runtime_under_cargo_lambda_watch() {
+    let Some((emulator, config, settings, names)) = pipeline("e2e-watch").await else {
+        return;
+    };
+    let mut env = emulator.function_env();
+    env.extend(
+        [
+            ("SINK", "kinesis"),
+            ("STREAM_NAME", names.stream.as_str()),
+            ("EVENTS_PER_INVOCATION", "200"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned())),
+    );
+    let log = std::env::temp_dir().join("pipeline-tests-cargo-lambda-watch.log");
+    let watch = LambdaWatch::start(&env, &log).await.unwrap();
+    let event = scenario::scheduled_event(ticks()[1]);
+    let body = watch
+        .invoke("producer", serde_json::to_vec(&event).unwrap())
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n(log: {})", log.display()));
+    let summary: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(summary["delivered"], 200, "{summary}");
+    assert_eq!(summary["sink"], format!("kinesis:{}", names.stream));
+
+    let mut firehose = LocalFirehose::new(&config, names.clone(), settings, WatchInvoker(&watch));
+    let stats = firehose.drain().await.unwrap();
+    assert_eq!((stats.records_read, stats.ok), (200, 200), "{stats:?}");
+    let counts = landed(&s3_client(&config), &names.bucket).await;
+    assert_eq!(counts.len(), 200);
+    assert!(counts.values().all(|&n| n == 1));
+}
