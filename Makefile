@@ -15,10 +15,14 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 ENV ?= staging
 
-.PHONY: help setup test lint unit template-check build deploy arm64-target bench measure watch invoke-transformer invoke-producer freeze-tools
+.PHONY: help demo setup test lint unit template-check build deploy arm64-target bench measure watch invoke-transformer invoke-producer freeze-tools
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
+
+demo: setup ## Run the whole pipeline locally on the AWS emulator and print what landed where
+	cargo build --locked -p producer -p transformer -p pipeline-tests --bin producer --bin transformer --bin demo
+	./target/debug/demo
 
 setup: $(TOOLS) $(TOOLS_CHECKOV) ## Install the pinned Python tools into the project virtualenvs
 
