@@ -169,14 +169,14 @@ async fn run() -> Result<()> {
     println!("  dropped (filter/duplicate) {:>6}", stats.dropped);
     println!("  failed (to error prefix)   {:>6}", stats.processing_failed);
     print_partition_table(&events);
-    if let Some(object) = events.first() {
-        if let Some(line) = lake::lines(object).next() {
-            println!(
-                "\nSample output line ({}):\n  {}",
-                object.key,
-                String::from_utf8_lossy(line)
-            );
-        }
+    if let Some(object) = events.first()
+        && let Some(line) = lake::lines(object).next()
+    {
+        println!(
+            "\nSample output line ({}):\n  {}",
+            object.key,
+            String::from_utf8_lossy(line)
+        );
     }
     println!("\nFailure demo: the malformed records, as Firehose's error records under errors/:");
     for object in &errors {
