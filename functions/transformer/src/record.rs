@@ -25,6 +25,8 @@ pub enum RecordFailure {
     InvalidBase64(String),
     #[error(transparent)]
     Input(#[from] InputError),
+    #[error("could not rebuild the event for re-ingestion: {0}")]
+    Reingest(String),
 }
 
 impl RecordFailure {
@@ -33,6 +35,7 @@ impl RecordFailure {
         match self {
             RecordFailure::InvalidBase64(_) => "invalid_base64",
             RecordFailure::Input(e) => e.code(),
+            RecordFailure::Reingest(_) => "reingest_rebuild",
         }
     }
 }

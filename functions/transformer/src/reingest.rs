@@ -8,17 +8,19 @@
 //! without an id keeps the one derived for it here. Batching and retry are the
 //! shared crate's [`chat_pipeline::delivery`].
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::sync::Arc;
 
 use base64_simd::STANDARD;
 use chat_pipeline::aws::LazyClients;
-use chat_pipeline::event::EVENT_ID_LEN;
-use chat_pipeline::input::parse_input_event;
+use chat_pipeline::event::EventType;
+use chat_pipeline::input::InputEvent;
 use chat_pipeline::sink::{AnySink, FirehoseSink, KinesisSink, MemorySink, SinkRecord};
+use chat_pipeline::timestamp::Timestamp;
 
 use crate::firehose::{FirehoseRecord, TransformationEvent};
-use crate::record::{RecordFailure, derived_event_id};
+use crate::record::{RecordFailure, Transformed};
 
 /// Where overflow records go.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -120,27 +122,49 @@ impl SinkProvider for MemorySinks {
     }
 }
 
-/// The record to put back for an overflow `record` (one that transformed
-/// `Ok`): the canonical event with its id, keyed by the original partition key
-/// (or the user, without a Kinesis source).
-pub fn reingest_record(record: &FirehoseRecord) -> Result<SinkRecord, RecordFailure> {
-    let decoded = STANDARD
-        .decode_to_vec(record.data.as_bytes())
-        .map_err(|e| RecordFailure::InvalidBase64(e.to_string()))?;
-    let event = parse_input_event(&decoded)?;
-    let mut id_buf = [0u8; EVENT_ID_LEN];
-    let event_id: &str = match &event.event_id {
-        Some(id) => id,
-        None => derived_event_id(record).encode(&mut id_buf),
+/// The record to put back for an overflow `record`, rebuilt from its output
+/// line (the input's bytes are released as soon as a record is transformed):
+/// the event in the producer's schema with its `event_id` (the producer's, or
+/// the one derived here, so reprocessing keeps it), keyed by the original
+/// partition key, or the user without a Kinesis source.
+pub fn reingest_record(record: &FirehoseRecord, transformed: &Transformed) -> Result<SinkRecord, RecordFailure> {
+    let rebuild = |message: String| RecordFailure::Reingest(message);
+    let line = STANDARD
+        .decode_to_vec(transformed.data.as_bytes())
+        .map_err(|e| rebuild(e.to_string()))?;
+    let out: OutputLine<'_> = serde_json::from_slice(&line).map_err(|e| rebuild(e.to_string()))?;
+    let event = InputEvent {
+        event_id: None,
+        event_type: EventType::parse(&out.event_type)
+            .ok_or_else(|| rebuild(format!("event_type {:?}", out.event_type)))?,
+        occurred_at: Timestamp::parse_iso8601(&out.occurred_at).map_err(|e| rebuild(e.to_string()))?,
+        user_id: out.user_id,
+        session_id: out.session_id,
+        seq: out.seq,
     };
     let partition_key = match &record.kinesis_record_metadata {
         Some(m) if !m.partition_key.is_empty() => m.partition_key.clone(),
         _ => event.user_id.to_string(),
     };
     Ok(SinkRecord {
-        data: event.canonical_json(event_id),
+        data: event.canonical_json(&out.event_id),
         partition_key,
     })
+}
+
+/// The fields of an output line that re-ingestion needs.
+#[derive(serde::Deserialize)]
+struct OutputLine<'a> {
+    #[serde(borrow)]
+    event_id: Cow<'a, str>,
+    #[serde(borrow)]
+    event_type: Cow<'a, str>,
+    user_id: u64,
+    #[serde(borrow)]
+    session_id: Option<Cow<'a, str>>,
+    seq: Option<u64>,
+    #[serde(borrow)]
+    occurred_at: Cow<'a, str>,
 }
 
 #[cfg(test)]
