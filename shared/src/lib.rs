@@ -22,11 +22,13 @@
 //!   failed, bounded by attempts and the Lambda deadline; every record is
 //!   accounted for in a [`delivery::DeliveryReport`].
 //! * [`aws`]: SDK clients built lazily, once per container.
+//! * [`allocator`]: the functions' allocator (mimalloc) and its tuning.
 //! * [`settings`]: environment variables read at cold start, with errors that
 //!   name the variable.
 //! * [`metrics`] and [`logging`]: CloudWatch Embedded Metric Format lines and
 //!   JSON logs.
 
+pub mod allocator;
 pub mod aws;
 pub mod batching;
 pub mod delivery;

@@ -2,6 +2,10 @@
 //! producer's own work before the network. Run: `cargo bench -p producer`.
 //! Throughput is in events per second.
 
+/// The allocator the deployed binary uses (see main.rs).
+#[global_allocator]
+static GLOBAL: chat_pipeline::allocator::MiMalloc = chat_pipeline::allocator::MiMalloc;
+
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -13,6 +17,7 @@ use producer::generator::{Plan, generate};
 use producer::handler::to_records;
 
 fn generate_serialize_batch(c: &mut Criterion) {
+    chat_pipeline::allocator::configure();
     let end = Timestamp::parse_iso8601("2026-11-21T12:00:00Z").unwrap();
     let mut group = c.benchmark_group("producer");
     group.sample_size(30).measurement_time(Duration::from_secs(10));

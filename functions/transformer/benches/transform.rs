@@ -17,6 +17,10 @@
 //! and a 6 MB Kinesis-source request whose overflow is re-ingested through a
 //! mocked Kinesis client.
 
+/// The allocator the deployed binary uses (see main.rs).
+#[global_allocator]
+static GLOBAL: chat_pipeline::allocator::MiMalloc = chat_pipeline::allocator::MiMalloc;
+
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -72,6 +76,7 @@ fn largest_without_reingestion(format: Format, source: Source) -> usize {
 }
 
 fn no_reingestion(c: &mut Criterion) {
+    chat_pipeline::allocator::configure();
     let rt = runtime();
     let state = Transformer::new(Config::default(), AwsSinks::default());
     let mut group = c.benchmark_group("no_reingestion");
@@ -110,6 +115,7 @@ fn no_reingestion(c: &mut Criterion) {
 }
 
 fn reingestion(c: &mut Criterion) {
+    chat_pipeline::allocator::configure();
     let rt = runtime();
     let rule = mock!(aws_sdk_kinesis::Client::put_records).then_compute_output(|req| {
         let entries = req
