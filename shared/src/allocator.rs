@@ -1,16 +1,31 @@
 //! The functions' memory allocator: mimalloc, built without transparent huge
-//! pages and purging freed memory after 10 ms.
+//! pages and purging freed memory after 100 ms.
 //!
-//! Measured on a 2 MB batch and a 6 MB invocation of the transformer
-//! (`profile_batch ... handler-fresh` and `make measure`):
+//! Choosing it, on the transformer (throughput: `profile_batch ...
+//! handler-fresh` on a 2 MB Direct PUT batch; peak RSS: `make measure`, a 6 MB
+//! invocation):
 //!
 //! | allocator | throughput | peak RSS, 6 MB event |
 //! | --- | --- | --- |
 //! | glibc | 235 MB/s | 29 MiB |
 //! | mimalloc, defaults (huge pages, purge after 1 s) | 390 MB/s | 55 MiB |
 //! | mimalloc, no huge pages, purge after 1 s | 390 MB/s | 43 MiB |
-//! | **mimalloc, no huge pages, purge after 10 ms** | 345 MB/s | 32 MiB |
+//! | mimalloc, no huge pages, purge after 10 ms | 345 MB/s | 32 MiB |
 //! | mimalloc, no huge pages, purge at once | 220 MB/s | 25 MiB |
+//!
+//! Choosing the delay, on 2026-11-22 with inputs released early (criterion
+//! `no_reingestion/handler/*/producer_events`, Direct PUT / Kinesis source;
+//! `make measure` with `MIMALLOC_PURGE_DELAY`):
+//!
+//! | purge delay | Direct PUT | Kinesis source | peak RSS, 6 MB event |
+//! | --- | --- | --- | --- |
+//! | 10 ms | 309 MiB/s | 263 MiB/s | 30-32 MiB |
+//! | **100 ms** | 341 MiB/s | 309 MiB/s | 40.5 MiB |
+//! | 1 s | | | 40.7 MiB |
+//!
+//! 100 ms keeps both targets (300 MB/s of event JSON, 48 MB peak) with room:
+//! a container Firehose keeps busy reuses its pages from one invocation to
+//! the next, and an idle one returns them within a tenth of a second.
 //!
 //! The transformer allocates and frees tens of thousands of small strings per
 //! invocation, which glibc handles poorly; mimalloc's defaults, though, back
@@ -31,10 +46,16 @@ pub use mimalloc::MiMalloc;
 pub const PURGE_DELAY: mi_option_t = 15;
 
 /// The purge delay the functions run with, in milliseconds.
-pub const PURGE_DELAY_MS: i64 = 10;
+pub const PURGE_DELAY_MS: i64 = 100;
 
-/// Sets the purge delay to [`PURGE_DELAY_MS`].
+/// Sets the purge delay to [`PURGE_DELAY_MS`], unless the function's
+/// environment sets mimalloc's own `MIMALLOC_PURGE_DELAY`, which mimalloc has
+/// then read already: that is the knob for trying another value without a
+/// rebuild.
 pub fn configure() {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+        return;
+    }
     // SAFETY: mi_option_set stores an integer in mimalloc's option table; it
     // takes no pointers and any value is valid for this option.
     unsafe { mi_option_set(PURGE_DELAY, PURGE_DELAY_MS as _) }

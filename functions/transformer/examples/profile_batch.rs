@@ -3,8 +3,10 @@
 //! `profile_batch FORMAT SOURCE ROUNDS RECORDS [PHASE]`, e.g.
 //! `target/release/examples/profile_batch producer direct 100 8000`.
 //! PHASE is `all` (default: request bytes -> response bytes), `de` (request
-//! deserialization only), `handler` (`process` only) or `ser` (response
-//! serialization only), so that `valgrind --tool=callgrind` can count each
+//! deserialization only), `handler` (`process` only, events cloned up front),
+//! `handler-fresh` (`process` only, each event cloned just before its run, as
+//! the criterion benchmark does) or `ser` (response serialization only), so
+//! that `valgrind --tool=callgrind` can count each
 //! phase's instructions (subtract a run with ROUNDS=0 for the set-up).
 
 /// The allocator the deployed binary uses.
