@@ -145,6 +145,15 @@ fn reply(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
     r
 }
 
+/// A request's whole body (empty if the client went away mid-body).
+async fn body_bytes(req: Request<Incoming>) -> Bytes {
+    req.into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default()
+}
+
 async fn route(
     req: Request<Incoming>,
     state: Arc<Mutex<State>>,
@@ -183,12 +192,7 @@ async fn route(
             }
         }
         (Method::POST, ["invocation", id, kind @ ("response" | "error")]) => {
-            let body = req
-                .into_body()
-                .collect()
-                .await
-                .map(|b| b.to_bytes())
-                .unwrap_or_default();
+            let body = body_bytes(req).await;
             let outcome = if *kind == "response" {
                 Outcome::Response(body.to_vec())
             } else {
@@ -200,12 +204,7 @@ async fn route(
             Ok(reply(StatusCode::ACCEPTED, r#"{"status":"OK"}"#))
         }
         (Method::POST, ["init", "error"]) => {
-            let body = req
-                .into_body()
-                .collect()
-                .await
-                .map(|b| b.to_bytes())
-                .unwrap_or_default();
+            let body = body_bytes(req).await;
             lock(&state).init_error = Some(serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null));
             polled.notify_waiters();
             Ok(reply(StatusCode::ACCEPTED, r#"{"status":"OK"}"#))
