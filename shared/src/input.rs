@@ -19,6 +19,13 @@ use crate::timestamp::{TimeError, Timestamp};
 /// The longest accepted `event_id` / `session_id`, in bytes.
 pub const MAX_ID_LEN: usize = 256;
 
+/// The largest accepted `user` and `seq`: 2^63-1, the maximum of a signed
+/// 64-bit integer, which is what every consumer stores them in (Athena and
+/// Redshift `bigint`, Snowflake `NUMBER(19)`, DuckDB `BIGINT`). A larger value
+/// is refused with a reason rather than landing where a query cannot read it;
+/// `tests/tests/template_agreement.rs` holds this and the Glue columns together.
+pub const MAX_INTEGER: u64 = i64::MAX as u64;
+
 /// One validated input event.
 #[derive(Clone, Debug, PartialEq)]
 pub struct InputEvent<'a> {
@@ -109,20 +116,30 @@ impl InputError {
 
 const EXPECT_EVENT_NAME: &str = "a string";
 const EXPECT_EVENT_TIME: &str = "an RFC 3339 / ISO-8601 date-time string (e.g. \"2023-12-12T10:00:00.123Z\"; no offset means UTC) or epoch milliseconds";
-const EXPECT_USER: &str = "a non-negative integer, or a string of decimal digits";
+const EXPECT_USER: &str =
+    "an integer from 0 to 9223372036854775807 (2^63-1), or a string of such decimal digits";
 const EXPECT_ID: &str = "a non-empty string of at most 256 bytes, or null";
-const EXPECT_SEQ: &str = "a non-negative integer or null";
+const EXPECT_SEQ: &str = "an integer from 0 to 9223372036854775807 (2^63-1), or null";
 const EXPECT_SCHEMA: &str = "1 (the only input schema version) or null";
+
+/// The UTF-8 byte-order mark, which some producers (Windows tools, .NET's
+/// `Encoding.UTF8`) write before a JSON text. RFC 8259 section 8.1 lets a
+/// parser ignore it, so a record that starts with one is read without it.
+pub const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// Parses and validates one record's bytes.
 pub fn parse_input_event(bytes: &[u8]) -> Result<InputEvent<'_>, InputError> {
+    let (bom, bytes) = match bytes.strip_prefix(UTF8_BOM) {
+        Some(rest) => (UTF8_BOM.len(), rest),
+        None => (0, bytes),
+    };
     // The SIMD check is several times faster than `std::str::from_utf8`;
     // the standard one only runs to find the offset of a bad byte.
     let text = match simdutf8::basic::from_utf8(bytes) {
         Ok(text) => text,
         Err(_) => {
             let offset = std::str::from_utf8(bytes).err().map_or(0, |e| e.valid_up_to());
-            return Err(InputError::NotUtf8 { offset });
+            return Err(InputError::NotUtf8 { offset: bom + offset });
         }
     };
     match scan_flat_object(text) {
@@ -508,15 +525,17 @@ impl<'a> RawEvent<'a> {
         };
         let user_id = match self.user {
             None => return Err(InputError::MissingField { field: "user" }),
-            Some(Loose::Int(i)) if (0..=i128::from(u64::MAX)).contains(&i) => i as u64,
+            Some(Loose::Int(i)) if (0..=i128::from(MAX_INTEGER)).contains(&i) => i as u64,
             Some(Loose::Str(s)) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => s
                 .parse::<u64>()
-                .map_err(|_| invalid("user", EXPECT_USER, &Loose::Str(s.clone())))?,
+                .ok()
+                .filter(|&n| n <= MAX_INTEGER)
+                .ok_or_else(|| invalid("user", EXPECT_USER, &Loose::Str(s.clone())))?,
             Some(other) => return Err(invalid("user", EXPECT_USER, &other)),
         };
         let seq = match self.seq {
             None | Some(Loose::Null) => None,
-            Some(Loose::Int(i)) if (0..=i128::from(u64::MAX)).contains(&i) => Some(i as u64),
+            Some(Loose::Int(i)) if (0..=i128::from(MAX_INTEGER)).contains(&i) => Some(i as u64),
             Some(other) => return Err(invalid("seq", EXPECT_SEQ, &other)),
         };
         match self.schema_version {
@@ -623,7 +642,7 @@ mod tests {
         assert!(e.to_string().contains("found string \"yesterday\""), "{e}");
         assert_eq!(
             err(r#"{"event_name":"JOIN","event_time":"2023-12-12T10:00:00Z","user":-1}"#).to_string(),
-            "field `user`: expected a non-negative integer, or a string of decimal digits, found integer -1"
+            "field `user`: expected an integer from 0 to 9223372036854775807 (2^63-1), or a string of such decimal digits, found integer -1"
         );
         assert_eq!(
             err(r#"{"event_name":"JOIN","event_time":"2023-12-12T10:00:00Z","user":1,"user":2}"#),
@@ -637,6 +656,44 @@ mod tests {
             err(r#"{"event_name":"JOIN","event_time":"2023-12-12T10:00:00Z","user":1,"event_id":""}"#).code(),
             "invalid_field"
         );
+    }
+
+    #[test]
+    fn integers_stop_at_the_signed_64_bit_maximum() {
+        let max = MAX_INTEGER.to_string();
+        let over = (u128::from(MAX_INTEGER) + 1).to_string();
+        let event = |user: &str, seq: &str| {
+            format!(r#"{{"event_name":"JOIN","event_time":"2023-12-12T10:00:00Z","user":{user},"seq":{seq}}}"#)
+        };
+        let at_max = event(&max, &max);
+        let e = parse_input_event(at_max.as_bytes()).unwrap();
+        assert_eq!((e.user_id, e.seq), (MAX_INTEGER, Some(MAX_INTEGER)));
+        let as_string = event(&format!("\"{max}\""), "0");
+        assert_eq!(parse_input_event(as_string.as_bytes()).unwrap().user_id, MAX_INTEGER);
+        for (user, seq, field) in [
+            (over.as_str(), "1", "user"),
+            (&format!("\"{over}\""), "1", "user"),
+            ("18446744073709551615", "1", "user"),
+            ("1", over.as_str(), "seq"),
+        ] {
+            match parse_input_event(event(user, seq).as_bytes()) {
+                Err(InputError::InvalidField { field: f, expected, .. }) => {
+                    assert_eq!(f, field);
+                    assert!(expected.contains("9223372036854775807"), "{expected}");
+                }
+                other => panic!("{user}/{seq}: expected a range error, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_leading_byte_order_mark_is_ignored() {
+        let mut bytes = UTF8_BOM.to_vec();
+        bytes.extend_from_slice(br#"{"event_name":"JOIN","event_time":"2023-12-12T10:00:00Z","user":7}"#);
+        assert_eq!(parse_input_event(&bytes).unwrap().user_id, 7);
+        let mut bad = UTF8_BOM.to_vec();
+        bad.extend_from_slice(b"{\xff}");
+        assert_eq!(parse_input_event(&bad), Err(InputError::NotUtf8 { offset: 4 }));
     }
 
     #[test]
