@@ -18,14 +18,16 @@ use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
 use crate::event::EventType;
-use crate::timestamp::{Civil, Timestamp, put_digits};
+use crate::timestamp::Timestamp;
 
 /// The version written in every output record's `schema_version`.
 pub const OUTPUT_SCHEMA_VERSION: u32 = 1;
 
 /// The partition keys the transformer emits, in the order they appear in the
-/// S3 prefix. template.yaml's `Prefix` must use exactly these.
-pub const PARTITION_KEYS: [&str; 5] = ["event_type", "year", "month", "day", "hour"];
+/// S3 prefix. template.yaml's `Prefix` and the Glue table's partition columns
+/// must use exactly these (see [`PartitionKeys`] for why `dt` is the arrival
+/// date).
+pub const PARTITION_KEYS: [&str; 2] = ["event_type", "dt"];
 
 /// Where a record came from when the delivery stream reads a Kinesis stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -159,53 +161,52 @@ impl Serialize for EventDate {
     }
 }
 
-/// Firehose dynamic-partitioning keys: the event type and the UTC hour of
-/// `occurred_at`, zero-padded.
+/// Firehose dynamic-partitioning keys: the event type and `dt`, the UTC date
+/// on which the record reached the stream (`received_at`, Firehose's
+/// `approximateArrivalTimestamp`), as `YYYY-MM-DD`.
+///
+/// Why arrival time and not event time: the arrival time comes from AWS's
+/// clock, so every record Firehose can hold (a Kinesis source keeps at most
+/// its retention period) falls on at most retention-in-days + 1 dates, and
+/// a buffer opens at most 5 event types times that many partitions, however
+/// late, backfilled or skewed the clients' `event_time`s are. Event time
+/// would let one client with a wrong clock open hundreds of partitions (500
+/// is Firehose's default limit; beyond it records go to the error prefix) and
+/// put rows outside any projection range. A query for events of day D reads
+/// `dt` from D (late events land later, never earlier) and filters on
+/// `occurred_at`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PartitionKeys {
     event_type: EventType,
-    // "YYYYMMDDHH"
-    digits: [u8; 10],
+    // "YYYY-MM-DD"
+    dt: [u8; 10],
 }
 
 impl PartitionKeys {
-    pub fn new(event_type: EventType, occurred_at: Timestamp) -> Self {
-        Self::from_civil(event_type, &occurred_at.civil())
-    }
-
-    /// The keys for an event whose time is already split into fields.
-    pub fn from_civil(event_type: EventType, c: &Civil) -> Self {
-        let mut digits = [0u8; 10];
-        put_digits(&mut digits[0..4], u32::from(c.year));
-        put_digits(&mut digits[4..6], u32::from(c.month));
-        put_digits(&mut digits[6..8], u32::from(c.day));
-        put_digits(&mut digits[8..10], u32::from(c.hour));
-        PartitionKeys { event_type, digits }
+    /// The keys of an event of `event_type` that reached the stream at `received_at`.
+    pub fn new(event_type: EventType, received_at: Timestamp) -> Self {
+        PartitionKeys {
+            event_type,
+            dt: received_at.civil().date_bytes(),
+        }
     }
 
     /// `(key, value)` pairs in [`PARTITION_KEYS`] order.
-    pub fn pairs(&self) -> [(&'static str, &str); 5] {
-        let d = std::str::from_utf8(&self.digits).unwrap_or("0000000000");
-        [
-            ("event_type", self.event_type.output_name()),
-            ("year", &d[0..4]),
-            ("month", &d[4..6]),
-            ("day", &d[6..8]),
-            ("hour", &d[8..10]),
-        ]
+    pub fn pairs(&self) -> [(&'static str, &str); 2] {
+        let dt = std::str::from_utf8(&self.dt).unwrap_or("0000-00-00");
+        [("event_type", self.event_type.output_name()), ("dt", dt)]
     }
 
     /// The exact length of this value serialized as a JSON object.
     pub fn json_len(&self) -> usize {
-        // {"event_type":"x","year":"YYYY","month":"MM","day":"DD","hour":"HH"}
-        const FIXED: usize = r#"{"event_type":"","year":"0000","month":"00","day":"00","hour":"00"}"#.len();
+        const FIXED: usize = r#"{"event_type":"","dt":"0000-00-00"}"#.len();
         FIXED + self.event_type.output_name().len()
     }
 }
 
 impl Serialize for PartitionKeys {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(5))?;
+        let mut map = serializer.serialize_map(Some(PARTITION_KEYS.len()))?;
         for (k, v) in self.pairs() {
             map.serialize_entry(k, v)?;
         }
@@ -277,18 +278,15 @@ mod tests {
     }
 
     #[test]
-    fn partition_keys_are_zero_padded_and_sized_exactly() {
-        let t = Timestamp::parse_iso8601("2024-03-05T07:59:59.999Z").unwrap();
+    fn partition_keys_are_the_type_and_the_arrival_date_sized_exactly() {
+        let received = Timestamp::parse_iso8601("2024-03-05T23:59:59.999Z").unwrap();
         for ty in EventType::ALL {
-            let keys = PartitionKeys::new(ty, t);
+            let keys = PartitionKeys::new(ty, received);
             let json = serde_json::to_string(&keys).unwrap();
             assert_eq!(json.len(), keys.json_len());
-            assert_eq!(
-                keys.pairs()[1..],
-                [("year", "2024"), ("month", "03"), ("day", "05"), ("hour", "07")]
-            );
+            assert_eq!(keys.pairs(), [("event_type", ty.output_name()), ("dt", "2024-03-05")]);
         }
-        let names: Vec<_> = PartitionKeys::new(EventType::Join, t).pairs().map(|(k, _)| k).to_vec();
+        let names: Vec<_> = PartitionKeys::new(EventType::Join, received).pairs().map(|(k, _)| k).to_vec();
         assert_eq!(names, PARTITION_KEYS);
     }
 }

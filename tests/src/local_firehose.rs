@@ -258,6 +258,7 @@ impl<I: Invoker> LocalFirehose<I> {
                     approximate_arrival_timestamp: EpochMillis(r.arrival),
                     data: STANDARD.encode_to_string(&r.data),
                     kinesis_record_metadata: Some(r.metadata.clone()),
+                    envelope_error: None,
                 })
                 .collect(),
         };
@@ -486,33 +487,27 @@ mod tests {
     #[test]
     fn renders_the_template_prefixes() {
         let t = Timestamp::parse_iso8601("2026-11-21T09:05:00Z").unwrap();
-        let keys: HashMap<String, String> = [
-            ("event_type", "join"),
-            ("year", "2026"),
-            ("month", "11"),
-            ("day", "21"),
-            ("hour", "09"),
-        ]
+        let keys: HashMap<String, String> = [("event_type", "join"), ("dt", "2026-11-21")]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
         assert_eq!(
             render(
-                "events/event_type=!{partitionKeyFromLambda:event_type}/year=!{partitionKeyFromLambda:year}/hour=!{partitionKeyFromLambda:hour}/",
+                "events/event_type=!{partitionKeyFromLambda:event_type}/dt=!{partitionKeyFromLambda:dt}/",
                 &keys,
                 None,
                 t
             ),
-            "events/event_type=join/year=2026/hour=09/"
+            "events/event_type=join/dt=2026-11-21/"
         );
         assert_eq!(
             render(
-                "errors/!{firehose:error-output-type}/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/",
+                "errors/!{firehose:error-output-type}/dt=!{timestamp:yyyy-MM-dd}/hour=!{timestamp:HH}/",
                 &HashMap::new(),
                 Some("processing-failed"),
                 t
             ),
-            "errors/processing-failed/year=2026/month=11/day=21/hour=09/"
+            "errors/processing-failed/dt=2026-11-21/hour=09/"
         );
     }
 }

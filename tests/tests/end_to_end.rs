@@ -45,13 +45,11 @@ async fn landed(s3: &aws_sdk_s3::Client, bucket: &str) -> HashMap<String, usize>
         let parts = scenario::partitions_of(&object.key);
         for line in lake::lines(&object) {
             let record: serde_json::Value = serde_json::from_slice(line).unwrap();
-            let occurred = record["occurred_at"].as_str().unwrap();
+            // Partitioned by the day the record reached the stream.
+            let received = record["received_at"].as_str().unwrap();
             let expected: BTreeMap<String, String> = [
                 ("event_type", record["event_type"].as_str().unwrap()),
-                ("year", &occurred[0..4]),
-                ("month", &occurred[5..7]),
-                ("day", &occurred[8..10]),
-                ("hour", &occurred[11..13]),
+                ("dt", &received[0..10]),
             ]
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v.to_owned()))

@@ -112,7 +112,7 @@ proptest! {
                     prop_assert_eq!(data.last(), Some(&b'\n'));
                     let line: serde_json::Value = serde_json::from_slice(&data).unwrap();
                     prop_assert_eq!(line["schema_version"].as_u64(), Some(1));
-                    prop_assert_eq!(p.metadata.partition_keys.len(), 5);
+                    prop_assert_eq!(p.metadata.partition_keys.len(), chat_pipeline::output::PARTITION_KEYS.len());
                 }
                 RecordResult::Dropped => prop_assert!(data.is_empty()),
                 RecordResult::ProcessingFailed => {}

@@ -207,14 +207,14 @@ async fn run() -> Result<()> {
     Ok(())
 }
 
-/// Objects (and records) per event type and hour.
+/// Objects (and records) per event type and arrival day (`dt`).
 fn print_partition_table(events: &[lake::Object]) {
     let mut table: BTreeMap<String, BTreeMap<String, (usize, usize)>> = BTreeMap::new();
     let mut hours: Vec<String> = Vec::new();
     for object in events {
         let p = scenario::partitions_of(&object.key);
         let get = |k: &str| p.get(k).cloned().unwrap_or_default();
-        let hour = format!("{}-{}-{} {}h", get("year"), get("month"), get("day"), get("hour"));
+        let hour = format!("dt={}", get("dt"));
         if !hours.contains(&hour) {
             hours.push(hour.clone());
         }
@@ -223,7 +223,7 @@ fn print_partition_table(events: &[lake::Object]) {
         cell.1 += lake::lines(object).count();
     }
     hours.sort();
-    println!("\nObjects (records) per partition, event_type by hour:");
+    println!("\nObjects (records) per partition, event_type by arrival day:");
     print!("  {:<14}", "event_type");
     for h in &hours {
         print!("{h:>18}");
