@@ -15,7 +15,7 @@ use std::fmt;
 
 use chat_pipeline::output::PartitionKeys;
 use chat_pipeline::timestamp::Timestamp;
-use serde::de::{self, Visitor};
+use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// The 6 MB synchronous-invocation payload limit (6 MiB).
@@ -47,32 +47,45 @@ pub struct TransformationEvent {
 }
 
 /// One record of a [`TransformationEvent`].
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+///
+/// Only `recordId` must be readable for the invocation to be answered: every
+/// other field is read leniently, as AWS's own sample events (the Lambda
+/// console's and SAM CLI's "Test" events, the Lambda developer guide's
+/// examples) write them: `subsequenceNumber` as a string, sometimes `""`,
+/// and `approximateArrivalTimestamp` as an ISO-8601 string. A record whose
+/// envelope still cannot be read keeps the reason in
+/// [`FirehoseRecord::envelope_error`] and is answered `ProcessingFailed` on
+/// its own, so one odd record never fails the batch.
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FirehoseRecord {
     pub record_id: String,
     pub approximate_arrival_timestamp: EpochMillis,
     /// Base64, as sent: decoded per record so that one bad record fails alone.
     pub data: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub kinesis_record_metadata: Option<KinesisRecordMetadata>,
+    /// Why this record's envelope could not be read (the other fields then
+    /// hold defaults and must not be used).
+    #[serde(skip)]
+    pub envelope_error: Option<String>,
 }
 
 /// Where a record sat in the source Kinesis stream.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct KinesisRecordMetadata {
     pub shard_id: String,
     pub partition_key: String,
     pub sequence_number: String,
-    #[serde(default)]
     pub subsequence_number: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub approximate_arrival_timestamp: Option<EpochMillis>,
 }
 
 /// Epoch milliseconds as Firehose writes them (a JSON number; a fraction is
-/// truncated), within [`Timestamp`]'s range.
+/// truncated), within [`Timestamp`]'s range. Also read from an ISO-8601
+/// string, as in AWS's sample events.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EpochMillis(pub Timestamp);
 
@@ -84,34 +97,300 @@ impl Serialize for EpochMillis {
 
 impl<'de> Deserialize<'de> for EpochMillis {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = EpochMillis;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("epoch milliseconds from 0 to 253402300799999")
+        match d.deserialize_any(Lenient(EpochMillisField))? {
+            Ok(v) => Ok(v),
+            Err(why) => Err(de::Error::custom(why)),
+        }
+    }
+}
+
+/// How one envelope field is read: from which JSON values, into what.
+/// [`Lenient`] turns any other value (drained, so parsing goes on) into a
+/// reason instead of a deserialization error.
+trait FieldReader: Copy {
+    type Value;
+    /// What the field should hold, for the reason text.
+    const EXPECTED: &'static str;
+    fn from_u64(self, _v: u64) -> Option<Self::Value> {
+        None
+    }
+    fn from_i64(self, v: i64) -> Option<Self::Value> {
+        u64::try_from(v).ok().and_then(|v| self.from_u64(v))
+    }
+    fn from_f64(self, _v: f64) -> Option<Self::Value> {
+        None
+    }
+    fn from_str(self, _v: &str) -> Option<Self::Value> {
+        None
+    }
+    fn from_string(self, v: String) -> Option<Self::Value> {
+        self.from_str(&v)
+    }
+}
+
+/// A field read by `R`: `Ok` with its value, or `Err` with why not.
+#[derive(Clone, Copy)]
+struct Lenient<R>(R);
+
+impl<'de, R: FieldReader> DeserializeSeed<'de> for Lenient<R> {
+    type Value = Result<R::Value, String>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<R: FieldReader> Lenient<R> {
+    fn refuse<T>(found: impl fmt::Display) -> Result<T, String> {
+        Err(format!("expected {}, found {found}", R::EXPECTED))
+    }
+}
+
+impl<'de, R: FieldReader> Visitor<'de> for Lenient<R> {
+    type Value = Result<R::Value, String>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(R::EXPECTED)
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(self.0.from_u64(v).map_or_else(|| Self::refuse(v), Ok))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(self.0.from_i64(v).map_or_else(|| Self::refuse(v), Ok))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(self.0.from_f64(v).map_or_else(|| Self::refuse(v), Ok))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(self.0.from_str(v).map_or_else(|| Self::refuse(format_args!("{v:?}")), Ok))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        let shown = format!("{v:?}");
+        Ok(self.0.from_string(v).map_or_else(|| Self::refuse(shown), Ok))
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(Self::refuse(v))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Self::refuse("null"))
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+        Ok(Self::refuse("an array"))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<de::IgnoredAny, de::IgnoredAny>()?.is_some() {}
+        Ok(Self::refuse("an object"))
+    }
+}
+
+#[derive(Clone, Copy)]
+struct EpochMillisField;
+
+impl FieldReader for EpochMillisField {
+    type Value = EpochMillis;
+    const EXPECTED: &'static str = "epoch milliseconds from 0 to 253402300799999, or an ISO-8601 date-time string";
+    fn from_u64(self, v: u64) -> Option<EpochMillis> {
+        i64::try_from(v).ok().and_then(|ms| self.from_i64(ms))
+    }
+    fn from_i64(self, v: i64) -> Option<EpochMillis> {
+        Timestamp::from_millis(v).ok().map(EpochMillis)
+    }
+    fn from_f64(self, v: f64) -> Option<EpochMillis> {
+        let floored = v.floor();
+        if floored.is_finite() && (0.0..=Timestamp::MAX.millis() as f64).contains(&floored) {
+            self.from_i64(floored as i64)
+        } else {
+            None
+        }
+    }
+    fn from_str(self, v: &str) -> Option<EpochMillis> {
+        Timestamp::parse_iso8601(v).ok().map(EpochMillis)
+    }
+}
+
+/// A JSON string, owned.
+#[derive(Clone, Copy)]
+struct Text;
+
+impl FieldReader for Text {
+    type Value = String;
+    const EXPECTED: &'static str = "a string";
+    fn from_str(self, v: &str) -> Option<String> {
+        Some(v.to_owned())
+    }
+    fn from_string(self, v: String) -> Option<String> {
+        Some(v)
+    }
+}
+
+/// `subsequenceNumber`: a number, or its digits as a string; `""` (a record
+/// that was not aggregated) is 0.
+#[derive(Clone, Copy)]
+struct Subsequence;
+
+impl FieldReader for Subsequence {
+    type Value = u64;
+    const EXPECTED: &'static str = "a non-negative integer, or its digits as a string";
+    fn from_u64(self, v: u64) -> Option<u64> {
+        Some(v)
+    }
+    fn from_str(self, v: &str) -> Option<u64> {
+        if v.is_empty() { Some(0) } else { v.parse().ok() }
+    }
+}
+
+/// `kinesisRecordMetadata`: an object whose fields are read leniently and
+/// then checked together.
+#[derive(Clone, Copy)]
+struct MetadataField;
+
+impl<'de> DeserializeSeed<'de> for MetadataField {
+    type Value = Result<Option<KinesisRecordMetadata>, String>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for MetadataField {
+    type Value = Result<Option<KinesisRecordMetadata>, String>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Ok(None))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut shard_id = None;
+        let mut partition_key = None;
+        let mut sequence_number = None;
+        let mut subsequence_number = None;
+        let mut arrival = None;
+        let mut first_error: Option<String> = None;
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            let (name, outcome): (&str, Result<(), String>) = match key.as_ref() {
+                "shardId" => ("shardId", map.next_value_seed(Lenient(Text))?.map(|v| shard_id = Some(v))),
+                "partitionKey" => (
+                    "partitionKey",
+                    map.next_value_seed(Lenient(Text))?.map(|v| partition_key = Some(v)),
+                ),
+                "sequenceNumber" => (
+                    "sequenceNumber",
+                    map.next_value_seed(Lenient(Text))?.map(|v| sequence_number = Some(v)),
+                ),
+                "subsequenceNumber" => (
+                    "subsequenceNumber",
+                    map.next_value_seed(Lenient(Subsequence))?.map(|v| subsequence_number = Some(v)),
+                ),
+                "approximateArrivalTimestamp" => (
+                    "approximateArrivalTimestamp",
+                    map.next_value_seed(Lenient(EpochMillisField))?.map(|v| arrival = Some(v)),
+                ),
+                _ => {
+                    map.next_value::<de::IgnoredAny>()?;
+                    continue;
+                }
+            };
+            if let (Err(why), None) = (outcome, &first_error) {
+                first_error = Some(format!("kinesisRecordMetadata.{name}: {why}"));
             }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<EpochMillis, E> {
-                i64::try_from(v)
-                    .ok()
-                    .and_then(|ms| Timestamp::from_millis(ms).ok())
-                    .map(EpochMillis)
-                    .ok_or_else(|| E::invalid_value(de::Unexpected::Unsigned(v), &self))
+        }
+        if let Some(e) = first_error {
+            return Ok(Err(e));
+        }
+        let missing = |field: &str| format!("kinesisRecordMetadata.{field}: missing");
+        Ok((|| {
+            Ok(Some(KinesisRecordMetadata {
+                shard_id: shard_id.ok_or_else(|| missing("shardId"))?,
+                partition_key: partition_key.ok_or_else(|| missing("partitionKey"))?,
+                sequence_number: sequence_number.ok_or_else(|| missing("sequenceNumber"))?,
+                subsequence_number: subsequence_number.unwrap_or(0),
+                approximate_arrival_timestamp: arrival,
+            }))
+        })())
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+        Ok(Err("kinesisRecordMetadata: expected an object, found an array".to_owned()))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Err(format!("kinesisRecordMetadata: expected an object, found {v:?}")))
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(Err(format!("kinesisRecordMetadata: expected an object, found {v}")))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(Err(format!("kinesisRecordMetadata: expected an object, found {v}")))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(Err(format!("kinesisRecordMetadata: expected an object, found {v}")))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(Err(format!("kinesisRecordMetadata: expected an object, found {v}")))
+    }
+}
+
+impl<'de> Deserialize<'de> for FirehoseRecord {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(RecordVisitor)
+    }
+}
+
+struct RecordVisitor;
+
+impl<'de> Visitor<'de> for RecordVisitor {
+    type Value = FirehoseRecord;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a Firehose record: an object with a string recordId")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<FirehoseRecord, A::Error> {
+        let mut record_id: Option<String> = None;
+        let mut arrival = None;
+        let mut data = None;
+        let mut metadata = None;
+        let mut first_error: Option<String> = None;
+        let mut note = |name: &str, outcome: Result<(), String>| {
+            if let (Err(why), None) = (outcome, &first_error) {
+                first_error = Some(if name.is_empty() { why } else { format!("{name}: {why}") });
             }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<EpochMillis, E> {
-                Timestamp::from_millis(v)
-                    .map(EpochMillis)
-                    .map_err(|_| E::invalid_value(de::Unexpected::Signed(v), &self))
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<EpochMillis, E> {
-                let floored = v.floor();
-                if floored.is_finite() && (0.0..=Timestamp::MAX.millis() as f64).contains(&floored) {
-                    self.visit_i64(floored as i64)
-                } else {
-                    Err(E::invalid_value(de::Unexpected::Float(v), &self))
+        };
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            match key.as_ref() {
+                "recordId" => {
+                    if record_id.is_some() {
+                        return Err(de::Error::duplicate_field("recordId"));
+                    }
+                    record_id = Some(map.next_value()?);
+                }
+                "approximateArrivalTimestamp" => {
+                    let v = map.next_value_seed(Lenient(EpochMillisField))?;
+                    note("approximateArrivalTimestamp", v.map(|v| arrival = Some(v)));
+                }
+                "data" => {
+                    let v = map.next_value_seed(Lenient(Text))?;
+                    note("data", v.map(|v| data = Some(v)));
+                }
+                "kinesisRecordMetadata" => {
+                    let v = map.next_value_seed(MetadataField)?;
+                    note("", v.map(|v| metadata = v));
+                }
+                _ => {
+                    map.next_value::<de::IgnoredAny>()?;
                 }
             }
         }
-        d.deserialize_any(V)
+        let record_id = record_id.ok_or_else(|| de::Error::missing_field("recordId"))?;
+        if arrival.is_none() {
+            note("approximateArrivalTimestamp", Err("missing".to_owned()));
+        }
+        if data.is_none() {
+            note("data", Err("missing".to_owned()));
+        }
+        Ok(FirehoseRecord {
+            record_id,
+            approximate_arrival_timestamp: arrival.unwrap_or(EpochMillis(Timestamp::MIN)),
+            data: data.unwrap_or_default(),
+            kinesis_record_metadata: metadata,
+            envelope_error: first_error,
+        })
     }
 }
 

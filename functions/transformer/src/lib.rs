@@ -16,11 +16,14 @@
 //!   response kept under 6 MB, overflow re-ingested.
 //! * [`reingest`]: where overflow records go and the sinks that take them.
 //! * [`config`]: environment variables, checked at cold start.
+//! * [`byte_order_mark`]: the runtime layer that lets a request body start
+//!   with a UTF-8 byte-order mark.
 //! * [`synthetic`]: generated events for benchmarks and tests.
 //!
 //! The event model, sinks, batching and retry are in the shared
 //! `chat_pipeline` crate.
 
+pub mod byte_order_mark;
 pub mod config;
 pub mod firehose;
 pub mod handler;

@@ -1,7 +1,9 @@
 //! Runtime glue: logging, configuration, and the Lambda event loop. No SDK
 //! client is built here; re-ingestion builds them on first use.
 
-use lambda_runtime::{Error, service_fn};
+use lambda_runtime::layers::TracingLayer;
+use lambda_runtime::{Error, Runtime, service_fn};
+use transformer::byte_order_mark::StripByteOrderMark;
 use transformer::reingest::AwsSinks;
 use transformer::{Config, Transformer, handle};
 
@@ -16,5 +18,11 @@ async fn main() -> Result<(), Error> {
     let config = chat_pipeline::settings::or_exit("transformer", Config::from_env(|var| std::env::var(var).ok()));
     let state = Transformer::new(config, AwsSinks::default());
     let state = &state;
-    lambda_runtime::run(service_fn(move |event| handle(state, event))).await
+    // What `lambda_runtime::run` builds, plus the byte-order-mark layer,
+    // which sees the raw body first.
+    Runtime::new(service_fn(move |event| handle(state, event)))
+        .layer(TracingLayer::new())
+        .layer(StripByteOrderMark)
+        .run()
+        .await
 }

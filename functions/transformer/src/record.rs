@@ -21,6 +21,8 @@ pub const LOG_EXCERPT_BYTES: usize = 256;
 /// Why a record is answered `ProcessingFailed`.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum RecordFailure {
+    #[error("the record's envelope cannot be read: {0}")]
+    Envelope(String),
     #[error("data is not valid base64: {0}")]
     InvalidBase64(String),
     #[error(transparent)]
@@ -33,6 +35,7 @@ impl RecordFailure {
     /// A short stable code for logs and metrics.
     pub fn code(&self) -> &'static str {
         match self {
+            RecordFailure::Envelope(_) => "invalid_envelope",
             RecordFailure::InvalidBase64(_) => "invalid_base64",
             RecordFailure::Input(e) => e.code(),
             RecordFailure::Reingest(_) => "reingest_rebuild",
@@ -113,6 +116,9 @@ impl BatchState {
 
     fn try_transform(&mut self, record: &FirehoseRecord, config: &Config) -> Result<Outcome, RecordFailure> {
         self.decoded.clear();
+        if let Some(why) = &record.envelope_error {
+            return Err(RecordFailure::Envelope(why.clone()));
+        }
         // Refuse before decoding what could only decode to an oversized record.
         let max_encoded = MAX_RECORD_BYTES.div_ceil(3) * 4;
         if record.data.len() > max_encoded {
@@ -167,7 +173,7 @@ impl BatchState {
         Ok(Outcome::Ok(Transformed {
             data: STANDARD.encode_to_string(&self.line),
             line_len: self.line.len(),
-            keys: PartitionKeys::new(event.event_type, event.occurred_at),
+            keys: PartitionKeys::new(event.event_type, record.approximate_arrival_timestamp.0),
             user_id: event.user_id,
         }))
     }
@@ -216,6 +222,7 @@ mod tests {
             approximate_arrival_timestamp: EpochMillis(Timestamp::from_millis(1_702_375_201_000).unwrap()),
             data: STANDARD.encode_to_string(data),
             kinesis_record_metadata: None,
+            envelope_error: None,
         }
     }
 

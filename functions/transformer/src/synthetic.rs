@@ -99,6 +99,7 @@ pub fn record(source: Source, i: usize, data: &[u8]) -> FirehoseRecord {
             subsequence_number: 0,
             approximate_arrival_timestamp: Some(arrival),
         }),
+        envelope_error: None,
     }
 }
 

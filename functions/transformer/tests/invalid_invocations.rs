@@ -26,10 +26,22 @@ fn other_event_shapes_name_the_missing_field() {
     );
     assert!(parse_error("[]").contains("expected a Firehose data-transformation event"));
     assert!(parse_error("\"hello\"").contains("expected a Firehose data-transformation event"));
-    let e = parse_error(
+    // Without a readable recordId no record can be answered: the whole
+    // invocation fails, naming the field.
+    let e = parse_error(r#"{"deliveryStreamArn":"a","records":[{"approximateArrivalTimestamp":1,"data":""}]}"#);
+    assert!(e.contains("missing field `recordId`"), "{e}");
+    let e = parse_error(r#"{"deliveryStreamArn":"a","records":[{"recordId":7,"data":""}]}"#);
+    assert!(e.contains("expected a string"), "{e}");
+    let e = parse_error(r#"{"deliveryStreamArn":"a","records":[{"recordId":"1","recordId":"2","data":""}]}"#);
+    assert!(e.contains("duplicate field `recordId`"), "{e}");
+    // Any other field that cannot be read fails only its record (see
+    // tests/envelope_tolerance.rs).
+    let one: TransformationEvent = serde_json::from_str(
         r#"{"deliveryStreamArn":"a","records":[{"recordId":"1","approximateArrivalTimestamp":-5,"data":""}]}"#,
-    );
-    assert!(e.contains("epoch milliseconds"), "{e}");
+    )
+    .unwrap();
+    let why = one.records[0].envelope_error.as_deref().unwrap();
+    assert!(why.starts_with("approximateArrivalTimestamp: expected epoch milliseconds"), "{why}");
     // A fractional arrival time is accepted (aws_lambda_events panics on it).
     let ok: TransformationEvent = serde_json::from_str(
         r#"{"deliveryStreamArn":"a","records":[{"recordId":"1","approximateArrivalTimestamp":1795305600000.5,"data":""}]}"#,

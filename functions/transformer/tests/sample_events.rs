@@ -16,7 +16,8 @@ use transformer::firehose::TransformationEvent;
 use transformer::reingest::MemorySinks;
 use transformer::{Config, Transformer, handle};
 
-const SAMPLES: [&str; 5] = [
+const SAMPLES: [&str; 6] = [
+    "aws-sample-shapes",
     "direct-put",
     "kinesis-source",
     "plain-python-producer",
@@ -105,10 +106,39 @@ async fn responses_parse_as_aws_lambda_events_types_with_every_record_id_once_in
                     k.sort();
                     k
                 };
-                assert_eq!(keys, ["day", "event_type", "hour", "month", "year"]);
+                assert_eq!(keys, ["dt", "event_type"]);
             }
         }
     }
+}
+
+/// AWS's own sample events (the Lambda console's and SAM CLI's test events)
+/// spell the envelope loosely; each record is still answered on its own.
+#[tokio::test]
+async fn aws_sample_envelope_shapes_are_answered_per_record() {
+    let (actual, _) = answer("aws-sample-shapes").await;
+    let results: Vec<&str> = actual["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["result"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        results,
+        ["ProcessingFailed", "Ok", "Ok", "Ok", "ProcessingFailed", "ProcessingFailed"],
+        "not JSON; ISO arrival and empty subsequence; string subsequence; byte-order mark; unreadable subsequence; unreadable arrival"
+    );
+    let line = |i: usize| -> serde_json::Value {
+        use base64::Engine;
+        let b64 = actual["records"][i]["data"].as_str().unwrap();
+        serde_json::from_slice(&base64::engine::general_purpose::STANDARD.decode(b64).unwrap()).unwrap()
+    };
+    assert_eq!(line(1)["received_at"], "2026-11-22T00:00:01.250Z");
+    assert_eq!(actual["records"][1]["metadata"]["partitionKeys"]["dt"], "2026-11-22");
+    assert_eq!(line(3)["event_type"], "leave");
+    // An old event lands under the day it arrived, where a query finds it.
+    assert_eq!(line(3)["occurred_at"], "2023-12-12T10:00:00.123Z");
+    assert_eq!(actual["records"][3]["metadata"]["partitionKeys"]["dt"], "2026-11-22");
 }
 
 #[test]
