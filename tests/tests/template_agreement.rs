@@ -1,8 +1,10 @@
 //! template.yaml agrees with the code: the partition keys Firehose uses are
-//! the ones the transformer emits, the Glue table reads what lands, the
-//! functions are configured only through variables they read, each function
-//! may write only to its sink or re-ingestion target, and a full processor
-//! buffer of producer events is answered without re-ingestion.
+//! the ones the transformer emits, the Glue table reads what lands (types and
+//! ranges included), the functions are configured only through variables
+//! they read, each function may write only to its sink or re-ingestion
+//! target, the alarm topic's key lets CloudWatch publish, and a full
+//! processor buffer of the worst accepted input is answered without
+//! re-ingestion. `make deploy-local` checks the deployed result.
 
 use std::collections::BTreeSet;
 
@@ -180,34 +182,32 @@ fn resource_refs(statement: &Value) -> Vec<String> {
 #[test]
 fn each_function_may_write_only_to_its_sink_or_reingestion_target() {
     let t = template();
-    let stream_name = at(t.properties("DeliveryStream").unwrap(), &["DeliveryStreamName"])
-        .and_then(Value::as_str)
-        .unwrap()
-        .to_owned();
-    let delivery_stream_sub = format!(
-        "Sub:arn:${{AWS::Partition}}:firehose:${{AWS::Region}}:${{AWS::AccountId}}:deliverystream/{stream_name}"
-    );
+    // The code calls only PutRecords and PutRecordBatch (shared/src/sink/).
     let cases = [
         (
             "ProducerFunction",
-            vec![
-                ("kinesis:PutRecords", "GetAtt:EventStream.Arn"),
-                ("kinesis:PutRecord", "GetAtt:EventStream.Arn"),
-                ("firehose:PutRecordBatch", "GetAtt:DeliveryStream.Arn"),
-                ("firehose:PutRecord", "GetAtt:DeliveryStream.Arn"),
-            ],
+            at(t.properties("ProducerFunction").unwrap(), &["Policies"]).unwrap(),
         ),
         (
-            "TransformerFunction",
-            vec![
-                ("kinesis:PutRecords", "GetAtt:EventStream.Arn"),
-                ("firehose:PutRecordBatch", delivery_stream_sub.as_str()),
-            ],
+            "TransformerReingestPolicy",
+            at(t.properties("TransformerReingestPolicy").unwrap(), &["PolicyDocument"]).unwrap(),
         ),
     ];
-    for (function, allowed) in cases {
+    let allowed = [
+        ("kinesis:PutRecords", "GetAtt:EventStream.Arn"),
+        ("firehose:PutRecordBatch", "GetAtt:DeliveryStream.Arn"),
+    ];
+    assert!(
+        at(t.properties("TransformerFunction").unwrap(), &["Policies"]).is_none(),
+        "the transformer's rights belong in TransformerReingestPolicy"
+    );
+    assert_eq!(
+        at(t.properties("TransformerReingestPolicy").unwrap(), &["Roles"]).map(strings),
+        Some(vec!["TransformerFunctionRole".to_owned()])
+    );
+    for (function, policies) in cases {
         let mut found = Vec::new();
-        statements(at(t.properties(function).unwrap(), &["Policies"]).unwrap(), &mut found);
+        statements(policies, &mut found);
         assert!(!found.is_empty(), "{function} has no policy statements");
         let mut granted = BTreeSet::new();
         for statement in &found {
@@ -229,6 +229,13 @@ fn each_function_may_write_only_to_its_sink_or_reingestion_target() {
             }
         }
         let needed: BTreeSet<String> = allowed.iter().map(|(a, _)| a.to_string()).collect();
+        for name in ["DeliveryStream", "EventStream"] {
+            assert!(
+                at(t.properties(name).unwrap(), &["DeliveryStreamName"]).is_none()
+                    && at(t.properties(name).unwrap(), &["Name"]).is_none(),
+                "{name} must keep its generated name, so that changing SourceType can replace it"
+            );
+        }
         assert_eq!(granted, needed, "{function} lacks a permission it needs");
     }
 }
@@ -277,6 +284,162 @@ fn the_processing_failed_alarm_watches_the_metric_the_transformer_emits() {
         .map(|m| m.name)
         .collect();
     assert!(emitted.contains(&metric), "{metric} is not among {emitted:?}");
+}
+
+/// The Glue column type of `name`.
+fn column_type(t: &Template, name: &str) -> String {
+    at(t.properties("EventsTable").unwrap(), &["TableInput", "StorageDescriptor", "Columns"])
+        .and_then(Value::as_sequence)
+        .unwrap()
+        .iter()
+        .find(|c| at(c, &["Name"]).and_then(Value::as_str) == Some(name))
+        .and_then(|c| at(c, &["Type"]).and_then(Value::as_str))
+        .unwrap_or_else(|| panic!("no column {name}"))
+        .to_owned()
+}
+
+#[test]
+fn integer_columns_hold_every_accepted_value() {
+    let t = template();
+    // Athena's bigint is signed 64-bit; the transformer must refuse what it
+    // cannot hold, and accept all it can.
+    for column in ["user_id", "seq"] {
+        assert_eq!(column_type(&t, column), "bigint", "{column}");
+    }
+    assert_eq!(chat_pipeline::input::MAX_INTEGER, i64::MAX as u64);
+    let event = |n: u128| format!(r#"{{"event_name":"JOIN","event_time":"2026-11-22T00:00:00Z","user":{n},"seq":{n}}}"#);
+    let max = u128::from(chat_pipeline::input::MAX_INTEGER);
+    let at_max = event(max);
+    let accepted = chat_pipeline::input::parse_input_event(at_max.as_bytes()).unwrap();
+    assert_eq!(u128::from(accepted.user_id), max);
+    assert!(chat_pipeline::input::parse_input_event(event(max + 1).as_bytes()).is_err());
+}
+
+#[test]
+fn timestamp_columns_are_read_with_the_format_the_transformer_writes() {
+    let t = template();
+    for column in ["occurred_at", "received_at"] {
+        assert_eq!(column_type(&t, column), "timestamp", "{column}");
+    }
+    assert_eq!(column_type(&t, "event_date"), "date");
+    let serde = at(
+        t.properties("EventsTable").unwrap(),
+        &["TableInput", "StorageDescriptor", "SerdeInfo"],
+    )
+    .unwrap();
+    assert_eq!(
+        at(serde, &["SerializationLibrary"]).and_then(Value::as_str),
+        Some("org.apache.hive.hcatalog.data.JsonSerDe")
+    );
+    let format = at(serde, &["Parameters", "timestamp.formats"])
+        .and_then(Value::as_str)
+        .unwrap();
+    assert_eq!(format, "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'");
+    // Every time the transformer writes has exactly that shape.
+    let pattern: String = format.replace('\'', "");
+    for millis in [0, 1_795_305_600_000, chat_pipeline::timestamp::Timestamp::MAX.millis()] {
+        let written = chat_pipeline::timestamp::Timestamp::from_millis(millis).unwrap().to_rfc3339();
+        assert_eq!(written.len(), pattern.len(), "{written} vs {pattern}");
+        for (w, p) in written.bytes().zip(pattern.bytes()) {
+            if p.is_ascii_alphabetic() && p != b'T' && p != b'Z' {
+                assert!(w.is_ascii_digit(), "{written} vs {pattern}");
+            } else {
+                assert_eq!(w, p, "{written} vs {pattern}");
+            }
+        }
+    }
+}
+
+#[test]
+fn arrival_date_projection_never_runs_out() {
+    let t = template();
+    let params = at(t.properties("EventsTable").unwrap(), &["TableInput", "Parameters"]).unwrap();
+    let get = |k: &str| at(params, &[k]).and_then(Value::as_str).unwrap().to_owned();
+    assert_eq!(get("projection.dt.type"), "date");
+    assert_eq!(get("projection.dt.format"), "yyyy-MM-dd");
+    assert_eq!(get("projection.dt.range"), "${LakeStartDate},NOW");
+    assert_eq!(get("projection.dt.interval.unit"), "DAYS");
+    let start = at(&t.root, &["Parameters", "LakeStartDate", "Default"])
+        .and_then(Value::as_str)
+        .unwrap();
+    let today = chat_pipeline::timestamp::Timestamp::now().to_rfc3339();
+    assert!(start <= &today[..10], "LakeStartDate {start} is in the future");
+}
+
+#[test]
+fn the_alarm_topic_key_lets_cloudwatch_publish() {
+    let t = template();
+    let topic = t.properties("AlarmTopic").unwrap();
+    let key_ref = untag(topic).get("KmsMasterKeyId").unwrap();
+    assert_eq!(
+        (tag(key_ref).as_deref(), untag(key_ref).as_str()),
+        (Some("Ref"), Some("AlarmTopicKey")),
+        "the AWS managed alias/aws/sns key cannot be used by CloudWatch"
+    );
+    let mut found = Vec::new();
+    statements(at(t.properties("AlarmTopicKey").unwrap(), &["KeyPolicy"]).unwrap(), &mut found);
+    let cloudwatch = found
+        .iter()
+        .find(|s| at(s, &["Principal", "Service"]).and_then(Value::as_str) == Some("cloudwatch.amazonaws.com"))
+        .expect("a statement for cloudwatch.amazonaws.com");
+    let actions: BTreeSet<String> = strings(at(cloudwatch, &["Action"]).unwrap()).into_iter().collect();
+    assert_eq!(
+        actions,
+        ["kms:Decrypt", "kms:GenerateDataKey*"].map(String::from).into()
+    );
+    assert!(at(cloudwatch, &["Condition", "StringEquals", "aws:SourceAccount"]).is_some());
+}
+
+#[test]
+fn nothing_arriving_breaches_an_alarm() {
+    let t = template();
+    for alarm in ["StreamIteratorAgeAlarm", "NothingDeliveredAlarm", "DeliveryBelowProductionAlarm"] {
+        assert_eq!(
+            at(t.properties(alarm).unwrap(), &["TreatMissingData"]).and_then(Value::as_str),
+            Some("breaching"),
+            "{alarm}"
+        );
+    }
+}
+
+/// The smallest record the transformer accepts (55 bytes: the three required
+/// fields, the shortest event name, the smallest epoch-milliseconds time it
+/// takes for one), the worst case for the response's growth: its answer is
+/// almost all fixed overhead.
+const SMALLEST_VALID_RECORD: &[u8] = br#"{"user":0,"event_name":"join","event_time":100000000000}"#;
+
+#[tokio::test]
+async fn a_full_processor_buffer_of_the_smallest_valid_records_is_answered_without_reingestion() {
+    assert!(chat_pipeline::input::parse_input_event(SMALLEST_VALID_RECORD).is_ok());
+    let one_less = br#"{"user":0,"event_name":"join","event_time":99999999999}"#;
+    assert!(
+        chat_pipeline::input::parse_input_event(one_less).is_err(),
+        "a shorter valid record exists: size the buffer for it"
+    );
+    let buffer = (template().delivery_settings().unwrap().processor_buffer_mb * 1024.0 * 1024.0) as usize;
+    let n = buffer.div_ceil(SMALLEST_VALID_RECORD.len());
+    for source in [Source::DirectPut, Source::KinesisStream] {
+        let mut event = transformation_event(Format::Plain, source, n);
+        for (i, r) in event.records.iter_mut().enumerate() {
+            *r = transformer::synthetic::record(source, i, SMALLEST_VALID_RECORD);
+            if let Some(m) = r.kinesis_record_metadata.as_mut() {
+                // Kinesis's longest partition key, copied into the output line.
+                m.partition_key = format!("{i:0>256}");
+            }
+        }
+        assert!(event_json_bytes(&event) >= buffer);
+        let config = transformer::Config {
+            reingest: false,
+            ..transformer::Config::default()
+        };
+        let state = transformer::Transformer::new(config, transformer::reingest::AwsSinks::default());
+        let (response, summary) = transformer::process(&state, event, None).await.unwrap();
+        assert_eq!(summary.failed, 0, "{source:?}: a full buffer overflowed the response");
+        assert_eq!(summary.ok, n);
+        let size = serde_json::to_vec(&response).unwrap().len();
+        assert!(size <= transformer::firehose::RESPONSE_BUDGET, "{source:?}: {size}");
+        println!("{source:?}: {n} records, {buffer} B of input, response {size} B");
+    }
 }
 
 #[tokio::test]
