@@ -1,21 +1,23 @@
 # The project's commands. `make demo` runs the pipeline locally; `make test`
 # is what CI runs. Both install what they need on a fresh machine: the Python
-# tools go into project-local virtualenvs (.venv, .venv-checkov), pinned by
-# tools/*.txt; nothing is installed globally.
+# tools go into project-local virtualenvs (.venv, .venv-checkov,
+# .venv-ministack), pinned by tools/*.txt; nothing is installed globally.
 
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := $(CURDIR)/.venv
 VENV_CHECKOV := $(CURDIR)/.venv-checkov
+VENV_MINISTACK := $(CURDIR)/.venv-ministack
 TOOLS := $(VENV)/.installed
 TOOLS_CHECKOV := $(VENV_CHECKOV)/.installed
+TOOLS_MINISTACK := $(VENV_MINISTACK)/.installed
 # cargo-lambda, sam, cfn-lint and moto_server are found in the virtualenv.
 export PATH := $(VENV)/bin:$(PATH)
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 ENV ?= staging
 
-.PHONY: help demo setup test lint unit template-check build deploy arm64-target bench measure watch invoke-transformer invoke-producer freeze-tools
+.PHONY: help demo setup test lint unit template-check deploy-local build deploy arm64-target bench measure watch invoke-transformer invoke-producer freeze-tools
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
@@ -24,7 +26,7 @@ demo: setup ## Run the whole pipeline locally on the AWS emulator and print what
 	cargo build --locked -p producer -p transformer -p pipeline-tests --bin producer --bin transformer --bin demo
 	./target/debug/demo
 
-setup: $(TOOLS) $(TOOLS_CHECKOV) ## Install the pinned Python tools into the project virtualenvs
+setup: $(TOOLS) $(TOOLS_CHECKOV) $(TOOLS_MINISTACK) ## Install the pinned Python tools into the project virtualenvs
 
 $(TOOLS): tools/requirements.txt tools/constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -36,15 +38,23 @@ $(TOOLS_CHECKOV): tools/requirements-checkov.txt tools/constraints-checkov.txt
 	$(VENV_CHECKOV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements-checkov.txt -c tools/constraints-checkov.txt
 	touch $@
 
+$(TOOLS_MINISTACK): tools/requirements-ministack.txt tools/constraints-ministack.txt
+	$(PYTHON) -m venv $(VENV_MINISTACK)
+	$(VENV_MINISTACK)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements-ministack.txt -c tools/constraints-ministack.txt
+	touch $@
+
 freeze-tools: ## Re-pin the tools' transitive dependencies after changing tools/requirements*.txt
 	rm -rf $(VENV) $(VENV_CHECKOV)
 	$(PYTHON) -m venv $(VENV) && $(VENV)/bin/pip install --quiet -r tools/requirements.txt
 	$(VENV)/bin/pip freeze --all | grep -vE '^(pip|setuptools|wheel)==' > tools/constraints.txt
 	$(PYTHON) -m venv $(VENV_CHECKOV) && $(VENV_CHECKOV)/bin/pip install --quiet -r tools/requirements-checkov.txt
 	$(VENV_CHECKOV)/bin/pip freeze --all | grep -vE '^(pip|setuptools|wheel)==' > tools/constraints-checkov.txt
-	touch $(TOOLS) $(TOOLS_CHECKOV)
+	rm -rf $(VENV_MINISTACK)
+	$(PYTHON) -m venv $(VENV_MINISTACK) && $(VENV_MINISTACK)/bin/pip install --quiet -r tools/requirements-ministack.txt
+	$(VENV_MINISTACK)/bin/pip freeze --all | grep -vE '^(pip|setuptools|wheel)==' > tools/constraints-ministack.txt
+	touch $(TOOLS) $(TOOLS_CHECKOV) $(TOOLS_MINISTACK)
 
-test: setup lint template-check unit ## Everything CI checks: formatting, lints, template checks, unit and integration tests
+test: setup lint template-check deploy-local unit ## Everything CI checks: formatting, lints, template checks, the emulator deployment, unit and integration tests
 
 lint: ## rustfmt and clippy (warnings are errors)
 	cargo fmt --all -- --check
@@ -57,6 +67,9 @@ template-check: setup ## Offline checks of template.yaml: sam validate --lint, c
 	sam validate --lint --template-file template.yaml
 	cfn-lint template.yaml
 	$(VENV_CHECKOV)/bin/checkov --file template.yaml --framework cloudformation --quiet --compact --skip-download
+
+deploy-local: setup ## Deploy template.yaml (both source types) into the MiniStack emulator and check what it created
+	$(VENV)/bin/python tools/deploy_local.py --ministack $(VENV_MINISTACK)/bin/ministack
 
 arm64-target:
 	rustup target add aarch64-unknown-linux-gnu
