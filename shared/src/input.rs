@@ -116,8 +116,7 @@ impl InputError {
 
 const EXPECT_EVENT_NAME: &str = "a string";
 const EXPECT_EVENT_TIME: &str = "an RFC 3339 / ISO-8601 date-time string (e.g. \"2023-12-12T10:00:00.123Z\"; no offset means UTC) or epoch milliseconds";
-const EXPECT_USER: &str =
-    "an integer from 0 to 9223372036854775807 (2^63-1), or a string of such decimal digits";
+const EXPECT_USER: &str = "an integer from 0 to 9223372036854775807 (2^63-1), or a string of such decimal digits";
 const EXPECT_ID: &str = "a non-empty string of at most 256 bytes, or null";
 const EXPECT_SEQ: &str = "an integer from 0 to 9223372036854775807 (2^63-1), or null";
 const EXPECT_SCHEMA: &str = "1 (the only input schema version) or null";

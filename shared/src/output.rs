@@ -286,7 +286,10 @@ mod tests {
             assert_eq!(json.len(), keys.json_len());
             assert_eq!(keys.pairs(), [("event_type", ty.output_name()), ("dt", "2024-03-05")]);
         }
-        let names: Vec<_> = PartitionKeys::new(EventType::Join, received).pairs().map(|(k, _)| k).to_vec();
+        let names: Vec<_> = PartitionKeys::new(EventType::Join, received)
+            .pairs()
+            .map(|(k, _)| k)
+            .to_vec();
         assert_eq!(names, PARTITION_KEYS);
     }
 }

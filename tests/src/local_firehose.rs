@@ -488,9 +488,9 @@ mod tests {
     fn renders_the_template_prefixes() {
         let t = Timestamp::parse_iso8601("2026-11-21T09:05:00Z").unwrap();
         let keys: HashMap<String, String> = [("event_type", "join"), ("dt", "2026-11-21")]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
         assert_eq!(
             render(
                 "events/event_type=!{partitionKeyFromLambda:event_type}/dt=!{partitionKeyFromLambda:dt}/",

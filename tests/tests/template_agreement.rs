@@ -288,14 +288,17 @@ fn the_processing_failed_alarm_watches_the_metric_the_transformer_emits() {
 
 /// The Glue column type of `name`.
 fn column_type(t: &Template, name: &str) -> String {
-    at(t.properties("EventsTable").unwrap(), &["TableInput", "StorageDescriptor", "Columns"])
-        .and_then(Value::as_sequence)
-        .unwrap()
-        .iter()
-        .find(|c| at(c, &["Name"]).and_then(Value::as_str) == Some(name))
-        .and_then(|c| at(c, &["Type"]).and_then(Value::as_str))
-        .unwrap_or_else(|| panic!("no column {name}"))
-        .to_owned()
+    at(
+        t.properties("EventsTable").unwrap(),
+        &["TableInput", "StorageDescriptor", "Columns"],
+    )
+    .and_then(Value::as_sequence)
+    .unwrap()
+    .iter()
+    .find(|c| at(c, &["Name"]).and_then(Value::as_str) == Some(name))
+    .and_then(|c| at(c, &["Type"]).and_then(Value::as_str))
+    .unwrap_or_else(|| panic!("no column {name}"))
+    .to_owned()
 }
 
 #[test]
@@ -307,7 +310,8 @@ fn integer_columns_hold_every_accepted_value() {
         assert_eq!(column_type(&t, column), "bigint", "{column}");
     }
     assert_eq!(chat_pipeline::input::MAX_INTEGER, i64::MAX as u64);
-    let event = |n: u128| format!(r#"{{"event_name":"JOIN","event_time":"2026-11-22T00:00:00Z","user":{n},"seq":{n}}}"#);
+    let event =
+        |n: u128| format!(r#"{{"event_name":"JOIN","event_time":"2026-11-22T00:00:00Z","user":{n},"seq":{n}}}"#);
     let max = u128::from(chat_pipeline::input::MAX_INTEGER);
     let at_max = event(max);
     let accepted = chat_pipeline::input::parse_input_event(at_max.as_bytes()).unwrap();
@@ -338,7 +342,9 @@ fn timestamp_columns_are_read_with_the_format_the_transformer_writes() {
     // Every time the transformer writes has exactly that shape.
     let pattern: String = format.replace('\'', "");
     for millis in [0, 1_795_305_600_000, chat_pipeline::timestamp::Timestamp::MAX.millis()] {
-        let written = chat_pipeline::timestamp::Timestamp::from_millis(millis).unwrap().to_rfc3339();
+        let written = chat_pipeline::timestamp::Timestamp::from_millis(millis)
+            .unwrap()
+            .to_rfc3339();
         assert_eq!(written.len(), pattern.len(), "{written} vs {pattern}");
         for (w, p) in written.bytes().zip(pattern.bytes()) {
             if p.is_ascii_alphabetic() && p != b'T' && p != b'Z' {
@@ -377,7 +383,10 @@ fn the_alarm_topic_key_lets_cloudwatch_publish() {
         "the AWS managed alias/aws/sns key cannot be used by CloudWatch"
     );
     let mut found = Vec::new();
-    statements(at(t.properties("AlarmTopicKey").unwrap(), &["KeyPolicy"]).unwrap(), &mut found);
+    statements(
+        at(t.properties("AlarmTopicKey").unwrap(), &["KeyPolicy"]).unwrap(),
+        &mut found,
+    );
     let cloudwatch = found
         .iter()
         .find(|s| at(s, &["Principal", "Service"]).and_then(Value::as_str) == Some("cloudwatch.amazonaws.com"))
@@ -393,7 +402,11 @@ fn the_alarm_topic_key_lets_cloudwatch_publish() {
 #[test]
 fn nothing_arriving_breaches_an_alarm() {
     let t = template();
-    for alarm in ["StreamIteratorAgeAlarm", "NothingDeliveredAlarm", "DeliveryBelowProductionAlarm"] {
+    for alarm in [
+        "StreamIteratorAgeAlarm",
+        "NothingDeliveredAlarm",
+        "DeliveryBelowProductionAlarm",
+    ] {
         assert_eq!(
             at(t.properties(alarm).unwrap(), &["TreatMissingData"]).and_then(Value::as_str),
             Some("breaching"),

@@ -73,13 +73,15 @@ mod tests {
             context: lambda_runtime::Context::default(),
         };
         StripByteOrderMark.layer(inner).call(invocation).await.unwrap();
-        let body = seen.lock().unwrap().clone();
-        body
+        seen.lock().unwrap().clone()
     }
 
     #[tokio::test]
     async fn strips_a_leading_mark_and_nothing_else() {
-        assert_eq!(body_seen_by_the_handler(b"\xEF\xBB\xBF{\"records\":[]}").await, b"{\"records\":[]}");
+        assert_eq!(
+            body_seen_by_the_handler(b"\xEF\xBB\xBF{\"records\":[]}").await,
+            b"{\"records\":[]}"
+        );
         assert_eq!(body_seen_by_the_handler(b"{\"records\":[]}").await, b"{\"records\":[]}");
         assert_eq!(
             body_seen_by_the_handler(b"{\"a\":\"\xEF\xBB\xBF\"}").await,

@@ -111,20 +111,20 @@ trait FieldReader: Copy {
     type Value;
     /// What the field should hold, for the reason text.
     const EXPECTED: &'static str;
-    fn from_u64(self, _v: u64) -> Option<Self::Value> {
+    fn read_u64(self, _v: u64) -> Option<Self::Value> {
         None
     }
-    fn from_i64(self, v: i64) -> Option<Self::Value> {
-        u64::try_from(v).ok().and_then(|v| self.from_u64(v))
+    fn read_i64(self, v: i64) -> Option<Self::Value> {
+        u64::try_from(v).ok().and_then(|v| self.read_u64(v))
     }
-    fn from_f64(self, _v: f64) -> Option<Self::Value> {
+    fn read_f64(self, _v: f64) -> Option<Self::Value> {
         None
     }
-    fn from_str(self, _v: &str) -> Option<Self::Value> {
+    fn read_str(self, _v: &str) -> Option<Self::Value> {
         None
     }
-    fn from_string(self, v: String) -> Option<Self::Value> {
-        self.from_str(&v)
+    fn read_string(self, v: String) -> Option<Self::Value> {
+        self.read_str(&v)
     }
 }
 
@@ -151,20 +151,23 @@ impl<'de, R: FieldReader> Visitor<'de> for Lenient<R> {
         f.write_str(R::EXPECTED)
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-        Ok(self.0.from_u64(v).map_or_else(|| Self::refuse(v), Ok))
+        Ok(self.0.read_u64(v).map_or_else(|| Self::refuse(v), Ok))
     }
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-        Ok(self.0.from_i64(v).map_or_else(|| Self::refuse(v), Ok))
+        Ok(self.0.read_i64(v).map_or_else(|| Self::refuse(v), Ok))
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-        Ok(self.0.from_f64(v).map_or_else(|| Self::refuse(v), Ok))
+        Ok(self.0.read_f64(v).map_or_else(|| Self::refuse(v), Ok))
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(self.0.from_str(v).map_or_else(|| Self::refuse(format_args!("{v:?}")), Ok))
+        Ok(self
+            .0
+            .read_str(v)
+            .map_or_else(|| Self::refuse(format_args!("{v:?}")), Ok))
     }
     fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
         let shown = format!("{v:?}");
-        Ok(self.0.from_string(v).map_or_else(|| Self::refuse(shown), Ok))
+        Ok(self.0.read_string(v).map_or_else(|| Self::refuse(shown), Ok))
     }
     fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
         Ok(Self::refuse(v))
@@ -188,21 +191,21 @@ struct EpochMillisField;
 impl FieldReader for EpochMillisField {
     type Value = EpochMillis;
     const EXPECTED: &'static str = "epoch milliseconds from 0 to 253402300799999, or an ISO-8601 date-time string";
-    fn from_u64(self, v: u64) -> Option<EpochMillis> {
-        i64::try_from(v).ok().and_then(|ms| self.from_i64(ms))
+    fn read_u64(self, v: u64) -> Option<EpochMillis> {
+        i64::try_from(v).ok().and_then(|ms| self.read_i64(ms))
     }
-    fn from_i64(self, v: i64) -> Option<EpochMillis> {
+    fn read_i64(self, v: i64) -> Option<EpochMillis> {
         Timestamp::from_millis(v).ok().map(EpochMillis)
     }
-    fn from_f64(self, v: f64) -> Option<EpochMillis> {
+    fn read_f64(self, v: f64) -> Option<EpochMillis> {
         let floored = v.floor();
         if floored.is_finite() && (0.0..=Timestamp::MAX.millis() as f64).contains(&floored) {
-            self.from_i64(floored as i64)
+            self.read_i64(floored as i64)
         } else {
             None
         }
     }
-    fn from_str(self, v: &str) -> Option<EpochMillis> {
+    fn read_str(self, v: &str) -> Option<EpochMillis> {
         Timestamp::parse_iso8601(v).ok().map(EpochMillis)
     }
 }
@@ -214,10 +217,10 @@ struct Text;
 impl FieldReader for Text {
     type Value = String;
     const EXPECTED: &'static str = "a string";
-    fn from_str(self, v: &str) -> Option<String> {
+    fn read_str(self, v: &str) -> Option<String> {
         Some(v.to_owned())
     }
-    fn from_string(self, v: String) -> Option<String> {
+    fn read_string(self, v: String) -> Option<String> {
         Some(v)
     }
 }
@@ -230,10 +233,10 @@ struct Subsequence;
 impl FieldReader for Subsequence {
     type Value = u64;
     const EXPECTED: &'static str = "a non-negative integer, or its digits as a string";
-    fn from_u64(self, v: u64) -> Option<u64> {
+    fn read_u64(self, v: u64) -> Option<u64> {
         Some(v)
     }
-    fn from_str(self, v: &str) -> Option<u64> {
+    fn read_str(self, v: &str) -> Option<u64> {
         if v.is_empty() { Some(0) } else { v.parse().ok() }
     }
 }
@@ -267,7 +270,10 @@ impl<'de> Visitor<'de> for MetadataField {
         let mut first_error: Option<String> = None;
         while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
             let (name, outcome): (&str, Result<(), String>) = match key.as_ref() {
-                "shardId" => ("shardId", map.next_value_seed(Lenient(Text))?.map(|v| shard_id = Some(v))),
+                "shardId" => (
+                    "shardId",
+                    map.next_value_seed(Lenient(Text))?.map(|v| shard_id = Some(v)),
+                ),
                 "partitionKey" => (
                     "partitionKey",
                     map.next_value_seed(Lenient(Text))?.map(|v| partition_key = Some(v)),
@@ -278,11 +284,13 @@ impl<'de> Visitor<'de> for MetadataField {
                 ),
                 "subsequenceNumber" => (
                     "subsequenceNumber",
-                    map.next_value_seed(Lenient(Subsequence))?.map(|v| subsequence_number = Some(v)),
+                    map.next_value_seed(Lenient(Subsequence))?
+                        .map(|v| subsequence_number = Some(v)),
                 ),
                 "approximateArrivalTimestamp" => (
                     "approximateArrivalTimestamp",
-                    map.next_value_seed(Lenient(EpochMillisField))?.map(|v| arrival = Some(v)),
+                    map.next_value_seed(Lenient(EpochMillisField))?
+                        .map(|v| arrival = Some(v)),
                 ),
                 _ => {
                     map.next_value::<de::IgnoredAny>()?;
@@ -309,7 +317,9 @@ impl<'de> Visitor<'de> for MetadataField {
     }
     fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         while seq.next_element::<de::IgnoredAny>()?.is_some() {}
-        Ok(Err("kinesisRecordMetadata: expected an object, found an array".to_owned()))
+        Ok(Err(
+            "kinesisRecordMetadata: expected an object, found an array".to_owned()
+        ))
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
         Ok(Err(format!("kinesisRecordMetadata: expected an object, found {v:?}")))

@@ -41,7 +41,10 @@ fn other_event_shapes_name_the_missing_field() {
     )
     .unwrap();
     let why = one.records[0].envelope_error.as_deref().unwrap();
-    assert!(why.starts_with("approximateArrivalTimestamp: expected epoch milliseconds"), "{why}");
+    assert!(
+        why.starts_with("approximateArrivalTimestamp: expected epoch milliseconds"),
+        "{why}"
+    );
     // A fractional arrival time is accepted (aws_lambda_events panics on it).
     let ok: TransformationEvent = serde_json::from_str(
         r#"{"deliveryStreamArn":"a","records":[{"recordId":"1","approximateArrivalTimestamp":1795305600000.5,"data":""}]}"#,

@@ -125,7 +125,14 @@ async fn aws_sample_envelope_shapes_are_answered_per_record() {
         .collect();
     assert_eq!(
         results,
-        ["ProcessingFailed", "Ok", "Ok", "Ok", "ProcessingFailed", "ProcessingFailed"],
+        [
+            "ProcessingFailed",
+            "Ok",
+            "Ok",
+            "Ok",
+            "ProcessingFailed",
+            "ProcessingFailed"
+        ],
         "not JSON; ISO arrival and empty subsequence; string subsequence; byte-order mark; unreadable subsequence; unreadable arrival"
     );
     let line = |i: usize| -> serde_json::Value {
