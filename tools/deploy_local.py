@@ -333,7 +333,13 @@ def check_stack(c: Checks, aws, stack: dict, source: str, template: dict):
     processors = dest["ProcessingConfiguration"]["Processors"]
     params = {p["ParameterName"]: p["ParameterValue"] for p in processors[0]["Parameters"]}
     c.equal("processor is the transformer", params.get("LambdaArn"), transformer["FunctionArn"])
-    c.equal("processor buffer (MB)", params.get("BufferSizeInMBs"), "0.25")
+    template_params = {
+        p["ParameterName"]: p["ParameterValue"]
+        for p in template["Resources"]["DeliveryStream"]["Properties"]["ExtendedS3DestinationConfiguration"][
+            "ProcessingConfiguration"
+        ]["Processors"][0]["Parameters"]
+    }
+    c.equal("processor buffer is the template's", params.get("BufferSizeInMBs"), template_params["BufferSizeInMBs"])
     c.equal("dynamic partitioning enabled", dest.get("DynamicPartitioningConfiguration", {}).get("Enabled"), True)
     c.equal("delivery bucket", dest["BucketARN"], f"arn:aws:s3:::{bucket}")
     c.check("objects GZIP", dest.get("CompressionFormat") == "GZIP", dest.get("CompressionFormat", ""))

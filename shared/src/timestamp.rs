@@ -253,14 +253,6 @@ fn two_digits(n: u16) -> [u8; 2] {
     [b'0' + n / 10, b'0' + n % 10]
 }
 
-/// Writes `value` as zero-padded decimal filling all of `out`.
-pub fn put_digits(out: &mut [u8], mut value: u32) {
-    for slot in out.iter_mut().rev() {
-        *slot = b'0' + (value % 10) as u8;
-        value /= 10;
-    }
-}
-
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut buf = [0u8; RFC3339_LEN];

@@ -441,18 +441,26 @@ async fn a_full_processor_buffer_of_the_smallest_valid_records_is_answered_witho
             }
         }
         assert!(event_json_bytes(&event) >= buffer);
-        let config = transformer::Config {
-            reingest: false,
-            ..transformer::Config::default()
-        };
-        let state = transformer::Transformer::new(config, transformer::reingest::AwsSinks::default());
-        let (response, summary) = transformer::process(&state, event, None).await.unwrap();
-        assert_eq!(summary.failed, 0, "{source:?}: a full buffer overflowed the response");
-        assert_eq!(summary.ok, n);
-        let size = serde_json::to_vec(&response).unwrap().len();
-        assert!(size <= transformer::firehose::RESPONSE_BUDGET, "{source:?}: {size}");
+        let size = answered_in_full(source, event).await;
         println!("{source:?}: {n} records, {buffer} B of input, response {size} B");
     }
+}
+
+/// Answers `event` with re-ingestion off; asserts every record was answered
+/// `Ok` within the response budget, and returns the response's size.
+async fn answered_in_full(source: Source, event: transformer::firehose::TransformationEvent) -> usize {
+    let n = event.records.len();
+    let config = transformer::Config {
+        reingest: false,
+        ..transformer::Config::default()
+    };
+    let state = transformer::Transformer::new(config, transformer::reingest::AwsSinks::default());
+    let (response, summary) = transformer::process(&state, event, None).await.unwrap();
+    assert_eq!(summary.failed, 0, "{source:?}: a full buffer overflowed the response");
+    assert_eq!(summary.ok, n);
+    let size = serde_json::to_vec(&response).unwrap().len();
+    assert!(size <= transformer::firehose::RESPONSE_BUDGET, "{source:?}: {size}");
+    size
 }
 
 #[tokio::test]
@@ -465,15 +473,6 @@ async fn a_full_processor_buffer_of_producer_events_is_answered_without_reingest
             n += 100;
             event = transformation_event(Format::Producer, source, n);
         }
-        let config = transformer::Config {
-            reingest: false,
-            ..transformer::Config::default()
-        };
-        let state = transformer::Transformer::new(config, transformer::reingest::AwsSinks::default());
-        let (response, summary) = transformer::process(&state, event, None).await.unwrap();
-        assert_eq!(summary.failed, 0, "{source:?}: a full buffer overflowed the response");
-        assert_eq!(summary.ok, n);
-        let size = serde_json::to_vec(&response).unwrap().len();
-        assert!(size <= transformer::firehose::RESPONSE_BUDGET, "{source:?}: {size}");
+        answered_in_full(source, event).await;
     }
 }

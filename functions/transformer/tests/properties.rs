@@ -122,3 +122,74 @@ proptest! {
         prop_assert_eq!(sink.accepted().len(), summary.reingested);
     }
 }
+
+/// Any JSON value for an envelope field: what AWS's samples send, and worse.
+fn envelope_value() -> impl Strategy<Value = serde_json::Value> {
+    use serde_json::json;
+    prop_oneof![
+        (0i64..253_402_300_799_999).prop_map(|n| json!(n)),
+        Just(json!("2026-11-22T00:00:01.250Z")),
+        Just(json!("")),
+        Just(json!("17")),
+        Just(json!("yesterday")),
+        Just(json!(-5)),
+        Just(json!(1.5e300)),
+        Just(json!(null)),
+        Just(json!(true)),
+        Just(json!([1, {"a": 2}])),
+        Just(json!({"x": [null]})),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    /// With a readable, unique recordId per record, no envelope value fails
+    /// the invocation: every record is answered once, in order, and one whose
+    /// envelope cannot be read is ProcessingFailed on its own.
+    #[test]
+    fn no_envelope_value_fails_the_invocation(
+        fields in proptest::collection::vec(
+            (envelope_value(), envelope_value(), envelope_value(), envelope_value(), any::<bool>()),
+            1..20,
+        ),
+    ) {
+        let data = STANDARD.encode(br#"{"event_name":"JOIN","event_time":"2026-11-22T00:00:00Z","user":1}"#);
+        let records: Vec<serde_json::Value> = fields
+            .iter()
+            .enumerate()
+            .map(|(i, (arrival, subsequence, meta_arrival, shard, with_metadata))| {
+                let mut r = serde_json::json!({
+                    "recordId": format!("r-{i}"),
+                    "approximateArrivalTimestamp": arrival,
+                    "data": data,
+                });
+                if *with_metadata {
+                    r["kinesisRecordMetadata"] = serde_json::json!({
+                        "shardId": shard,
+                        "partitionKey": "1",
+                        "sequenceNumber": format!("{i}"),
+                        "subsequenceNumber": subsequence,
+                        "approximateArrivalTimestamp": meta_arrival,
+                    });
+                }
+                r
+            })
+            .collect();
+        let body = serde_json::json!({"deliveryStreamArn": DELIVERY_STREAM_ARN, "records": records});
+        let event: TransformationEvent = serde_json::from_value(body).unwrap();
+        let unreadable: Vec<bool> = event.records.iter().map(|r| r.envelope_error.is_some()).collect();
+        let state = Transformer::new(
+            Config::default(),
+            MemorySinks(Arc::new(MemorySink::new(BatchLimits::KINESIS))),
+        );
+        let (response, _) = runtime().block_on(process(&state, event, None)).unwrap();
+        prop_assert_eq!(response.records.len(), fields.len());
+        for (i, (answer, unreadable)) in response.records.iter().zip(unreadable).enumerate() {
+            prop_assert_eq!(&answer.record_id, &format!("r-{i}"));
+            if unreadable {
+                prop_assert_eq!(answer.result, RecordResult::ProcessingFailed);
+            }
+        }
+    }
+}
