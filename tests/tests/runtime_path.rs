@@ -1,6 +1,7 @@
 //! The transformer's real binary, run as Lambda runs it (the Runtime API
 //! stand-in, the same environment variables), answers the sample events
-//! exactly as the checked-in expected responses say, reports a non-Firehose
+//! exactly as the checked-in expected responses say (also with a leading
+//! byte-order mark), reports a non-Firehose
 //! payload as an invocation error, and refuses a bad configuration at start.
 
 use std::path::{Path, PathBuf};
@@ -20,17 +21,33 @@ async fn transformer_binary_answers_sample_events_and_reports_bad_payloads() {
     let _f = FunctionProcess::spawn(&binary, &api, &[], true).unwrap();
     api.wait_for_polls(1, Duration::from_secs(30)).await.unwrap();
 
-    for name in ["direct-put", "kinesis-source", "plain-python-producer", "duplicates"] {
-        let event = std::fs::read(repo(&format!("events/transformer/{name}.json"))).unwrap();
+    let samples = [
+        "direct-put",
+        "kinesis-source",
+        "plain-python-producer",
+        "duplicates",
+        "aws-sample-shapes",
+    ];
+    // The last one also as an editor that writes a byte-order mark saves it:
+    // the runtime layer strips the mark before lambda_runtime parses the body.
+    let bodies = samples
+        .iter()
+        .map(|name| (*name, false))
+        .chain([("aws-sample-shapes", true)]);
+    for (name, with_bom) in bodies {
+        let mut event = std::fs::read(repo(&format!("events/transformer/{name}.json"))).unwrap();
+        if with_bom {
+            event.splice(0..0, chat_pipeline::input::UTF8_BOM.iter().copied());
+        }
         let expected: serde_json::Value =
             serde_json::from_slice(&std::fs::read(repo(&format!("events/transformer/{name}.expected.json"))).unwrap())
                 .unwrap();
         match api.invoke(event, Duration::from_secs(30)).await.unwrap() {
             Outcome::Response(body) => {
                 let actual: serde_json::Value = serde_json::from_slice(&body).unwrap();
-                assert_eq!(actual, expected, "{name}");
+                assert_eq!(actual, expected, "{name} (byte-order mark: {with_bom})");
             }
-            Outcome::Error(e) => panic!("{name}: {e}"),
+            Outcome::Error(e) => panic!("{name} (byte-order mark: {with_bom}): {e}"),
         }
     }
 
