@@ -1,23 +1,28 @@
 # The project's commands. `make demo` runs the pipeline locally; `make test`
 # is what CI runs. Both install what they need on a fresh machine: the Python
 # tools go into project-local virtualenvs (.venv, .venv-checkov,
-# .venv-ministack), pinned by tools/*.txt; nothing is installed globally.
+# .venv-ministack, .venv-query), pinned by tools/*.txt; nothing is installed
+# globally.
 
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := $(CURDIR)/.venv
 VENV_CHECKOV := $(CURDIR)/.venv-checkov
 VENV_MINISTACK := $(CURDIR)/.venv-ministack
+VENV_QUERY := $(CURDIR)/.venv-query
 TOOLS := $(VENV)/.installed
 TOOLS_CHECKOV := $(VENV_CHECKOV)/.installed
 TOOLS_MINISTACK := $(VENV_MINISTACK)/.installed
+TOOLS_QUERY := $(VENV_QUERY)/.installed
+# DuckDB and sqlfluff: the local query engine and the SQL checks.
+LAKE_SQL := $(VENV_QUERY)/bin/python tools/lake_sql.py
 # cargo-lambda, sam, cfn-lint and moto_server are found in the virtualenv.
 export PATH := $(VENV)/bin:$(PATH)
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 ENV ?= staging
 
-.PHONY: help demo setup test lint unit template-check deploy-local build deploy arm64-target bench measure watch invoke-transformer invoke-producer freeze-tools
+.PHONY: help demo setup test lint unit template-check sql-check query deploy-local build deploy arm64-target bench measure watch invoke-transformer invoke-producer freeze-tools
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
@@ -25,8 +30,10 @@ help: ## List the targets
 demo: setup ## Run the whole pipeline locally on the AWS emulator and print what landed where
 	cargo build --locked -p producer -p transformer -p pipeline-tests --bin producer --bin transformer --bin demo
 	./target/debug/demo
+	@echo; echo "The stack's named queries (template.yaml), run by DuckDB over out/ (tools/lake_sql.py):"
+	@$(LAKE_SQL) named
 
-setup: $(TOOLS) $(TOOLS_CHECKOV) $(TOOLS_MINISTACK) ## Install the pinned Python tools into the project virtualenvs
+setup: $(TOOLS) $(TOOLS_CHECKOV) $(TOOLS_MINISTACK) $(TOOLS_QUERY) ## Install the pinned Python tools into the project virtualenvs
 
 $(TOOLS): tools/requirements.txt tools/constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +50,11 @@ $(TOOLS_MINISTACK): tools/requirements-ministack.txt tools/constraints-ministack
 	$(VENV_MINISTACK)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements-ministack.txt -c tools/constraints-ministack.txt
 	touch $@
 
+$(TOOLS_QUERY): tools/requirements-query.txt tools/constraints-query.txt
+	$(PYTHON) -m venv $(VENV_QUERY)
+	$(VENV_QUERY)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements-query.txt -c tools/constraints-query.txt
+	touch $@
+
 freeze-tools: ## Re-pin the tools' transitive dependencies after changing tools/requirements*.txt
 	rm -rf $(VENV) $(VENV_CHECKOV)
 	$(PYTHON) -m venv $(VENV) && $(VENV)/bin/pip install --quiet -r tools/requirements.txt
@@ -52,9 +64,12 @@ freeze-tools: ## Re-pin the tools' transitive dependencies after changing tools/
 	rm -rf $(VENV_MINISTACK)
 	$(PYTHON) -m venv $(VENV_MINISTACK) && $(VENV_MINISTACK)/bin/pip install --quiet -r tools/requirements-ministack.txt
 	$(VENV_MINISTACK)/bin/pip freeze --all | grep -vE '^(pip|setuptools|wheel)==' > tools/constraints-ministack.txt
-	touch $(TOOLS) $(TOOLS_CHECKOV) $(TOOLS_MINISTACK)
+	rm -rf $(VENV_QUERY)
+	$(PYTHON) -m venv $(VENV_QUERY) && $(VENV_QUERY)/bin/pip install --quiet -r tools/requirements-query.txt
+	$(VENV_QUERY)/bin/pip freeze --all | grep -vE '^(pip|setuptools|wheel)==' > tools/constraints-query.txt
+	touch $(TOOLS) $(TOOLS_CHECKOV) $(TOOLS_MINISTACK) $(TOOLS_QUERY)
 
-test: setup lint template-check deploy-local unit ## Everything CI checks: formatting, lints, template checks, the emulator deployment, unit and integration tests
+test: setup lint template-check sql-check deploy-local unit ## Everything CI checks: formatting, lints, template checks, the emulator deployment, unit and integration tests
 
 lint: ## rustfmt and clippy (warnings are errors)
 	cargo fmt --all -- --check
@@ -63,10 +78,20 @@ lint: ## rustfmt and clippy (warnings are errors)
 unit: ## cargo test for the whole workspace
 	cargo test --workspace --locked
 
-template-check: setup ## Offline checks of template.yaml: sam validate --lint, cfn-lint, checkov
-	sam validate --lint --template-file template.yaml
-	cfn-lint template.yaml
-	$(VENV_CHECKOV)/bin/checkov --file template.yaml --framework cloudformation --quiet --compact --skip-download
+template-check: setup ## Offline checks of template.yaml, options off (defaults) and on: sam validate --lint, cfn-lint, checkov
+	$(VENV)/bin/python tools/template_variants.py target/template-variants
+	for t in template.yaml target/template-variants/template-options-on.json; do \
+		echo "== $$t"; \
+		sam validate --lint --template-file $$t && cfn-lint $$t && \
+		$(VENV_CHECKOV)/bin/checkov --file $$t --framework cloudformation --quiet --compact --skip-download || exit 1; \
+	done
+
+sql-check: setup ## Every SQL file and named query parses in its dialect (sqlfluff), and every consumer's columns match schema/output-v1.schema.json
+	$(VENV_QUERY)/bin/python tools/check_sql.py
+
+query: setup ## Run SQL="..." over the last demo's lake (out/) in DuckDB, as Athena would over the stack's table
+	@if [ -z "$(SQL)" ]; then echo 'usage: make query SQL="SELECT count(*) FROM chat_events_deduplicated"'; exit 2; fi
+	@$(LAKE_SQL) query "$(SQL)"
 
 deploy-local: setup ## Deploy template.yaml (both source types) into the MiniStack emulator and check what it created
 	$(VENV)/bin/python tools/deploy_local.py --ministack $(VENV_MINISTACK)/bin/ministack

@@ -45,9 +45,10 @@ import zipfile
 from pathlib import Path
 
 import boto3
-import yaml
 from botocore.config import Config as BotoConfig
 from samtranslator.translator.transform import transform
+
+import cfn_template
 
 REPO = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
@@ -58,9 +59,15 @@ ARTIFACTS = "chat-pipeline-local-artifacts"
 # Resources MiniStack refuses, each with why. The run fails if the
 # translated template holds anything else that must be left out, or if one of
 # these disappears from the template (so the list cannot go stale).
+NAMED_QUERY = (
+    "AWS::Athena::NamedQuery: MiniStack has no provisioner for it (CreateStack fails: "
+    "Unrecognized resource types); `make query`/`make demo` run these queries in DuckDB instead"
+)
 LEFT_OUT = {
-    "EventsPerHourQuery": "AWS::Athena::NamedQuery: MiniStack has no provisioner for it "
-    "(CreateStack fails: Unrecognized resource types)",
+    "DeduplicatedViewQuery": NAMED_QUERY,
+    "EventsPerHourQuery": NAMED_QUERY,
+    "ActiveUsersQuery": NAMED_QUERY,
+    "RetryCopiesQuery": NAMED_QUERY,
     "DeliveryBelowProductionAlarm": "an alarm on metric math (Properties.Metrics): MiniStack "
     "refuses it; its dimensions are checked against the template instead",
 }
@@ -79,31 +86,8 @@ FIREHOSE_READS = {
 
 
 # --------------------------------------------------------------- template --
-def cfn_yaml_loader():
-    """A YAML loader that reads CloudFormation's short-form tags
-    (`!Ref x`, `!GetAtt a.b`, `!Sub ...`) as their long forms."""
-
-    class Loader(yaml.SafeLoader):
-        pass
-
-    def construct(loader, suffix, node):
-        name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
-        if isinstance(node, yaml.ScalarNode):
-            value = loader.construct_scalar(node)
-            if suffix == "GetAtt":
-                value = value.split(".", 1)
-            return {name: value}
-        if isinstance(node, yaml.SequenceNode):
-            return {name: loader.construct_sequence(node, deep=True)}
-        return {name: loader.construct_mapping(node, deep=True)}
-
-    Loader.add_multi_constructor("!", construct)
-    return Loader
-
-
 def load_template() -> dict:
-    with open(REPO / "template.yaml") as f:
-        return yaml.load(f, Loader=cfn_yaml_loader())
+    return cfn_template.load()
 
 
 class NoManagedPolicies:

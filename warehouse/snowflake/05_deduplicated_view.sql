@@ -1,0 +1,29 @@
+-- Step 5 of 5: one row per event_id, the first copy to arrive, as Athena's
+-- chat_events_deduplicated view.
+CREATE OR REPLACE VIEW chat_events_deduplicated AS
+SELECT
+    event_id,
+    event_type,
+    user_id,
+    session_id,
+    seq,
+    occurred_at,
+    event_date,
+    received_at,
+    source,
+    schema_version,
+    dt
+FROM chat_events
+QUALIFY ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY received_at, dt) = 1;
+
+-- Load status of the pipe, and per-file load history of the last day.
+SELECT SYSTEM$PIPE_STATUS('chat_events_pipe');
+
+SELECT file_name, last_load_time, row_count, error_count, first_error_message
+FROM TABLE(
+    INFORMATION_SCHEMA.COPY_HISTORY(
+        TABLE_NAME => 'CHAT_EVENTS',
+        START_TIME => DATEADD(DAY, -1, CURRENT_TIMESTAMP())
+    )
+)
+ORDER BY last_load_time DESC;
