@@ -15,6 +15,11 @@ Steps:
    SourceType=KinesisStream and SourceType=DirectPut (names never collide).
 4. Assert the wiring (see `check_stack`), then switch the Kinesis stack to
    DirectPut with UpdateStack and assert the stream was retained.
+4a. Turn the Snowflake options on (UpdateStack, a local SQS queue standing in
+   for the pipe's) and assert the storage role and the bucket notification.
+4b. Create a third stack with RedshiftStreamingIngestion=Enabled, less the
+   two Redshift Serverless resources MiniStack cannot create, and assert the
+   streaming role's trust and grants.
 5. Stop the emulator by process group on every exit path (normal, error,
    Ctrl-C, SIGTERM).
 
@@ -40,6 +45,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -221,15 +227,13 @@ def wait_stack(cfn, name: str) -> dict:
     raise SystemExit(f"deploy-local: {name} still in progress after 2 minutes")
 
 
-def deploy(aws, template_body: str, name: str, source: str, update: bool = False) -> dict:
+def deploy(aws, template_body: str, name: str, source: str, update: bool = False, extra: dict | None = None) -> dict:
     cfn = aws("cloudformation")
+    parameters = {"Environment": ENVIRONMENT, "SourceType": source, **(extra or {})}
     args = dict(
         StackName=name,
         TemplateBody=template_body,
-        Parameters=[
-            {"ParameterKey": "Environment", "ParameterValue": ENVIRONMENT},
-            {"ParameterKey": "SourceType", "ParameterValue": source},
-        ],
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
         Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
     )
     (cfn.update_stack if update else cfn.create_stack)(**args)
@@ -449,6 +453,90 @@ def check_left_out_alarm(c: Checks, template: dict):
     c.equal("generated is the producer's EMF metric", (metrics["generated"]["MetricStat"]["Metric"]["Namespace"], metrics["generated"]["MetricStat"]["Metric"]["MetricName"]), ("ChatPipeline", "generated"))
 
 
+SNOWFLAKE_USER = "arn:aws:iam::123456789012:user/abc1-s-example"
+SNOWFLAKE_EXTERNAL_ID = "MYACCOUNT_SFCRole=2_abcdefg="
+
+
+def check_snowflake_options(c: Checks, aws, body: str, name: str):
+    """The Snowflake parameters set on a live stack: the storage role, read
+    only on events/, trusted by Snowflake's user with the external ID; and
+    the bucket's notification to the pipe's queue (a queue of the emulator's
+    stands in for Snowflake's)."""
+    print(f"\n{name}: Snowflake options on (UpdateStack)")
+    queue_url = aws("sqs").create_queue(QueueName="sf-snowpipe-example")["QueueUrl"]
+    queue_arn = aws("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    stack = deploy(aws, body, name, "DirectPut", update=True, extra={
+        "SnowflakeIamUserArn": SNOWFLAKE_USER,
+        "SnowflakeExternalId": SNOWFLAKE_EXTERNAL_ID,
+        "SnowpipeQueueArn": queue_arn,
+    })
+    c.equal("update completes", stack["StackStatus"], "UPDATE_COMPLETE")
+    if stack["StackStatus"] != "UPDATE_COMPLETE":
+        return
+    iam = aws("iam")
+    role_name = physical(stack, "SnowflakeStorageRole")
+    c.equal("role has the fixed name the integration was told", role_name, f"{name}-snowflake-s3")
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    role = iam.get_role(RoleName=role_name)["Role"]
+    c.equal("output SnowflakeStorageRoleArn is the role's ARN", outputs.get("SnowflakeStorageRoleArn"), role["Arn"])
+    trust = role["AssumeRolePolicyDocument"]
+    if isinstance(trust, str):
+        trust = json.loads(urllib.parse.unquote(trust))
+    (statement,) = trust["Statement"]
+    c.equal("trusted by Snowflake's IAM user only", (statement["Principal"], statement["Action"]), ({"AWS": SNOWFLAKE_USER}, "sts:AssumeRole"))
+    c.equal("with the integration's external ID", statement.get("Condition"), {"StringEquals": {"sts:ExternalId": SNOWFLAKE_EXTERNAL_ID}})
+    bucket = physical(stack, "DataBucket")
+    bucket_arn = f"arn:aws:s3:::{bucket}"
+    c.equal("read only, on events/ only", role_grants(iam, role_name), {
+        "s3:GetObject": {f"{bucket_arn}/events/*"},
+        "s3:GetObjectVersion": {f"{bucket_arn}/events/*"},
+        "s3:ListBucket": {bucket_arn},
+        "s3:GetBucketLocation": {bucket_arn},
+    })
+    notification = aws("s3").get_bucket_notification_configuration(Bucket=bucket)
+    queues = notification.get("QueueConfigurations", [])
+    c.equal("the bucket notifies the pipe's queue", [q["QueueArn"] for q in queues], [queue_arn])
+    if queues:
+        rules = queues[0].get("Filter", {}).get("Key", {}).get("FilterRules", [])
+        c.equal("of every object created under events/", (queues[0]["Events"], [(r["Name"].lower(), r["Value"]) for r in rules]), (["s3:ObjectCreated:*"], [("prefix", "events/")]))
+
+
+# With RedshiftStreamingIngestion=Enabled, MiniStack refuses the whole
+# template ("Unrecognized resource types: AWS::RedshiftServerless::Namespace,
+# AWS::RedshiftServerless::Workgroup"). The role streaming ingestion assumes
+# is ordinary IAM, so it is deployed and checked without those two (and the
+# outputs naming them); the two are checked by the linters only.
+REDSHIFT_ONLY_IN_AWS = ["RedshiftNamespace", "RedshiftWorkgroup"]
+
+
+def check_redshift_role(c: Checks, aws, translated: dict):
+    name = "chat-pipeline-local-redshift"
+    print(f"\n{name}: RedshiftStreamingIngestion=Enabled, without {', '.join(REDSHIFT_ONLY_IN_AWS)}")
+    variant = json.loads(json.dumps(leave_out(translated)))
+    for logical in REDSHIFT_ONLY_IN_AWS:
+        del variant["Resources"][logical]
+    variant["Outputs"] = {
+        k: v for k, v in variant["Outputs"].items() if not any(r in json.dumps(v) for r in REDSHIFT_ONLY_IN_AWS)
+    }
+    stack = deploy(aws, json.dumps(variant), name, "KinesisStream", extra={"RedshiftStreamingIngestion": "Enabled"})
+    c.equal("created", stack["StackStatus"], "CREATE_COMPLETE")
+    if stack["StackStatus"] != "CREATE_COMPLETE":
+        return
+    iam = aws("iam")
+    role_name = physical(stack, "RedshiftStreamingRole")
+    role = iam.get_role(RoleName=role_name)["Role"]
+    trust = role["AssumeRolePolicyDocument"]
+    if isinstance(trust, str):
+        trust = json.loads(urllib.parse.unquote(trust))
+    (statement,) = trust["Statement"]
+    c.equal("assumed by Redshift only", sorted(statement["Principal"]["Service"]), ["redshift-serverless.amazonaws.com", "redshift.amazonaws.com"])
+    stream = physical(stack, "EventStream")
+    stream_arn = aws("kinesis").describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]["StreamARN"]
+    reads = {"kinesis:DescribeStreamSummary", "kinesis:DescribeStream", "kinesis:GetShardIterator", "kinesis:GetRecords", "kinesis:ListShards"}
+    expected = {a: {stream_arn} for a in reads} | {"kinesis:ListStreams": {"*"}}
+    c.equal("exactly the streaming-ingestion reads, on this stream", role_grants(iam, role_name), expected)
+
+
 def check_source_switch(c: Checks, aws, body: str, name: str, before: dict):
     """KinesisStream -> DirectPut on a live stack: the delivery stream is
     replaced under a new generated name and the stream is retained."""
@@ -520,6 +608,9 @@ def main() -> int:
         if "KinesisStream" in stacks:
             name, before = stacks["KinesisStream"]
             check_source_switch(c, aws, body, name, before)
+        if "DirectPut" in stacks:
+            check_snowflake_options(c, aws, body, stacks["DirectPut"][0])
+        check_redshift_role(c, aws, translated)
     finally:
         emulator.stop()
     print(f"\ndeploy-local: {time.monotonic() - started:.1f} s, emulator stopped")

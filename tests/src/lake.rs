@@ -23,13 +23,19 @@ pub struct LakeError {
     message: String,
 }
 
-/// Every object under `prefix`, gunzipped when its key ends in `.gz`.
-pub async fn objects(s3: &Client, bucket: &str, prefix: &str) -> Result<Vec<Object>, LakeError> {
-    let err = |key: &str, message: String| LakeError {
-        bucket: bucket.to_owned(),
-        key: key.to_owned(),
-        message,
-    };
+impl LakeError {
+    fn new(bucket: &str, key: &str, message: String) -> Self {
+        LakeError {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            message,
+        }
+    }
+}
+
+/// Every key under `prefix` (all of them: `ListObjectsV2` returns at most
+/// 1,000 per page, so this follows the continuation tokens).
+pub async fn list_keys(s3: &Client, bucket: &str, prefix: &str) -> Result<Vec<String>, LakeError> {
     let mut keys = Vec::new();
     let mut token = None;
     loop {
@@ -40,33 +46,45 @@ pub async fn objects(s3: &Client, bucket: &str, prefix: &str) -> Result<Vec<Obje
             .set_continuation_token(token)
             .send()
             .await
-            .map_err(|e| err(prefix, chat_pipeline::sink::describe_chain(&e)))?;
+            .map_err(|e| LakeError::new(bucket, prefix, chat_pipeline::sink::describe_chain(&e)))?;
         keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_owned)));
         match page.next_continuation_token() {
             Some(t) => token = Some(t.to_owned()),
             None => break,
         }
     }
+    Ok(keys)
+}
+
+/// One object's bytes, as stored.
+async fn get(s3: &Client, bucket: &str, key: &str) -> Result<Vec<u8>, LakeError> {
+    let err = |message: String| LakeError::new(bucket, key, message);
+    Ok(s3
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| err(chat_pipeline::sink::describe_chain(&e)))?
+        .body
+        .collect()
+        .await
+        .map_err(|e| err(e.to_string()))?
+        .into_bytes()
+        .to_vec())
+}
+
+/// Every object under `prefix`, gunzipped when its key ends in `.gz`.
+pub async fn objects(s3: &Client, bucket: &str, prefix: &str) -> Result<Vec<Object>, LakeError> {
+    let keys = list_keys(s3, bucket, prefix).await?;
     let mut out = Vec::with_capacity(keys.len());
     for key in keys {
-        let body = s3
-            .get_object()
-            .bucket(bucket)
-            .key(&key)
-            .send()
-            .await
-            .map_err(|e| err(&key, chat_pipeline::sink::describe_chain(&e)))?
-            .body
-            .collect()
-            .await
-            .map_err(|e| err(&key, e.to_string()))?
-            .into_bytes()
-            .to_vec();
+        let body = get(s3, bucket, &key).await?;
         let bytes = if key.ends_with(".gz") {
             let mut plain = Vec::new();
             flate2::read::GzDecoder::new(&body[..])
                 .read_to_end(&mut plain)
-                .map_err(|e| err(&key, format!("not gzip: {e}")))?;
+                .map_err(|e| LakeError::new(bucket, &key, format!("not gzip: {e}")))?;
             plain
         } else {
             body
@@ -82,40 +100,20 @@ pub fn lines(object: &Object) -> impl Iterator<Item = &[u8]> {
     object.bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty())
 }
 
-/// Writes every object (compressed as stored) under `dir`, mirroring keys.
+/// Writes every object (compressed as stored) under `dir`, mirroring keys;
+/// returns how many.
 pub async fn download_all(s3: &Client, bucket: &str, dir: &Path) -> Result<usize, LakeError> {
-    let err = |key: &str, message: String| LakeError {
-        bucket: bucket.to_owned(),
-        key: key.to_owned(),
-        message,
-    };
-    let listing = s3
-        .list_objects_v2()
-        .bucket(bucket)
-        .send()
-        .await
-        .map_err(|e| err("", chat_pipeline::sink::describe_chain(&e)))?;
-    let mut n = 0;
-    for o in listing.contents() {
-        let Some(key) = o.key() else { continue };
-        let body = s3
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| err(key, chat_pipeline::sink::describe_chain(&e)))?
-            .body
-            .collect()
-            .await
-            .map_err(|e| err(key, e.to_string()))?
-            .into_bytes();
+    let keys = list_keys(s3, bucket, "").await?;
+    for key in &keys {
+        let body = get(s3, bucket, key).await?;
         let path = dir.join(key);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| err(key, e.to_string()))?;
-        }
-        std::fs::write(&path, &body).map_err(|e| err(key, e.to_string()))?;
-        n += 1;
+        let write = || -> std::io::Result<()> {
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::write(&path, &body)
+        };
+        write().map_err(|e| LakeError::new(bucket, key, format!("writing {}: {e}", path.display())))?;
     }
-    Ok(n)
+    Ok(keys.len())
 }

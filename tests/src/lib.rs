@@ -13,12 +13,14 @@
 //! * [`local_firehose`]: Firehose's Lambda processing step, which the
 //!   emulator lacks: Kinesis -> transformer -> partitioned GZIP objects in S3.
 //! * [`lake`]: reading back what landed in S3.
+//! * [`lake_sql`]: SQL over a local copy of the lake (DuckDB, as `make query`).
 //! * [`lambda_watch`]: `cargo lambda watch` and its Invoke API.
 //! * [`scenario`]: what the demo and the end-to-end tests do alike.
 
 pub mod binaries;
 pub mod emulator;
 pub mod lake;
+pub mod lake_sql;
 pub mod lambda_watch;
 pub mod local_firehose;
 pub mod resources;

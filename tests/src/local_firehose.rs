@@ -130,6 +130,7 @@ pub struct LocalFirehose<I> {
     iterators: HashMap<String, String>,
     objects: u64,
     lambda_arn: String,
+    arrival_override: Option<Timestamp>,
 }
 
 impl<I: Invoker> LocalFirehose<I> {
@@ -143,7 +144,15 @@ impl<I: Invoker> LocalFirehose<I> {
             iterators: HashMap::new(),
             objects: 0,
             lambda_arn: format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:transformer"),
+            arrival_override: None,
         }
+    }
+
+    /// Records read from now on are stamped as having reached the stream at
+    /// `at` (None: when the emulator says), so that tests can land records
+    /// on another arrival day: moto stamps every record with the real time.
+    pub fn stamp_arrivals_at(&mut self, at: Option<Timestamp>) {
+        self.arrival_override = at;
     }
 
     /// Reads everything new in the stream and delivers it.
@@ -214,6 +223,7 @@ impl<I: Invoker> LocalFirehose<I> {
                         .and_then(|t| t.to_millis().ok())
                         .and_then(|ms| Timestamp::from_millis(ms).ok())
                         .unwrap_or_else(Timestamp::now);
+                    let arrival = self.arrival_override.unwrap_or(arrival);
                     out.push(StreamRecord {
                         metadata: KinesisRecordMetadata {
                             shard_id: shard_id.clone(),

@@ -81,10 +81,8 @@ fn violations(schema: &Value, value: &Value, path: &str) -> Vec<String> {
                     out.push(format!("{path}: {s:?} is not yyyy-MM-ddTHH:mm:ss.SSSZ"));
                 }
             }
-            Some("date") => {
-                if s.len() != 10 || Timestamp::parse_iso8601(&format!("{s}T00:00:00Z")).is_err() {
-                    out.push(format!("{path}: {s:?} is not yyyy-MM-dd"));
-                }
+            Some("date") if s.len() != 10 || Timestamp::parse_iso8601(&format!("{s}T00:00:00Z")).is_err() => {
+                out.push(format!("{path}: {s:?} is not yyyy-MM-dd"));
             }
             _ => {}
         }

@@ -1,0 +1,66 @@
+//! SQL over a local copy of the lake, through `tools/lake_sql.py` (DuckDB in
+//! the project's `.venv-query`, installed by `make setup`): the same view of
+//! the stack's Glue table that `make query` and `make demo` use, so the
+//! end-to-end tests end in the answers a user gets.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Running a query failed; the message says why and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum LakeSqlError {
+    #[error("the query tool's Python ({0}) was not found: run `make setup` (it installs DuckDB into .venv-query)")]
+    Missing(PathBuf),
+    #[error("running {0}: {1}")]
+    Spawn(PathBuf, std::io::Error),
+    #[error("lake_sql.py failed on {sql:?}: {stderr}")]
+    Failed { sql: String, stderr: String },
+    #[error("lake_sql.py printed something that is not its JSON answer: {0}")]
+    Output(#[from] serde_json::Error),
+}
+
+/// A query's answer.
+#[derive(Debug, serde::Deserialize)]
+pub struct Answer {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<serde_json::Value>>,
+    /// Files DuckDB opened to answer (from its profile).
+    pub files_read: u64,
+}
+
+impl Answer {
+    /// The single value of a one-row, one-column answer, as an integer.
+    pub fn count(&self) -> Option<i64> {
+        match self.rows.as_slice() {
+            [row] => row.first().and_then(serde_json::Value::as_i64),
+            _ => None,
+        }
+    }
+}
+
+fn repo() -> PathBuf {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    repo.canonicalize().unwrap_or(repo)
+}
+
+/// Runs `sql` over the lake copied to `lake` (the bucket's keys mirrored).
+pub fn query(lake: &Path, sql: &str) -> Result<Answer, LakeSqlError> {
+    let python = repo().join(".venv-query/bin/python");
+    if !python.exists() {
+        return Err(LakeSqlError::Missing(python));
+    }
+    let out = Command::new(&python)
+        .arg(repo().join("tools/lake_sql.py"))
+        .arg("--lake")
+        .arg(lake)
+        .args(["query", "--json", sql])
+        .output()
+        .map_err(|e| LakeSqlError::Spawn(python.clone(), e))?;
+    if !out.status.success() {
+        return Err(LakeSqlError::Failed {
+            sql: sql.to_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        });
+    }
+    Ok(serde_json::from_slice(&out.stdout)?)
+}

@@ -1,0 +1,208 @@
+//! From the producer to a SQL answer, on the emulator: the producer writes to
+//! Kinesis, the local Firehose stand-in runs the transformer and lands
+//! partitioned GZIP objects in S3, the lake is copied to a directory, and
+//! DuckDB answers through the stack's own table definition and
+//! de-duplicating view (`tools/lake_sql.py`, as `make query`).
+//!
+//! Needs moto_server and the query tool's virtualenv (`make setup`);
+//! `PIPELINE_SKIP_EMULATOR=1` skips it on purpose.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use chat_pipeline::timestamp::Timestamp;
+use lambda_runtime::{Context, LambdaEvent};
+use pipeline_tests::emulator::{Emulator, s3_client};
+use pipeline_tests::lake;
+use pipeline_tests::lake_sql::{self, Answer};
+use pipeline_tests::local_firehose::{InProcess, LocalFirehose};
+use pipeline_tests::resources::{self, Names};
+use pipeline_tests::scenario;
+use pipeline_tests::template::Template;
+use producer::config::SinkKind;
+
+/// Plain events of an existing Python producer: no event_id, no session,
+/// times from 2023 (an event time the projection range would not cover; the
+/// arrival day, dt, is today).
+const PLAIN: [&[u8]; 3] = [
+    br#"{"event_time":"2023-12-12T10:00:00.123456","event_name":"JOIN","user":42}"#,
+    br#"{"event_time":"2023-12-12T10:00:05","event_name":"SEND_MESSAGE","user":42}"#,
+    br#"{"event_time":"2023-12-12T10:01:00Z","event_name":"LEAVE","user":42}"#,
+];
+
+/// One producer event sent twice inside one batch.
+const TWICE: &[u8] = br#"{"event_id":"0b6f3f0e-7a55-4c2e-9a51-5f1e0c7d2a11","event_time":"2026-11-21T12:00:00.000Z","event_name":"OPEN_CHAT","user":7,"session_id":"s-7","seq":1,"schema_version":1}"#;
+
+fn query(lake: &Path, sql: &str) -> Answer {
+    lake_sql::query(lake, sql).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn day(t: Timestamp) -> String {
+    t.to_rfc3339()[..10].to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_delivered_event_is_answered_once_by_the_deduplicating_view() {
+    let Some(emulator) = Emulator::for_tests().await else {
+        return;
+    };
+    let config = emulator.sdk_config().await;
+    let settings = Template::repository().unwrap().delivery_settings().unwrap();
+    let names = Names::with_prefix("e2e-sql");
+    resources::create(&config, &names, &settings).await.unwrap();
+    let state = scenario::producer(&config, &names, SinkKind::Kinesis, 200);
+    let mut firehose = LocalFirehose::new(
+        &config,
+        names.clone(),
+        settings,
+        InProcess {
+            state: scenario::transformer(&config),
+        },
+    );
+    let now = Timestamp::now();
+    let yesterday = Timestamp::from_millis(now.millis() - 86_400_000).unwrap();
+    let tick = |minutes: i64| {
+        scenario::scheduled_event(Timestamp::from_millis(now.millis() / 60_000 * 60_000 - minutes * 60_000).unwrap())
+    };
+
+    // 1. A tick that reached the stream yesterday (stamped so by the stand-in).
+    firehose.stamp_arrivals_at(Some(yesterday));
+    let old_tick = tick(24 * 60);
+    let mut delivered: Vec<String> = scenario::expected_ids(&state, &old_tick);
+    producer::handle(&state, LambdaEvent::new(old_tick, Context::default()))
+        .await
+        .unwrap();
+    firehose.drain().await.unwrap();
+    firehose.stamp_arrivals_at(None);
+
+    // 2. Today's tick, delivered, then re-run as Lambda's async retry would:
+    // the copies reach Firehose in a later batch and land in other objects.
+    let today_tick = tick(1);
+    delivered.extend(scenario::expected_ids(&state, &today_tick));
+    for _ in 0..2 {
+        let summary = producer::handle(&state, LambdaEvent::new(today_tick.clone(), Context::default()))
+            .await
+            .unwrap();
+        assert_eq!(summary.delivered, 200);
+        firehose.drain().await.unwrap();
+    }
+
+    // 3. One event twice in one batch, and old plain events.
+    let mut raw: Vec<(&str, Vec<u8>)> = vec![("twice", TWICE.to_vec()), ("twice", TWICE.to_vec())];
+    raw.extend(PLAIN.iter().map(|d| ("plain", d.to_vec())));
+    scenario::put_raw(&config, &names.stream, &raw).await.unwrap();
+    let stats = firehose.drain().await.unwrap();
+    assert_eq!((stats.ok, stats.dropped), (4, 1), "{stats:?}");
+    delivered.push("0b6f3f0e-7a55-4c2e-9a51-5f1e0c7d2a11".to_owned());
+
+    let lake_dir = tempfile_dir("e2e-sql-lake");
+    let objects = lake::download_all(&s3_client(&config), &names.bucket, &lake_dir)
+        .await
+        .unwrap();
+    assert!(objects > 10, "{objects} objects");
+
+    // Every delivered event exactly once through the view; the table holds
+    // the retry's copies, so the view is what removed them.
+    let per_id = query(
+        &lake_dir,
+        "SELECT event_id, count(*) AS n FROM chat_events_deduplicated GROUP BY event_id",
+    );
+    let counts: HashMap<String, i64> = per_id
+        .rows
+        .iter()
+        .map(|r| (r[0].as_str().unwrap().to_owned(), r[1].as_i64().unwrap()))
+        .collect();
+    for id in &delivered {
+        assert_eq!(counts.get(id), Some(&1), "event {id}");
+    }
+    assert_eq!(
+        counts.len(),
+        delivered.len() + PLAIN.len(),
+        "only the delivered and the plain events"
+    );
+    let copies = query(&lake_dir, "SELECT count(*) - count(DISTINCT event_id) FROM chat_events");
+    assert_eq!(copies.count(), Some(200), "the re-run tick's copies are in the table");
+
+    // Plain events with 2023 event times are accepted, so they are returned.
+    let plain = query(
+        &lake_dir,
+        "SELECT count(*) FROM chat_events_deduplicated WHERE occurred_at < TIMESTAMP '2024-01-01 00:00:00' AND session_id IS NULL",
+    );
+    assert_eq!(plain.count(), Some(PLAIN.len() as i64));
+
+    // Kinesis lineage on every row of a Kinesis source.
+    let lineage = query(
+        &lake_dir,
+        "SELECT count(*) FILTER (WHERE source.shard_id IS NULL OR source.sequence_number IS NULL OR source.partition_key IS NULL), count(*) FROM chat_events",
+    );
+    assert_eq!(lineage.rows[0][0].as_i64(), Some(0), "rows without lineage");
+    assert!(lineage.rows[0][1].as_i64().unwrap() > 600);
+
+    // A one-day query opens only that day's objects.
+    let yesterday_dir_files = count_files(&lake_dir.join("events"), &format!("dt={}", day(yesterday)));
+    let all_files = count_files(&lake_dir.join("events"), "dt=");
+    let one_day = query(
+        &lake_dir,
+        &format!("SELECT count(*) FROM chat_events WHERE dt = '{}'", day(yesterday)),
+    );
+    assert_eq!(one_day.count(), Some(200));
+    assert_eq!(one_day.files_read, yesterday_dir_files as u64);
+    assert!(yesterday_dir_files < all_files, "{yesterday_dir_files} of {all_files}");
+    let _ = std::fs::remove_dir_all(&lake_dir);
+}
+
+#[test]
+fn objects_outside_the_projection_are_not_returned() {
+    // Athena returns nothing for a partition its projection does not
+    // enumerate; neither does the local view. One real line, copied under
+    // partitions inside and outside the template's projection.
+    let lake_dir = tempfile_dir("projection-lake");
+    let line = br#"{"event_id":"e","event_type":"join","user_id":1,"session_id":null,"seq":null,"occurred_at":"2026-11-22T10:00:00.000Z","event_date":"2026-11-22","received_at":"2026-11-22T10:00:01.000Z","source":null,"schema_version":1}
+"#;
+    let today = day(Timestamp::now());
+    let inside = [
+        format!("event_type=join/dt={today}"),
+        "event_type=leave/dt=2026-01-01".to_owned(),
+    ];
+    let outside = [
+        "event_type=join/dt=2025-12-31".to_owned(), // before LakeStartDate
+        "event_type=join/dt=2999-01-01".to_owned(), // after NOW
+        format!("event_type=dance/dt={today}"),     // not in the enum
+        "event_type=join/dt=2026-1-5".to_owned(),   // not in the format
+    ];
+    for dir in inside.iter().chain(&outside) {
+        let path = lake_dir.join("events").join(dir).join("object.gz");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut gz, line).unwrap();
+        std::fs::write(path, gz.finish().unwrap()).unwrap();
+    }
+    let answer = query(&lake_dir, "SELECT dt FROM chat_events ORDER BY dt");
+    let dts: Vec<&str> = answer.rows.iter().map(|r| r[0].as_str().unwrap()).collect();
+    assert_eq!(dts, ["2026-01-01", today.as_str()]);
+    let _ = std::fs::remove_dir_all(&lake_dir);
+}
+
+fn tempfile_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Files under `root` whose path contains `part`.
+fn count_files(root: &Path, part: &str) -> usize {
+    let mut n = 0;
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.to_string_lossy().contains(part) {
+                n += 1;
+            }
+        }
+    }
+    n
+}
