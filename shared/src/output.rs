@@ -1,6 +1,10 @@
 //! The record the transformer writes to S3 (output schema version 1) and the
 //! dynamic-partitioning keys Firehose uses to place it.
 //!
+//! `schema/output-v1.schema.json` is the machine-readable description every
+//! consumer (Glue, DuckDB, Redshift, Snowflake) is checked against;
+//! `tests/tests/schema_agreement.rs` holds these lines to it.
+//!
 //! | field | type | meaning |
 //! | --- | --- | --- |
 //! | `event_id` | string | the producer's id, or one derived from the Kinesis sequence number / Firehose record id |
