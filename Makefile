@@ -114,7 +114,10 @@ bench: ## Criterion benchmarks (see README for the figures)
 	cargo bench -p producer
 
 measure: ## Cold start and peak memory of the release binaries, through the local Runtime API stand-in
-	cargo build --release --locked -p transformer -p producer -p pipeline-tests
+	# The functions alone first, so their binaries are built without the
+	# test-util feature the tools crate turns on.
+	cargo build --release --locked -p transformer -p producer
+	cargo build --release --locked -p pipeline-tests
 	./target/release/lambda-probe --binary target/release/transformer --synthetic-transformer-bytes 6000000 --env REINGEST=false
 	./target/release/lambda-probe --binary target/release/producer --event events/producer/scheduled-rule.json
 

@@ -61,6 +61,7 @@ impl LazyClients {
     }
 
     /// True once any client exists (for tests of laziness).
+    #[cfg(any(test, feature = "test-util"))]
     pub fn any_built(&self) -> bool {
         self.config.initialized() || self.kinesis.initialized() || self.firehose.initialized()
     }

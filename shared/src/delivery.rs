@@ -16,7 +16,7 @@ use tokio::time::Instant;
 
 use crate::batching::{Batch, plan_batches};
 use crate::retry::RetryPolicy;
-use crate::sink::{RecordRejected, RecordSink, SinkError, SinkRecord};
+use crate::sink::{RecordOutcome, RecordRejected, RecordSink, SinkError, SinkRecord};
 
 /// How to deliver.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -244,8 +244,8 @@ async fn deliver_batch<S: RecordSink>(
                 let mut failed = Vec::new();
                 for ((index, _), outcome) in pending.into_iter().zip(reply) {
                     match outcome {
-                        None => out.delivered += 1,
-                        Some(code) => {
+                        RecordOutcome::Accepted => out.delivered += 1,
+                        RecordOutcome::Refused { code } => {
                             *out.error_codes.entry(code.clone()).or_default() += 1;
                             failed.push((index, Some(code)));
                         }

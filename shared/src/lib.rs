@@ -15,8 +15,14 @@
 //! * [`input`]: reading an event as producers send it, with field-level errors.
 //! * [`output`]: the output record (output schema v1) and the partition keys.
 //! * [`timestamp`]: parsing and formatting event times.
-//! * [`sink`]: the [`sink::RecordSink`] trait and its Kinesis, Firehose, stdout
-//!   and in-memory implementations, each with its service limits.
+//! * [`destination`]: **how a record reaches Kinesis, Firehose or stdout,
+//!   from either function**: [`destination::Destination`] names the place,
+//!   [`destination::SinkProvider`] turns it into a sink
+//!   ([`destination::AwsSinks`]: real clients, built once per container).
+//! * [`sink`]: the [`sink::RecordSink`] trait and its Kinesis, Firehose and
+//!   stdout implementations, each with its service limits.
+//! * `test_util` (feature `test-util`): in-memory sinks and mocked SDK
+//!   clients for tests and benchmarks.
 //! * [`batching`]: splitting records into requests within those limits.
 //! * [`retry`] and [`delivery`]: backoff with full jitter, resending only what
 //!   failed, bounded by attempts and the Lambda deadline; every record is
@@ -32,6 +38,7 @@ pub mod allocator;
 pub mod aws;
 pub mod batching;
 pub mod delivery;
+pub mod destination;
 pub mod event;
 pub mod input;
 pub mod logging;
@@ -40,4 +47,6 @@ pub mod output;
 pub mod retry;
 pub mod settings;
 pub mod sink;
+#[cfg(feature = "test-util")]
+pub mod test_util;
 pub mod timestamp;

@@ -5,14 +5,13 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use aws_sdk_firehose::operation::put_record_batch::{PutRecordBatchError, PutRecordBatchOutput};
-use aws_sdk_firehose::types::PutRecordBatchResponseEntry;
-use aws_sdk_kinesis::operation::put_records::{PutRecordsError, PutRecordsOutput};
-use aws_sdk_kinesis::types::PutRecordsResultEntry;
-use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use aws_sdk_firehose::operation::put_record_batch::PutRecordBatchError;
+use aws_sdk_kinesis::operation::put_records::PutRecordsError;
+use aws_smithy_mocks::{RuleMode, mock};
 use chat_pipeline::delivery::{DeliveryOptions, UndeliveredReason, deliver};
 use chat_pipeline::retry::RetryPolicy;
 use chat_pipeline::sink::{FirehoseSink, KinesisSink, SinkRecord};
+use chat_pipeline::test_util::{firehose_reply, kinesis_reply, mock_firehose, mock_kinesis};
 
 fn records(n: usize) -> Vec<SinkRecord> {
     (0..n)
@@ -37,30 +36,6 @@ impl Accepted {
     }
 }
 
-/// A PutRecords answer that refuses the records at `refuse` positions.
-fn kinesis_reply(req_len: usize, refuse: &[usize], code: &str) -> PutRecordsOutput {
-    let entries = (0..req_len)
-        .map(|i| {
-            if refuse.contains(&i) {
-                PutRecordsResultEntry::builder()
-                    .error_code(code)
-                    .error_message("Rate exceeded for shard")
-                    .build()
-            } else {
-                PutRecordsResultEntry::builder()
-                    .sequence_number(format!("4960{i}"))
-                    .shard_id("shardId-000000000000")
-                    .build()
-            }
-        })
-        .collect();
-    PutRecordsOutput::builder()
-        .failed_record_count(refuse.len() as i32)
-        .set_records(Some(entries))
-        .build()
-        .unwrap()
-}
-
 fn fast_retry(max_attempts: u32) -> DeliveryOptions {
     DeliveryOptions {
         retry: RetryPolicy {
@@ -71,12 +46,6 @@ fn fast_retry(max_attempts: u32) -> DeliveryOptions {
         max_in_flight: 2,
         deadline: None,
     }
-}
-
-macro_rules! no_sdk_retries {
-    () => {
-        |c| c.retry_config(aws_smithy_types::retry::RetryConfig::disabled())
-    };
 }
 
 #[tokio::test]
@@ -99,9 +68,13 @@ async fn kinesis_partial_failure_then_success_delivers_each_record_once() {
                 acc.add(e.data().as_ref());
             }
         }
-        kinesis_reply(entries.len(), &refuse, "ProvisionedThroughputExceededException")
+        kinesis_reply(
+            entries.len(),
+            |i| refuse.contains(&i),
+            "ProvisionedThroughputExceededException",
+        )
     });
-    let client = mock_client!(aws_sdk_kinesis, RuleMode::MatchAny, [&rule], no_sdk_retries!());
+    let client = mock_kinesis(RuleMode::MatchAny, &[&rule]);
     let sink = KinesisSink::new(client, "chat-events");
     let input = records(700);
     let report = deliver(&sink, &input, &fast_retry(8)).await;
@@ -125,9 +98,9 @@ async fn kinesis_throttling_and_5xx_are_retried() {
             )
         })
         .http_status(503, None)
-        .output(|| kinesis_reply(3, &[], ""))
+        .output(|| kinesis_reply(3, |_| false, ""))
         .build();
-    let client = mock_client!(aws_sdk_kinesis, RuleMode::Sequential, [&rule], no_sdk_retries!());
+    let client = mock_kinesis(RuleMode::Sequential, &[&rule]);
     let report = deliver(&KinesisSink::new(client, "chat-events"), &records(3), &fast_retry(5)).await;
     assert!(report.is_complete(), "{report}");
     assert_eq!(rule.num_calls(), 3);
@@ -144,7 +117,7 @@ async fn kinesis_missing_stream_is_not_retried() {
                 .build(),
         )
     });
-    let client = mock_client!(aws_sdk_kinesis, RuleMode::MatchAny, [&rule], no_sdk_retries!());
+    let client = mock_kinesis(RuleMode::MatchAny, &[&rule]);
     let report = deliver(&KinesisSink::new(client, "chat-events"), &records(4), &fast_retry(8)).await;
     assert_eq!(rule.num_calls(), 1);
     assert_eq!(report.delivered, 0);
@@ -161,36 +134,14 @@ async fn kinesis_missing_stream_is_not_retried() {
 #[tokio::test]
 async fn kinesis_persistent_refusal_reports_exact_count() {
     let rule = mock!(aws_sdk_kinesis::Client::put_records)
-        .then_compute_output(|req| kinesis_reply(req.records().len(), &[0, 1], "InternalFailure"));
-    let client = mock_client!(aws_sdk_kinesis, RuleMode::MatchAny, [&rule], no_sdk_retries!());
+        .then_compute_output(|req| kinesis_reply(req.records().len(), |i| i < 2, "InternalFailure"));
+    let client = mock_kinesis(RuleMode::MatchAny, &[&rule]);
     let report = deliver(&KinesisSink::new(client, "s"), &records(5), &fast_retry(4)).await;
     // Every attempt refuses the first two records of the request.
     assert_eq!(report.delivered, 3);
     assert_eq!(report.undelivered.len(), 2);
     assert_eq!(rule.num_calls(), 4);
     assert_eq!(report.failure_summary(), "2 InternalFailure after the last attempt");
-}
-
-fn firehose_reply(req_len: usize, refuse: &[usize]) -> PutRecordBatchOutput {
-    let entries = (0..req_len)
-        .map(|i| {
-            if refuse.contains(&i) {
-                PutRecordBatchResponseEntry::builder()
-                    .error_code("ServiceUnavailableException")
-                    .error_message("Slow down.")
-                    .build()
-            } else {
-                PutRecordBatchResponseEntry::builder()
-                    .record_id(format!("r{i}"))
-                    .build()
-            }
-        })
-        .collect();
-    PutRecordBatchOutput::builder()
-        .failed_put_count(refuse.len() as i32)
-        .set_request_responses(Some(entries))
-        .build()
-        .unwrap()
 }
 
 #[tokio::test]
@@ -215,9 +166,13 @@ async fn firehose_partial_failure_and_throttling_deliver_each_record_once() {
                 acc.add(e.data().as_ref());
             }
         }
-        aws_smithy_mocks::MockResponse::Output(firehose_reply(entries.len(), &refuse))
+        aws_smithy_mocks::MockResponse::Output(firehose_reply(
+            entries.len(),
+            |i| refuse.contains(&i),
+            "ServiceUnavailableException",
+        ))
     });
-    let client = mock_client!(aws_sdk_firehose, RuleMode::MatchAny, [&rule], no_sdk_retries!());
+    let client = mock_firehose(RuleMode::MatchAny, &[&rule]);
     let sink = FirehoseSink::new(client, "chat-delivery");
     let input = records(40);
     let mut options = fast_retry(8);
@@ -236,9 +191,9 @@ async fn requests_respect_count_and_byte_limits_as_the_services_see_them() {
     let rule = mock!(aws_sdk_firehose::Client::put_record_batch).then_compute_output(move |req| {
         let bytes = req.records().iter().map(|r| r.data().as_ref().len()).sum();
         s.lock().unwrap().push((req.records().len(), bytes));
-        firehose_reply(req.records().len(), &[])
+        firehose_reply(req.records().len(), |_| false, "")
     });
-    let client = mock_client!(aws_sdk_firehose, RuleMode::MatchAny, [&rule], no_sdk_retries!());
+    let client = mock_firehose(RuleMode::MatchAny, &[&rule]);
     // 900 KiB records: four fit the 4 MiB request limit, five do not.
     let big: Vec<SinkRecord> = (0..9)
         .map(|i| SinkRecord {
@@ -256,9 +211,9 @@ async fn requests_respect_count_and_byte_limits_as_the_services_see_them() {
     let c = counts.clone();
     let rule = mock!(aws_sdk_kinesis::Client::put_records).then_compute_output(move |req| {
         c.lock().unwrap().push(req.records().len());
-        kinesis_reply(req.records().len(), &[], "")
+        kinesis_reply(req.records().len(), |_| false, "")
     });
-    let client = mock_client!(aws_sdk_kinesis, RuleMode::MatchAny, [&rule], no_sdk_retries!());
+    let client = mock_kinesis(RuleMode::MatchAny, &[&rule]);
     let report = deliver(&KinesisSink::new(client, "s"), &records(1_234), &fast_retry(2)).await;
     assert!(report.is_complete());
     let mut seen = counts.lock().unwrap().clone();

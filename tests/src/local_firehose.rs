@@ -28,13 +28,13 @@ use std::io::Write;
 use aws_lambda_events::event::firehose::KinesisFirehoseResponse;
 use aws_sdk_kinesis::types::ShardIteratorType;
 use base64_simd::STANDARD;
+use chat_pipeline::destination::AwsSinks;
 use chat_pipeline::timestamp::Timestamp;
 use lambda_runtime::{Context, LambdaEvent};
 use serde::Serialize;
 use transformer::firehose::{
     EpochMillis, FirehoseRecord, KinesisRecordMetadata, LAMBDA_RESPONSE_LIMIT, TransformationEvent,
 };
-use transformer::reingest::AwsSinks;
 
 use crate::emulator::{ACCOUNT, REGION};
 use crate::resources::Names;

@@ -7,15 +7,14 @@ use std::collections::BTreeMap;
 
 use aws_config::SdkConfig;
 use chat_pipeline::aws::LazyClients;
+use chat_pipeline::destination::{AwsSinks, DestinationKind};
 use chat_pipeline::timestamp::Timestamp;
-use producer::config::SinkKind;
-use producer::handler::Sinks;
 use producer::trigger::parse_trigger;
 
 use crate::resources::Names;
 
 /// A producer whose Kinesis and Firehose clients point at the emulator.
-pub fn producer(config: &SdkConfig, names: &Names, sink: SinkKind, events: u64) -> producer::Producer {
+pub fn producer(config: &SdkConfig, names: &Names, sink: DestinationKind, events: u64) -> producer::Producer {
     let cfg = producer::Config {
         sink,
         stream_name: Some(names.stream.clone()),
@@ -27,19 +26,16 @@ pub fn producer(config: &SdkConfig, names: &Names, sink: SinkKind, events: u64) 
         Some(aws_sdk_kinesis::Client::new(config)),
         Some(aws_sdk_firehose::Client::new(config)),
     );
-    producer::Producer::new(cfg, Sinks::Aws(Box::new(clients)))
+    producer::Producer::new(cfg, AwsSinks::new(clients))
 }
 
 /// A transformer whose re-ingestion clients point at the emulator.
-pub fn transformer(config: &SdkConfig) -> transformer::Transformer<transformer::reingest::AwsSinks> {
+pub fn transformer(config: &SdkConfig) -> transformer::Transformer {
     let clients = LazyClients::with_clients(
         Some(aws_sdk_kinesis::Client::new(config)),
         Some(aws_sdk_firehose::Client::new(config)),
     );
-    transformer::Transformer::new(
-        transformer::Config::default(),
-        transformer::reingest::AwsSinks::new(clients),
-    )
+    transformer::Transformer::new(transformer::Config::default(), AwsSinks::new(clients))
 }
 
 /// An EventBridge rule's scheduled event for the tick at `time`.

@@ -9,6 +9,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use base64_simd::STANDARD;
+use chat_pipeline::destination::DestinationKind;
 use chat_pipeline::timestamp::Timestamp;
 use lambda_runtime::{Context, LambdaEvent};
 use pipeline_tests::emulator::{Emulator, s3_client};
@@ -18,7 +19,6 @@ use pipeline_tests::local_firehose::{InProcess, LocalFirehose};
 use pipeline_tests::resources::{self, Names};
 use pipeline_tests::scenario;
 use pipeline_tests::template::{DeliverySettings, Template};
-use producer::config::SinkKind;
 
 /// A fresh emulator with the local pipeline's resources, or `None` when the
 /// emulator tests are skipped on purpose.
@@ -69,7 +69,7 @@ async fn every_delivered_event_lands_once_partitioned_and_malformed_records_reac
         return;
     };
 
-    let state = scenario::producer(&config, &names, SinkKind::Kinesis, 300);
+    let state = scenario::producer(&config, &names, DestinationKind::Kinesis, 300);
     let mut expected: Vec<String> = Vec::new();
     let mut delivered = 0;
     for tick in ticks() {
@@ -137,7 +137,7 @@ async fn rerunning_a_tick_regenerates_identical_event_ids() {
     let Some((_emulator, config, settings, names)) = pipeline("e2e-rerun").await else {
         return;
     };
-    let state = scenario::producer(&config, &names, SinkKind::Kinesis, 150);
+    let state = scenario::producer(&config, &names, DestinationKind::Kinesis, 150);
     let event = scenario::scheduled_event(ticks()[0]);
     for attempt in ["first", "retried"] {
         let mut ctx = Context::default();
@@ -168,7 +168,7 @@ async fn direct_put_delivers_every_event_into_the_delivery_streams_destination()
     let Some((_emulator, config, _settings, names)) = pipeline("e2e-direct").await else {
         return;
     };
-    let state = scenario::producer(&config, &names, SinkKind::Firehose, 1_200);
+    let state = scenario::producer(&config, &names, DestinationKind::Firehose, 1_200);
     let event = scenario::scheduled_event(ticks()[0]);
     let summary = producer::handle(&state, LambdaEvent::new(event.clone(), Context::default()))
         .await

@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use chat_pipeline::destination::DestinationKind;
 use chat_pipeline::timestamp::Timestamp;
 use lambda_runtime::{Context, LambdaEvent};
 use pipeline_tests::emulator::{Emulator, s3_client};
@@ -19,7 +20,6 @@ use pipeline_tests::local_firehose::{InProcess, LocalFirehose};
 use pipeline_tests::resources::{self, Names};
 use pipeline_tests::scenario;
 use pipeline_tests::template::Template;
-use producer::config::SinkKind;
 
 /// Plain events of an existing Python producer: no event_id, no session,
 /// times from 2023 (an event time the projection range would not cover; the
@@ -50,7 +50,7 @@ async fn every_delivered_event_is_answered_once_by_the_deduplicating_view() {
     let settings = Template::repository().unwrap().delivery_settings().unwrap();
     let names = Names::with_prefix("e2e-sql");
     resources::create(&config, &names, &settings).await.unwrap();
-    let state = scenario::producer(&config, &names, SinkKind::Kinesis, 200);
+    let state = scenario::producer(&config, &names, DestinationKind::Kinesis, 200);
     let mut firehose = LocalFirehose::new(
         &config,
         names.clone(),

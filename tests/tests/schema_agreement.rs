@@ -125,7 +125,7 @@ async fn output_lines(event: TransformationEvent) -> Vec<String> {
         reingest: false,
         ..transformer::Config::default()
     };
-    let state = transformer::Transformer::new(config, transformer::reingest::AwsSinks::default());
+    let state = transformer::Transformer::new(config, chat_pipeline::destination::AwsSinks::default());
     let (response, _) = transformer::process(&state, event, None).await.unwrap();
     response
         .records

@@ -454,7 +454,7 @@ async fn answered_in_full(source: Source, event: transformer::firehose::Transfor
         reingest: false,
         ..transformer::Config::default()
     };
-    let state = transformer::Transformer::new(config, transformer::reingest::AwsSinks::default());
+    let state = transformer::Transformer::new(config, chat_pipeline::destination::AwsSinks::default());
     let (response, summary) = transformer::process(&state, event, None).await.unwrap();
     assert_eq!(summary.failed, 0, "{source:?}: a full buffer overflowed the response");
     assert_eq!(summary.ok, n);

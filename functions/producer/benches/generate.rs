@@ -32,7 +32,7 @@ fn generate_serialize_batch(c: &mut Criterion) {
         group.throughput(Throughput::Elements(events as u64));
         group.bench_function(format!("generate_serialize_batch/{events}_events"), |b| {
             b.iter(|| {
-                let records = to_records(&generate(black_box(&plan)));
+                let records = to_records(&generate(black_box(&plan))).expect("chat events encode");
                 black_box(plan_batches(&records, &BatchLimits::KINESIS))
             })
         });

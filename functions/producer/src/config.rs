@@ -13,9 +13,9 @@
 //! | `MAX_IN_FLIGHT_BATCHES` | `4` | requests in flight at once, 1 to 64 |
 //! | `MAX_ATTEMPTS` | `8` | attempts per record before giving up, 1 to 20 |
 
-use std::fmt;
 use std::time::Duration;
 
+use chat_pipeline::destination::{Destination, DestinationKind};
 use chat_pipeline::retry::RetryPolicy;
 use chat_pipeline::settings::{self, SettingError};
 
@@ -37,44 +37,11 @@ pub const MIN_EVENTS: u64 = 2;
 /// The most events an invocation makes.
 pub const MAX_EVENTS: u64 = 100_000;
 
-/// Where events go.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SinkKind {
-    Kinesis,
-    Firehose,
-    Stdout,
-}
-
-impl SinkKind {
-    pub const NAMES: &'static str = "kinesis, firehose or stdout";
-
-    pub fn parse(s: &str) -> Option<SinkKind> {
-        match s.to_ascii_lowercase().as_str() {
-            "kinesis" => Some(SinkKind::Kinesis),
-            "firehose" => Some(SinkKind::Firehose),
-            "stdout" => Some(SinkKind::Stdout),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SinkKind::Kinesis => "kinesis",
-            SinkKind::Firehose => "firehose",
-            SinkKind::Stdout => "stdout",
-        }
-    }
-}
-
-impl fmt::Display for SinkKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
-    pub sink: SinkKind,
+    /// Which destination events go to, unless the invocation says otherwise
+    /// (see [`Config::destination`]).
+    pub sink: DestinationKind,
     pub stream_name: Option<String>,
     pub delivery_stream_name: Option<String>,
     pub events_per_invocation: u64,
@@ -90,7 +57,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            sink: SinkKind::Stdout,
+            sink: DestinationKind::Stdout,
             stream_name: None,
             delivery_stream_name: None,
             events_per_invocation: 500,
@@ -107,19 +74,21 @@ impl Config {
     /// Reads the configuration through `lookup` (normally `std::env::var`).
     pub fn from_env(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, SettingError> {
         let sink = match settings::get(&lookup, "SINK") {
-            None => SinkKind::Stdout,
-            Some(v) => SinkKind::parse(&v).ok_or_else(|| SettingError::new("SINK", v, SinkKind::NAMES))?,
+            None => DestinationKind::Stdout,
+            Some(v) => {
+                DestinationKind::parse(&v).ok_or_else(|| SettingError::new("SINK", v, DestinationKind::NAMES))?
+            }
         };
         let stream_name = settings::get(&lookup, "STREAM_NAME");
         let delivery_stream_name = settings::get(&lookup, "DELIVERY_STREAM_NAME");
-        if sink == SinkKind::Kinesis && stream_name.is_none() {
+        if sink == DestinationKind::Kinesis && stream_name.is_none() {
             return Err(SettingError::new(
                 "STREAM_NAME",
                 "",
                 "the Kinesis data stream's name (SINK=kinesis needs it)",
             ));
         }
-        if sink == SinkKind::Firehose && delivery_stream_name.is_none() {
+        if sink == DestinationKind::Firehose && delivery_stream_name.is_none() {
             return Err(SettingError::new(
                 "DELIVERY_STREAM_NAME",
                 "",
@@ -142,12 +111,21 @@ impl Config {
         })
     }
 
-    /// True when events can be sent to `sink` with this configuration.
-    pub fn is_configured(&self, sink: SinkKind) -> bool {
-        match sink {
-            SinkKind::Kinesis => self.stream_name.is_some(),
-            SinkKind::Firehose => self.delivery_stream_name.is_some(),
-            SinkKind::Stdout => true,
+    /// The destination of `kind` with this configuration's names, or the
+    /// variable that would name it.
+    pub fn destination(&self, kind: DestinationKind) -> Result<Destination, &'static str> {
+        match kind {
+            DestinationKind::Kinesis => self
+                .stream_name
+                .clone()
+                .map(|name| Destination::KinesisStream { name })
+                .ok_or("STREAM_NAME"),
+            DestinationKind::Firehose => self
+                .delivery_stream_name
+                .clone()
+                .map(|name| Destination::DeliveryStream { name })
+                .ok_or("DELIVERY_STREAM_NAME"),
+            DestinationKind::Stdout => Ok(Destination::Stdout),
         }
     }
 }
@@ -164,8 +142,9 @@ mod tests {
     fn defaults_to_stdout_with_no_aws() {
         let c = Config::from_env(env(&[])).unwrap();
         assert_eq!(c, Config::default());
-        assert!(c.is_configured(SinkKind::Stdout));
-        assert!(!c.is_configured(SinkKind::Kinesis));
+        assert_eq!(c.destination(DestinationKind::Stdout), Ok(Destination::Stdout));
+        assert_eq!(c.destination(DestinationKind::Kinesis), Err("STREAM_NAME"));
+        assert_eq!(c.destination(DestinationKind::Firehose), Err("DELIVERY_STREAM_NAME"));
     }
 
     #[test]
@@ -177,7 +156,7 @@ mod tests {
             ("MAX_ATTEMPTS", "3"),
         ]))
         .unwrap();
-        assert_eq!(c.sink, SinkKind::Kinesis);
+        assert_eq!(c.sink, DestinationKind::Kinesis);
         assert_eq!(c.stream_name.as_deref(), Some("chat-events"));
         assert_eq!(c.events_per_invocation, 100_000);
         assert_eq!(c.retry.max_attempts, 3);

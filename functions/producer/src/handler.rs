@@ -5,39 +5,31 @@
 //! delivered, so that the platform retries the invocation (safe: the retry
 //! regenerates the same event ids).
 
-use std::sync::Arc;
 use std::time::Instant as StdInstant;
 
-use chat_pipeline::aws::LazyClients;
 use chat_pipeline::batching::plan_batches;
 use chat_pipeline::delivery::{DeliveryOptions, DeliveryReport, deadline_from_epoch_millis, deliver};
+use chat_pipeline::destination::{AwsSinks, DestinationKind, SinkProvider};
 use chat_pipeline::event::ChatEvent;
 use chat_pipeline::metrics::{self, Metric};
-use chat_pipeline::sink::{AnySink, FirehoseSink, KinesisSink, MemorySink, RecordSink, SinkRecord, StdoutSink};
+use chat_pipeline::sink::{RecordSink, SinkRecord};
 use chat_pipeline::timestamp::Timestamp;
 use lambda_runtime::LambdaEvent;
 use serde::Serialize;
 use serde_json::Value;
 use tokio::time::Instant;
 
-use crate::config::{Config, SinkKind};
+use crate::config::Config;
 use crate::generator::{Plan, generate};
 use crate::trigger::{Trigger, TriggerError, parse_trigger};
 
-/// Where the producer's sinks come from.
+/// The function's state, built once per container: the configuration and
+/// the provider of sinks (`AwsSinks` in the function; `MemorySinks` of
+/// `chat_pipeline::test_util` in tests).
 #[derive(Debug)]
-pub enum Sinks {
-    /// Real Kinesis / Firehose clients, built on first use, once per container.
-    Aws(Box<LazyClients>),
-    /// One in-memory sink standing in for every destination (tests).
-    Memory(Arc<MemorySink>),
-}
-
-/// The function's state, built once per container.
-#[derive(Debug)]
-pub struct Producer {
+pub struct Producer<P = AwsSinks> {
     pub config: Config,
-    pub sinks: Sinks,
+    pub sinks: P,
 }
 
 /// The invocation's answer.
@@ -65,7 +57,12 @@ pub enum ProducerError {
     #[error(transparent)]
     Trigger(#[from] TriggerError),
     #[error("invalid invocation payload: `sink`: {sink} is not configured for this function (set {variable})")]
-    SinkNotConfigured { sink: SinkKind, variable: &'static str },
+    SinkNotConfigured {
+        sink: DestinationKind,
+        variable: &'static str,
+    },
+    #[error("event {event_id} could not be encoded as JSON: {reason}")]
+    Encode { event_id: String, reason: String },
     #[error(
         "{undelivered} of {generated} events were not delivered to {sink} ({detail}); failing the invocation so it is retried, which regenerates the same event ids"
     )]
@@ -82,6 +79,7 @@ impl From<ProducerError> for lambda_runtime::Diagnostic {
         let error_type = match &e {
             ProducerError::Trigger(_) | ProducerError::SinkNotConfigured { .. } => "InvalidPayload",
             ProducerError::Undelivered { .. } => "UndeliveredEvents",
+            ProducerError::Encode { .. } => "EncodeFailed",
         };
         lambda_runtime::Diagnostic {
             error_type: error_type.to_owned(),
@@ -90,36 +88,23 @@ impl From<ProducerError> for lambda_runtime::Diagnostic {
     }
 }
 
-impl Producer {
-    pub fn new(config: Config, sinks: Sinks) -> Self {
+impl<P: SinkProvider> Producer<P> {
+    pub fn new(config: Config, sinks: P) -> Self {
         Producer { config, sinks }
     }
 
-    /// The sink for `kind`, which must be configured.
-    async fn sink(&self, kind: SinkKind) -> Result<AnySink, ProducerError> {
-        let not_configured = |variable| ProducerError::SinkNotConfigured { sink: kind, variable };
-        let stream = self.config.stream_name.as_deref();
-        let delivery_stream = self.config.delivery_stream_name.as_deref();
-        Ok(match (&self.sinks, kind) {
-            (_, SinkKind::Kinesis) if stream.is_none() => return Err(not_configured("STREAM_NAME")),
-            (_, SinkKind::Firehose) if delivery_stream.is_none() => {
-                return Err(not_configured("DELIVERY_STREAM_NAME"));
-            }
-            (Sinks::Memory(m), _) => AnySink::Memory(m.clone()),
-            (Sinks::Aws(_), SinkKind::Stdout) => AnySink::Stdout(StdoutSink),
-            (Sinks::Aws(c), SinkKind::Kinesis) => {
-                AnySink::Kinesis(KinesisSink::new(c.kinesis().await, stream.unwrap_or_default()))
-            }
-            (Sinks::Aws(c), SinkKind::Firehose) => AnySink::Firehose(FirehoseSink::new(
-                c.firehose().await,
-                delivery_stream.unwrap_or_default(),
-            )),
-        })
+    /// The sink for `kind`, whose destination must be configured.
+    async fn sink(&self, kind: DestinationKind) -> Result<P::Sink, ProducerError> {
+        let destination = self
+            .config
+            .destination(kind)
+            .map_err(|variable| ProducerError::SinkNotConfigured { sink: kind, variable })?;
+        Ok(self.sinks.sink_for(&destination).await)
     }
 }
 
 /// The Lambda entry point.
-pub async fn handle(state: &Producer, event: LambdaEvent<Value>) -> Result<Summary, ProducerError> {
+pub async fn handle<P: SinkProvider>(state: &Producer<P>, event: LambdaEvent<Value>) -> Result<Summary, ProducerError> {
     let (payload, context) = event.into_parts();
     tracing::debug!(request_id = %context.request_id, deadline_ms = context.deadline, "invocation");
     let trigger = parse_trigger(&payload, &context.request_id, Timestamp::now())?;
@@ -139,19 +124,31 @@ pub fn plan_for(config: &Config, trigger: &Trigger) -> Plan {
     }
 }
 
-/// One record per event: its JSON, keyed by user.
-pub fn to_records(events: &[ChatEvent]) -> Vec<SinkRecord> {
+/// One record per event: its JSON, keyed by user. Encoding a `ChatEvent`
+/// (strings, integers, a timestamp) cannot fail; if it ever did, the
+/// invocation fails naming the event rather than sending an empty record.
+pub fn to_records(events: &[ChatEvent]) -> Result<Vec<SinkRecord>, ProducerError> {
     events
         .iter()
-        .map(|e| SinkRecord {
-            data: serde_json::to_vec(e).unwrap_or_default(),
-            partition_key: e.partition_key(),
+        .map(|e| {
+            let data = serde_json::to_vec(e).map_err(|err| ProducerError::Encode {
+                event_id: e.event_id.to_string(),
+                reason: err.to_string(),
+            })?;
+            Ok(SinkRecord {
+                data,
+                partition_key: e.partition_key(),
+            })
         })
         .collect()
 }
 
 /// Generates and delivers one tick's events.
-pub async fn run(state: &Producer, trigger: &Trigger, deadline: Option<Instant>) -> Result<Summary, ProducerError> {
+pub async fn run<P: SinkProvider>(
+    state: &Producer<P>,
+    trigger: &Trigger,
+    deadline: Option<Instant>,
+) -> Result<Summary, ProducerError> {
     let started = StdInstant::now();
     let config = &state.config;
     let kind = trigger.overrides.sink.unwrap_or(config.sink);
@@ -159,7 +156,7 @@ pub async fn run(state: &Producer, trigger: &Trigger, deadline: Option<Instant>)
     let sink = state.sink(kind).await?;
     let plan = plan_for(config, trigger);
     let events = generate(&plan);
-    let records = to_records(&events);
+    let records = to_records(&events)?;
     let report = if dry_run {
         DeliveryReport {
             records: records.len(),

@@ -19,7 +19,9 @@ use chat_pipeline::timestamp::Timestamp;
 use serde_json::{Map, Value};
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::config::{MAX_EVENTS, MIN_EVENTS, SinkKind};
+use chat_pipeline::destination::DestinationKind;
+
+use crate::config::{MAX_EVENTS, MIN_EVENTS};
 
 /// The top-level keys of an EventBridge event.
 const ENVELOPE_KEYS: [&str; 10] = [
@@ -60,7 +62,7 @@ impl TriggerError {
 pub struct Overrides {
     pub events: Option<u64>,
     pub seed: Option<u64>,
-    pub sink: Option<SinkKind>,
+    pub sink: Option<DestinationKind>,
     pub dry_run: Option<bool>,
 }
 
@@ -191,10 +193,9 @@ fn read_overrides(map: &Map<String, Value>, prefix: &str, out: &mut Overrides) -
                 }
             }
             "sink" => {
-                let s = value
-                    .as_str()
-                    .and_then(SinkKind::parse)
-                    .ok_or_else(|| TriggerError::new(&field, format!("expected {}, found {value}", SinkKind::NAMES)))?;
+                let s = value.as_str().and_then(DestinationKind::parse).ok_or_else(|| {
+                    TriggerError::new(&field, format!("expected {}, found {value}", DestinationKind::NAMES))
+                })?;
                 if out.sink.replace(s).is_some() {
                     return Err(twice());
                 }
@@ -295,7 +296,7 @@ mod tests {
             Overrides {
                 events: Some(20),
                 seed: Some(7),
-                sink: Some(SinkKind::Stdout),
+                sink: Some(DestinationKind::Stdout),
                 dry_run: Some(true)
             }
         );

@@ -9,14 +9,14 @@ use std::time::Duration;
 
 use aws_sdk_firehose::operation::put_record_batch::{PutRecordBatchError, PutRecordBatchOutput};
 use aws_sdk_firehose::types::PutRecordBatchResponseEntry;
-use aws_sdk_kinesis::operation::put_records::{PutRecordsError, PutRecordsOutput};
-use aws_sdk_kinesis::types::PutRecordsResultEntry;
-use aws_smithy_mocks::{MockResponse, RuleMode, mock, mock_client};
+use aws_sdk_kinesis::operation::put_records::PutRecordsError;
+use aws_smithy_mocks::{MockResponse, RuleMode, mock};
 use chat_pipeline::aws::LazyClients;
+use chat_pipeline::destination::{AwsSinks, DestinationKind};
 use chat_pipeline::input::parse_input_event;
+use chat_pipeline::test_util::{kinesis_reply, mock_firehose, mock_kinesis};
 use chat_pipeline::timestamp::Timestamp;
-use producer::config::SinkKind;
-use producer::handler::{ProducerError, Sinks, run};
+use producer::handler::{ProducerError, run};
 use producer::trigger::parse_trigger;
 use producer::{Config, Producer};
 
@@ -54,7 +54,7 @@ impl Service {
     }
 }
 
-fn config(sink: SinkKind, events: u64) -> Config {
+fn config(sink: DestinationKind, events: u64) -> Config {
     let mut c = Config {
         sink,
         stream_name: Some("chat-events".into()),
@@ -71,36 +71,11 @@ fn trigger(seed: u64) -> producer::trigger::Trigger {
     parse_trigger(&serde_json::json!({ "seed": seed }), "req", Timestamp::now()).unwrap()
 }
 
-fn kinesis_reply(n: usize, refuse: impl Fn(usize) -> bool, code: &str) -> PutRecordsOutput {
-    let entries: Vec<_> = (0..n)
-        .map(|i| {
-            if refuse(i) {
-                PutRecordsResultEntry::builder()
-                    .error_code(code)
-                    .error_message("refused")
-                    .build()
-            } else {
-                PutRecordsResultEntry::builder()
-                    .sequence_number("1")
-                    .shard_id("shardId-000000000000")
-                    .build()
-            }
-        })
-        .collect();
-    let failed = (0..n).filter(|&i| refuse(i)).count() as i32;
-    PutRecordsOutput::builder()
-        .failed_record_count(failed)
-        .set_records(Some(entries))
-        .build()
-        .unwrap()
-}
-
 fn kinesis_producer(rule: &aws_smithy_mocks::Rule, events: u64) -> Producer {
-    let client = mock_client!(aws_sdk_kinesis, RuleMode::MatchAny, [rule], |c| c
-        .retry_config(aws_smithy_types::retry::RetryConfig::disabled()));
+    let client = mock_kinesis(RuleMode::MatchAny, &[rule]);
     Producer::new(
-        config(SinkKind::Kinesis, events),
-        Sinks::Aws(Box::new(LazyClients::with_clients(Some(client), None))),
+        config(DestinationKind::Kinesis, events),
+        AwsSinks::new(LazyClients::with_clients(Some(client), None)),
     )
 }
 
@@ -200,7 +175,9 @@ async fn persistent_refusal_fails_the_invocation_with_the_exact_count() {
     assert_eq!(lambda_runtime::Diagnostic::from(err).error_type, "UndeliveredEvents");
 }
 
-#[tokio::test]
+// On tokio's paused clock: backoff sleeps and the deadline are virtual time,
+// so the elapsed-time assertions hold however loaded the machine is.
+#[tokio::test(start_paused = true)]
 async fn the_deadline_stops_delivery_and_reports_what_is_left() {
     let rule = mock!(aws_sdk_kinesis::Client::put_records).then_error(|| {
         PutRecordsError::ProvisionedThroughputExceededException(
@@ -273,11 +250,10 @@ async fn firehose_throttling_and_partial_failure_deliver_every_event_once() {
                 .unwrap(),
         )
     });
-    let client = mock_client!(aws_sdk_firehose, RuleMode::MatchAny, [&rule], |c| c
-        .retry_config(aws_smithy_types::retry::RetryConfig::disabled()));
-    let mut cfg = config(SinkKind::Firehose, 700);
+    let client = mock_firehose(RuleMode::MatchAny, &[&rule]);
+    let mut cfg = config(DestinationKind::Firehose, 700);
     cfg.max_in_flight = 1;
-    let state = Producer::new(cfg, Sinks::Aws(Box::new(LazyClients::with_clients(None, Some(client)))));
+    let state = Producer::new(cfg, AwsSinks::new(LazyClients::with_clients(None, Some(client))));
     let summary = run(&state, &trigger(5), None).await.unwrap();
     assert!(svc.each_exactly_once(700));
     assert_eq!(summary.sink, "firehose:chat-events-delivery");

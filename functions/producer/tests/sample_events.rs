@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use chat_pipeline::input::parse_input_event;
-use chat_pipeline::sink::{BatchLimits, MemorySink};
+use chat_pipeline::sink::BatchLimits;
+use chat_pipeline::test_util::{MemorySink, MemorySinks};
 use lambda_runtime::{Context, LambdaEvent};
-use producer::handler::Sinks;
 use producer::{Config, Producer, handle};
 
 fn sample(name: &str) -> serde_json::Value {
@@ -20,7 +20,7 @@ fn sample(name: &str) -> serde_json::Value {
 
 async fn run(name: &str) -> (producer::handler::Summary, Vec<chat_pipeline::sink::SinkRecord>) {
     let sink = Arc::new(MemorySink::new(BatchLimits::KINESIS));
-    let state = Producer::new(Config::default(), Sinks::Memory(sink.clone()));
+    let state = Producer::new(Config::default(), MemorySinks(sink.clone()));
     let summary = handle(&state, LambdaEvent::new(sample(name), Context::default()))
         .await
         .unwrap();
@@ -71,7 +71,7 @@ async fn a_retried_tick_regenerates_the_same_event_ids() {
     let mut retried = sample("scheduled-rule.json");
     retried["id"] = serde_json::json!("a-different-delivery-id");
     let sink = Arc::new(MemorySink::new(BatchLimits::KINESIS));
-    let state = Producer::new(Config::default(), Sinks::Memory(sink.clone()));
+    let state = Producer::new(Config::default(), MemorySinks(sink.clone()));
     let first = handle(
         &state,
         LambdaEvent::new(sample("scheduled-rule.json"), Context::default()),
@@ -90,7 +90,7 @@ async fn a_retried_tick_regenerates_the_same_event_ids() {
 #[tokio::test]
 async fn dry_run_plans_batches_without_sending() {
     let sink = Arc::new(MemorySink::new(BatchLimits::KINESIS));
-    let state = Producer::new(Config::default(), Sinks::Memory(sink.clone()));
+    let state = Producer::new(Config::default(), MemorySinks(sink.clone()));
     let payload = serde_json::json!({"events": 1200, "dry_run": true});
     let summary = handle(&state, LambdaEvent::new(payload, Context::default()))
         .await
@@ -106,7 +106,7 @@ async fn dry_run_plans_batches_without_sending() {
 async fn an_unconfigured_sink_override_is_refused() {
     let state = Producer::new(
         Config::default(),
-        Sinks::Memory(Arc::new(MemorySink::new(BatchLimits::KINESIS))),
+        MemorySinks(Arc::new(MemorySink::new(BatchLimits::KINESIS))),
     );
     let err = handle(
         &state,

@@ -24,13 +24,12 @@ static GLOBAL: chat_pipeline::allocator::MiMalloc = chat_pipeline::allocator::Mi
 use std::hint::black_box;
 use std::time::Duration;
 
-use aws_sdk_kinesis::operation::put_records::PutRecordsOutput;
-use aws_sdk_kinesis::types::PutRecordsResultEntry;
-use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use aws_smithy_mocks::{RuleMode, mock};
 use chat_pipeline::aws::LazyClients;
+use chat_pipeline::destination::{AwsSinks, SinkProvider};
+use chat_pipeline::test_util::{kinesis_reply, mock_kinesis};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use transformer::firehose::{LAMBDA_RESPONSE_LIMIT, RESPONSE_BUDGET, TransformationEvent};
-use transformer::reingest::{AwsSinks, SinkProvider};
 use transformer::synthetic::{Format, Source, event_json_bytes, transformation_event};
 use transformer::{Config, Transformer, process};
 
@@ -117,25 +116,9 @@ fn no_reingestion(c: &mut Criterion) {
 fn reingestion(c: &mut Criterion) {
     chat_pipeline::allocator::configure();
     let rt = runtime();
-    let rule = mock!(aws_sdk_kinesis::Client::put_records).then_compute_output(|req| {
-        let entries = req
-            .records()
-            .iter()
-            .map(|_| {
-                PutRecordsResultEntry::builder()
-                    .sequence_number("1")
-                    .shard_id("shardId-000000000000")
-                    .build()
-            })
-            .collect();
-        PutRecordsOutput::builder()
-            .failed_record_count(0)
-            .set_records(Some(entries))
-            .build()
-            .unwrap()
-    });
-    let kinesis = mock_client!(aws_sdk_kinesis, RuleMode::MatchAny, [&rule], |c| c
-        .retry_config(aws_smithy_types::retry::RetryConfig::disabled()));
+    let rule = mock!(aws_sdk_kinesis::Client::put_records)
+        .then_compute_output(|req| kinesis_reply(req.records().len(), |_| false, ""));
+    let kinesis = mock_kinesis(RuleMode::MatchAny, &[&rule]);
     let state = Transformer::new(
         Config::default(),
         AwsSinks::new(LazyClients::with_clients(Some(kinesis), None)),

@@ -13,8 +13,8 @@
 #[global_allocator]
 static GLOBAL: chat_pipeline::allocator::MiMalloc = chat_pipeline::allocator::MiMalloc;
 
+use chat_pipeline::destination::AwsSinks;
 use transformer::firehose::TransformationEvent;
-use transformer::reingest::AwsSinks;
 use transformer::synthetic::{Format, Source, event_json_bytes, transformation_event};
 use transformer::{Config, Transformer, process};
 

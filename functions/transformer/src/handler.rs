@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::time::Instant as StdInstant;
 
 use chat_pipeline::delivery::{DeliveryOptions, deadline_from_epoch_millis, deliver};
+use chat_pipeline::destination::{AwsSinks, SinkProvider};
 use chat_pipeline::metrics::{self, Metric};
 use chat_pipeline::sink::{RecordSink, SinkRecord};
 use lambda_runtime::LambdaEvent;
@@ -20,11 +21,13 @@ use crate::firehose::{
     entry_len_with_id_len, json_escaped_len, response_len,
 };
 use crate::record::{BatchState, DropReason, Outcome, RecordFailure, excerpt};
-use crate::reingest::{ReingestTarget, SinkProvider, reingest_record};
+use crate::reingest::{reingest_destination, reingest_record};
 
-/// The function's state, built once per container.
+/// The function's state, built once per container: the configuration and
+/// the provider of re-ingestion sinks (`AwsSinks` in the function;
+/// `MemorySinks` of `chat_pipeline::test_util` in tests).
 #[derive(Debug)]
-pub struct Transformer<P> {
+pub struct Transformer<P = AwsSinks> {
     pub config: Config,
     pub sinks: P,
 }
@@ -336,7 +339,7 @@ async fn reingest<P: SinkProvider>(
         );
         return accepted;
     }
-    let target = match ReingestTarget::of(event) {
+    let target = match reingest_destination(event) {
         Ok(t) => t,
         Err(e) => {
             tracing::error!(error = %e, records = overflow.len(), "cannot re-ingest; marking ProcessingFailed");

@@ -14,11 +14,13 @@
 //! * [`record`]: one record: decode, validate, reshape, or say why not.
 //! * [`handler`]: one invocation: every record answered once, in order, the
 //!   response kept under 6 MB, overflow re-ingested.
-//! * [`reingest`]: where overflow records go and the sinks that take them.
+//! * [`reingest`]: where overflow records go (a
+//!   [`chat_pipeline::destination::Destination`]) and what is put back.
 //! * [`config`]: environment variables, checked at cold start.
 //! * [`byte_order_mark`]: the runtime layer that lets a request body start
 //!   with a UTF-8 byte-order mark.
-//! * [`synthetic`]: generated events for benchmarks and tests.
+//! * `synthetic` (feature `test-util`): generated events for benchmarks and
+//!   tests.
 //!
 //! The event model, sinks, batching and retry are in the shared
 //! `chat_pipeline` crate.
@@ -29,6 +31,7 @@ pub mod firehose;
 pub mod handler;
 pub mod record;
 pub mod reingest;
+#[cfg(feature = "test-util")]
 pub mod synthetic;
 
 pub use config::Config;

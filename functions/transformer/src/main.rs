@@ -1,10 +1,11 @@
-//! Runtime glue: logging, configuration, and the Lambda event loop. No SDK
-//! client is built here; re-ingestion builds them on first use.
+//! Runtime glue: logging, configuration, and the Lambda event loop. The sink
+//! provider is built here and borrowed by every invocation; its SDK clients
+//! are built on the first re-ingestion that needs one.
 
+use chat_pipeline::destination::AwsSinks;
 use lambda_runtime::layers::TracingLayer;
 use lambda_runtime::{Error, Runtime, service_fn};
 use transformer::byte_order_mark::StripByteOrderMark;
-use transformer::reingest::AwsSinks;
 use transformer::{Config, Transformer, handle};
 
 /// mimalloc, tuned in `chat_pipeline::allocator` (why: see there).

@@ -60,7 +60,6 @@ pub struct Transformed {
     /// Length of the output line before base64.
     pub line_len: usize,
     pub keys: PartitionKeys,
-    pub user_id: u64,
 }
 
 /// The decision for one record.
@@ -174,7 +173,6 @@ impl BatchState {
             data: STANDARD.encode_to_string(&self.line),
             line_len: self.line.len(),
             keys: PartitionKeys::new(event.event_type, record.approximate_arrival_timestamp.0),
-            user_id: event.user_id,
         }))
     }
 }

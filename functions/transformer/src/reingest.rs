@@ -6,30 +6,21 @@
 //! stream itself (`PutRecordBatch`). What is re-ingested is the event in the
 //! producer's schema with its `event_id` filled in, so an event that came
 //! without an id keeps the one derived for it here. Batching and retry are the
-//! shared crate's [`chat_pipeline::delivery`].
+//! shared crate's [`chat_pipeline::delivery`]; the sink comes from the
+//! function's [`chat_pipeline::destination::SinkProvider`], as the
+//! producer's does.
 
 use std::borrow::Cow;
-use std::future::Future;
-use std::sync::Arc;
 
 use base64_simd::STANDARD;
-use chat_pipeline::aws::LazyClients;
+use chat_pipeline::destination::Destination;
 use chat_pipeline::event::EventType;
 use chat_pipeline::input::InputEvent;
-use chat_pipeline::sink::{AnySink, FirehoseSink, KinesisSink, MemorySink, SinkRecord};
+use chat_pipeline::sink::SinkRecord;
 use chat_pipeline::timestamp::Timestamp;
 
 use crate::firehose::{FirehoseRecord, TransformationEvent};
 use crate::record::{RecordFailure, Transformed};
-
-/// Where overflow records go.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ReingestTarget {
-    /// The source Kinesis data stream.
-    KinesisStream { name: String },
-    /// The Direct PUT delivery stream itself.
-    DeliveryStream { name: String },
-}
 
 /// The event's ARNs do not name a stream.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -40,20 +31,20 @@ pub struct TargetError {
     expected: &'static str,
 }
 
-impl ReingestTarget {
-    /// The source of `event`: its Kinesis stream when it has one, else its
-    /// delivery stream.
-    pub fn of(event: &TransformationEvent) -> Result<Self, TargetError> {
+/// Where overflow records of `event` go: its source Kinesis stream when it
+/// has one, else the Direct PUT delivery stream itself.
+pub fn reingest_destination(event: &TransformationEvent) -> Result<Destination, TargetError> {
+    {
         match &event.source_kinesis_stream_arn {
             Some(arn) => resource_name(arn, "kinesis", "stream")
-                .map(|name| ReingestTarget::KinesisStream { name })
+                .map(|name| Destination::KinesisStream { name })
                 .ok_or_else(|| TargetError {
                     field: "sourceKinesisStreamArn",
                     arn: arn.clone(),
                     expected: "Kinesis stream",
                 }),
             None => resource_name(&event.delivery_stream_arn, "firehose", "deliverystream")
-                .map(|name| ReingestTarget::DeliveryStream { name })
+                .map(|name| Destination::DeliveryStream { name })
                 .ok_or_else(|| TargetError {
                     field: "deliveryStreamArn",
                     arn: event.delivery_stream_arn.clone(),
@@ -76,50 +67,6 @@ fn resource_name(arn: &str, service: &str, kind: &str) -> Option<String> {
     );
     let (k, name) = resource.split_once('/')?;
     (prefix == "arn" && svc == service && k == kind && !name.is_empty()).then(|| name.to_owned())
-}
-
-/// Gives the sink for a re-ingestion target.
-pub trait SinkProvider: Send + Sync {
-    fn sink_for(&self, target: &ReingestTarget) -> impl Future<Output = AnySink> + Send;
-}
-
-/// Real Kinesis and Firehose clients, built on first use and then reused.
-#[derive(Debug, Default)]
-pub struct AwsSinks {
-    clients: LazyClients,
-}
-
-impl AwsSinks {
-    pub fn new(clients: LazyClients) -> Self {
-        AwsSinks { clients }
-    }
-
-    pub fn clients(&self) -> &LazyClients {
-        &self.clients
-    }
-}
-
-impl SinkProvider for AwsSinks {
-    async fn sink_for(&self, target: &ReingestTarget) -> AnySink {
-        match target {
-            ReingestTarget::KinesisStream { name } => {
-                AnySink::Kinesis(KinesisSink::new(self.clients.kinesis().await, name))
-            }
-            ReingestTarget::DeliveryStream { name } => {
-                AnySink::Firehose(FirehoseSink::new(self.clients.firehose().await, name))
-            }
-        }
-    }
-}
-
-/// One in-memory sink for every target (tests).
-#[derive(Debug, Clone)]
-pub struct MemorySinks(pub Arc<MemorySink>);
-
-impl SinkProvider for MemorySinks {
-    async fn sink_for(&self, _target: &ReingestTarget) -> AnySink {
-        AnySink::Memory(self.0.clone())
-    }
 }
 
 /// The record to put back for an overflow `record`, rebuilt from its output
@@ -185,22 +132,22 @@ mod tests {
     fn target_follows_the_source() {
         let ds = "arn:aws:firehose:eu-west-1:123456789012:deliverystream/chat-delivery";
         assert_eq!(
-            ReingestTarget::of(&event(None, ds)),
-            Ok(ReingestTarget::DeliveryStream {
+            reingest_destination(&event(None, ds)),
+            Ok(Destination::DeliveryStream {
                 name: "chat-delivery".into()
             })
         );
         assert_eq!(
-            ReingestTarget::of(&event(
+            reingest_destination(&event(
                 Some("arn:aws-cn:kinesis:cn-north-1:123456789012:stream/chat-events"),
                 ds
             )),
-            Ok(ReingestTarget::KinesisStream {
+            Ok(Destination::KinesisStream {
                 name: "chat-events".into()
             })
         );
-        let err = ReingestTarget::of(&event(Some("arn:aws:s3:::bucket"), ds)).unwrap_err();
+        let err = reingest_destination(&event(Some("arn:aws:s3:::bucket"), ds)).unwrap_err();
         assert!(err.to_string().contains("sourceKinesisStreamArn"), "{err}");
-        assert!(ReingestTarget::of(&event(None, "chat-delivery")).is_err());
+        assert!(reingest_destination(&event(None, "chat-delivery")).is_err());
     }
 }

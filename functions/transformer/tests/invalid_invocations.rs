@@ -3,11 +3,12 @@
 
 use std::sync::Arc;
 
-use chat_pipeline::sink::{BatchLimits, MemorySink};
+use chat_pipeline::sink::BatchLimits;
+use chat_pipeline::test_util::MemorySink;
+use chat_pipeline::test_util::MemorySinks;
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use transformer::firehose::TransformationEvent;
 use transformer::handler::TransformerError;
-use transformer::reingest::MemorySinks;
 use transformer::synthetic::{Format, Source, transformation_event};
 use transformer::{Config, Transformer, handle};
 

@@ -5,23 +5,18 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use aws_sdk_firehose::operation::put_record_batch::PutRecordBatchOutput;
-use aws_sdk_firehose::types::PutRecordBatchResponseEntry;
 use aws_sdk_kinesis::operation::put_records::{PutRecordsError, PutRecordsOutput};
 use aws_sdk_kinesis::types::PutRecordsResultEntry;
-use aws_smithy_mocks::{MockResponse, RuleMode, mock, mock_client};
+use aws_smithy_mocks::{MockResponse, RuleMode, mock};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chat_pipeline::aws::LazyClients;
+use chat_pipeline::destination::AwsSinks;
 use chat_pipeline::input::parse_input_event;
+use chat_pipeline::test_util::{firehose_reply, mock_firehose, mock_kinesis};
 use transformer::firehose::{RESPONSE_BUDGET, RecordResult, TransformationResponse};
-use transformer::reingest::AwsSinks;
 use transformer::synthetic::{Format, Source, transformation_event};
 use transformer::{Config, Transformer, process};
-
-fn no_retries(c: aws_sdk_kinesis::config::Builder) -> aws_sdk_kinesis::config::Builder {
-    c.retry_config(aws_smithy_types::retry::RetryConfig::disabled())
-}
 
 fn fast(mut config: Config) -> Config {
     config.retry.base_delay = std::time::Duration::from_millis(1);
@@ -95,7 +90,7 @@ async fn kinesis_source_overflow_is_reingested_with_partial_failures_and_throttl
                 .unwrap(),
         )
     });
-    let kinesis = mock_client!(aws_sdk_kinesis, RuleMode::MatchAny, [&rule], no_retries);
+    let kinesis = mock_kinesis(RuleMode::MatchAny, &[&rule]);
     let state = Transformer::new(
         fast(Config::default()),
         AwsSinks::new(LazyClients::with_clients(Some(kinesis), None)),
@@ -199,7 +194,7 @@ async fn persistent_refusal_marks_exactly_the_unaccepted_records_processing_fail
             .build()
             .unwrap()
     });
-    let kinesis = mock_client!(aws_sdk_kinesis, RuleMode::MatchAny, [&rule], no_retries);
+    let kinesis = mock_kinesis(RuleMode::MatchAny, &[&rule]);
     let state = Transformer::new(config, AwsSinks::new(LazyClients::with_clients(Some(kinesis), None)));
     let (response, summary) = process(&state, event, None).await.unwrap();
     assert!(serde_json::to_vec(&response).unwrap().len() <= 1_000_000);
@@ -218,22 +213,12 @@ async fn direct_put_overflow_goes_back_into_the_delivery_stream() {
     let rule = mock!(aws_sdk_firehose::Client::put_record_batch)
         .match_requests(|req| req.delivery_stream_name() == Some("chat-events-delivery"))
         .then_compute_output(move |req| {
-            let out = req
-                .records()
-                .iter()
-                .map(|r| {
-                    acc.lock().unwrap().push((String::new(), r.data().as_ref().to_vec()));
-                    PutRecordBatchResponseEntry::builder().record_id("x").build()
-                })
-                .collect();
-            PutRecordBatchOutput::builder()
-                .failed_put_count(0)
-                .set_request_responses(Some(out))
-                .build()
-                .unwrap()
+            for r in req.records() {
+                acc.lock().unwrap().push((String::new(), r.data().as_ref().to_vec()));
+            }
+            firehose_reply(req.records().len(), |_| false, "")
         });
-    let firehose = mock_client!(aws_sdk_firehose, RuleMode::MatchAny, [&rule], |c| c
-        .retry_config(aws_smithy_types::retry::RetryConfig::disabled()));
+    let firehose = mock_firehose(RuleMode::MatchAny, &[&rule]);
     let mut config = fast(Config::default());
     config.response_budget = 500_000;
     let state = Transformer::new(config, AwsSinks::new(LazyClients::with_clients(None, Some(firehose))));
@@ -273,7 +258,9 @@ async fn a_normal_batch_builds_no_sdk_client() {
     assert!(!state.sinks.clients().any_built());
 }
 
-#[tokio::test]
+// On tokio's paused clock: the backoff and the deadline are virtual time, so
+// the assertion on when it stopped cannot flake on a loaded machine.
+#[tokio::test(start_paused = true)]
 async fn reingestion_stops_at_the_deadline() {
     let event = transformation_event(Format::Plain, Source::KinesisStream, 1_000);
     let rule = mock!(aws_sdk_kinesis::Client::put_records).then_error(|| {
@@ -283,7 +270,7 @@ async fn reingestion_stops_at_the_deadline() {
                 .build(),
         )
     });
-    let kinesis = mock_client!(aws_sdk_kinesis, RuleMode::MatchAny, [&rule], no_retries);
+    let kinesis = mock_kinesis(RuleMode::MatchAny, &[&rule]);
     let mut config = Config {
         response_budget: 300_000,
         ..Config::default()
@@ -294,9 +281,13 @@ async fn reingestion_stops_at_the_deadline() {
     let started = tokio::time::Instant::now();
     let deadline = started + std::time::Duration::from_millis(300);
     let (response, summary) = process(&state, event, Some(deadline)).await.unwrap();
-    // Well before the 20 attempts' worth of backoff; the slack covers building
-    // the response on a loaded CI machine.
-    assert!(tokio::time::Instant::now() <= deadline + std::time::Duration::from_secs(1));
+    // Stopped at the deadline, well before the 20 attempts' worth of backoff
+    // (virtual time: only sleeps advance it).
+    assert!(
+        tokio::time::Instant::now() <= deadline,
+        "{:?} past the deadline",
+        tokio::time::Instant::now() - deadline
+    );
     assert!(rule.num_calls() >= 2, "it retried before giving up");
     assert_eq!(summary.reingested, 0);
     assert_eq!(summary.reingest_failed, 1_000 - summary.ok);

@@ -7,10 +7,11 @@ use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use chat_pipeline::sink::{BatchLimits, MemorySink};
+use chat_pipeline::sink::BatchLimits;
+use chat_pipeline::test_util::MemorySink;
+use chat_pipeline::test_util::MemorySinks;
 use proptest::prelude::*;
 use transformer::firehose::{RecordResult, ResponseMetadata, TransformationEvent, entry_len, response_len};
-use transformer::reingest::MemorySinks;
 use transformer::synthetic::{DELIVERY_STREAM_ARN, SOURCE_STREAM_ARN, Source, record};
 use transformer::{Config, Transformer, process};
 

@@ -10,10 +10,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use aws_lambda_events::event::firehose::{KinesisFirehoseEvent, KinesisFirehoseResponse};
-use chat_pipeline::sink::{BatchLimits, MemorySink};
+use chat_pipeline::sink::BatchLimits;
+use chat_pipeline::test_util::MemorySink;
+use chat_pipeline::test_util::MemorySinks;
 use lambda_runtime::{Context, LambdaEvent};
 use transformer::firehose::TransformationEvent;
-use transformer::reingest::MemorySinks;
 use transformer::{Config, Transformer, handle};
 
 const SAMPLES: [&str; 6] = [

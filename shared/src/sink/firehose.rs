@@ -7,7 +7,7 @@ use aws_sdk_firehose::operation::put_record_batch::PutRecordBatchError;
 use aws_sdk_firehose::primitives::Blob;
 use aws_sdk_firehose::types::Record;
 
-use super::{BatchLimits, BatchReply, RecordSink, SinkError, SinkRecord, classify_sdk_error};
+use super::{BatchLimits, BatchReply, RecordOutcome, RecordSink, SinkError, SinkRecord, classify_sdk_error};
 
 /// Writes to one Firehose delivery stream.
 #[derive(Debug, Clone)]
@@ -70,9 +70,11 @@ impl RecordSink for FirehoseSink {
         Ok(results
             .iter()
             .map(|r| match (r.error_code(), r.record_id()) {
-                (Some(code), _) => Some(code.to_owned()),
-                (None, Some(_)) => None,
-                (None, None) => Some("MissingRecordId".to_owned()),
+                (Some(code), _) => RecordOutcome::Refused { code: code.to_owned() },
+                (None, Some(_)) => RecordOutcome::Accepted,
+                (None, None) => RecordOutcome::Refused {
+                    code: "MissingRecordId".to_owned(),
+                },
             })
             .collect())
     }

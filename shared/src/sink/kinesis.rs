@@ -7,7 +7,7 @@ use aws_sdk_kinesis::operation::put_records::PutRecordsError;
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::PutRecordsRequestEntry;
 
-use super::{BatchLimits, BatchReply, RecordSink, SinkError, SinkRecord, classify_sdk_error};
+use super::{BatchLimits, BatchReply, RecordOutcome, RecordSink, SinkError, SinkRecord, classify_sdk_error};
 
 /// Writes to one Kinesis data stream.
 #[derive(Debug, Clone)]
@@ -71,9 +71,11 @@ impl RecordSink for KinesisSink {
         Ok(results
             .iter()
             .map(|r| match (r.error_code(), r.sequence_number()) {
-                (Some(code), _) => Some(code.to_owned()),
-                (None, Some(_)) => None,
-                (None, None) => Some("MissingSequenceNumber".to_owned()),
+                (Some(code), _) => RecordOutcome::Refused { code: code.to_owned() },
+                (None, Some(_)) => RecordOutcome::Accepted,
+                (None, None) => RecordOutcome::Refused {
+                    code: "MissingSequenceNumber".to_owned(),
+                },
             })
             .collect())
     }

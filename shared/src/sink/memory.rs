@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
-use super::{BatchLimits, BatchReply, RecordSink, SinkError, SinkRecord};
+use super::{BatchLimits, BatchReply, RecordOutcome, RecordSink, SinkError, SinkRecord};
 
 /// What the next request should experience.
 #[derive(Clone, Debug)]
@@ -58,6 +58,21 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// Shared by a test and the code under test.
+impl RecordSink for std::sync::Arc<MemorySink> {
+    fn describe(&self) -> String {
+        self.as_ref().describe()
+    }
+
+    fn limits(&self) -> BatchLimits {
+        self.as_ref().limits()
+    }
+
+    async fn put_batch(&self, records: &[&SinkRecord]) -> Result<BatchReply, SinkError> {
+        self.as_ref().put_batch(records).await
+    }
+}
+
 impl RecordSink for MemorySink {
     fn describe(&self) -> String {
         "memory".to_owned()
@@ -70,22 +85,22 @@ impl RecordSink for MemorySink {
     async fn put_batch(&self, records: &[&SinkRecord]) -> Result<BatchReply, SinkError> {
         lock(&self.requests).push(records.len());
         let scripted = lock(&self.script).pop_front();
-        let mut reply: BatchReply = vec![None; records.len()];
+        let mut reply: BatchReply = vec![RecordOutcome::Accepted; records.len()];
         match scripted {
             None => {}
             Some(ScriptedReply::RequestError(e)) => return Err(e),
-            Some(ScriptedReply::RefuseAll(code)) => reply.fill(Some(code)),
+            Some(ScriptedReply::RefuseAll(code)) => reply.fill(RecordOutcome::Refused { code }),
             Some(ScriptedReply::RefusePositions(positions, code)) => {
                 for p in positions {
                     if let Some(slot) = reply.get_mut(p) {
-                        *slot = Some(code.clone());
+                        *slot = RecordOutcome::Refused { code: code.clone() };
                     }
                 }
             }
         }
         let mut accepted = lock(&self.accepted);
         for (r, outcome) in records.iter().zip(&reply) {
-            if outcome.is_none() {
+            if *outcome == RecordOutcome::Accepted {
                 accepted.push((*r).clone());
             }
         }

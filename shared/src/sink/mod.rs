@@ -9,21 +9,24 @@
 //! | [`KinesisSink`] | Kinesis `PutRecords` | producer (`SINK=kinesis`), transformer re-ingestion for a Kinesis source |
 //! | [`FirehoseSink`] | Firehose `PutRecordBatch` | producer (`SINK=firehose`), transformer re-ingestion for Direct PUT |
 //! | [`StdoutSink`] | newline-delimited JSON on stdout | producer without AWS (`SINK=stdout`) |
-//! | [`MemorySink`] | a `Vec` behind a mutex, with scripted failures | tests |
+//! | `MemorySink` | a `Vec` behind a mutex, with scripted failures | tests (feature `test-util`) |
+//!
+//! Which sink a function uses is [`crate::destination`]'s business.
 
 mod firehose;
 mod kinesis;
+#[cfg(any(test, feature = "test-util"))]
 mod memory;
 mod stdout;
 
 use std::future::Future;
-use std::sync::Arc;
 
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 pub use firehose::FirehoseSink;
 pub use kinesis::KinesisSink;
+#[cfg(any(test, feature = "test-util"))]
 pub use memory::{MemorySink, ScriptedReply};
 pub use stdout::StdoutSink;
 
@@ -131,9 +134,18 @@ impl SinkError {
     }
 }
 
-/// The answer to one batch: per record, in request order, `None` when the
-/// record was accepted or `Some(error code)` when it must be sent again.
-pub type BatchReply = Vec<Option<String>>;
+/// What the service said about one record of a batch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RecordOutcome {
+    /// Stored; nothing more to do.
+    Accepted,
+    /// Refused with this error code; it must be sent again.
+    Refused { code: String },
+}
+
+/// The answer to one batch: one [`RecordOutcome`] per record, in request
+/// order.
+pub type BatchReply = Vec<RecordOutcome>;
 
 /// A destination for batches of records.
 pub trait RecordSink: Send + Sync {
@@ -147,13 +159,13 @@ pub trait RecordSink: Send + Sync {
     fn put_batch(&self, records: &[&SinkRecord]) -> impl Future<Output = Result<BatchReply, SinkError>> + Send;
 }
 
-/// Any of the sinks, chosen at run time (from configuration or from the event).
+/// Any of the real sinks: what [`crate::destination::AwsSinks`] hands out for
+/// a destination chosen at run time.
 #[derive(Debug, Clone)]
 pub enum AnySink {
     Kinesis(KinesisSink),
     Firehose(FirehoseSink),
     Stdout(StdoutSink),
-    Memory(Arc<MemorySink>),
 }
 
 impl RecordSink for AnySink {
@@ -162,7 +174,6 @@ impl RecordSink for AnySink {
             AnySink::Kinesis(s) => s.describe(),
             AnySink::Firehose(s) => s.describe(),
             AnySink::Stdout(s) => s.describe(),
-            AnySink::Memory(s) => s.describe(),
         }
     }
 
@@ -171,7 +182,6 @@ impl RecordSink for AnySink {
             AnySink::Kinesis(s) => s.limits(),
             AnySink::Firehose(s) => s.limits(),
             AnySink::Stdout(s) => s.limits(),
-            AnySink::Memory(s) => s.limits(),
         }
     }
 
@@ -180,7 +190,6 @@ impl RecordSink for AnySink {
             AnySink::Kinesis(s) => s.put_batch(records).await,
             AnySink::Firehose(s) => s.put_batch(records).await,
             AnySink::Stdout(s) => s.put_batch(records).await,
-            AnySink::Memory(s) => s.put_batch(records).await,
         }
     }
 }

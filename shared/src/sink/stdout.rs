@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use super::{BatchLimits, BatchReply, RecordSink, SinkError, SinkRecord};
+use super::{BatchLimits, BatchReply, RecordOutcome, RecordSink, SinkError, SinkRecord};
 
 /// Prints each record on its own line.
 #[derive(Debug, Clone, Default)]
@@ -30,6 +30,6 @@ impl RecordSink for StdoutSink {
             }
         }
         out.flush().map_err(io_err)?;
-        Ok(vec![None; records.len()])
+        Ok(vec![RecordOutcome::Accepted; records.len()])
     }
 }

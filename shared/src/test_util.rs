@@ -1,0 +1,97 @@
+//! Test doubles, compiled only with the `test-util` feature (as the AWS SDK
+//! crates do with theirs): benchmarks and integration tests enable it; the
+//! functions' release builds never see it.
+//!
+//! * [`MemorySinks`]: the in-memory [`SinkProvider`], one [`MemorySink`] for
+//!   every destination.
+//! * [`mock_kinesis`], [`mock_firehose`]: SDK clients answered by
+//!   `aws-smithy-mocks` rules, with the SDK's own retries off (the functions
+//!   turn them off too; [`crate::delivery`] is the one retry policy).
+//! * [`kinesis_reply`], [`firehose_reply`]: `PutRecords` / `PutRecordBatch`
+//!   answers that refuse chosen records, as the services do under load.
+
+use std::sync::Arc;
+
+use aws_sdk_firehose::operation::put_record_batch::PutRecordBatchOutput;
+use aws_sdk_firehose::types::PutRecordBatchResponseEntry;
+use aws_sdk_kinesis::operation::put_records::PutRecordsOutput;
+use aws_sdk_kinesis::types::PutRecordsResultEntry;
+use aws_smithy_mocks::{Rule, RuleMode, mock_client};
+
+use crate::destination::{Destination, SinkProvider};
+pub use crate::sink::{MemorySink, ScriptedReply};
+
+/// One in-memory sink for every destination.
+#[derive(Debug, Clone)]
+pub struct MemorySinks(pub Arc<MemorySink>);
+
+impl SinkProvider for MemorySinks {
+    type Sink = Arc<MemorySink>;
+
+    async fn sink_for(&self, _destination: &Destination) -> Arc<MemorySink> {
+        self.0.clone()
+    }
+}
+
+/// A Kinesis client whose calls `rules` answer, without SDK retries.
+pub fn mock_kinesis(mode: RuleMode, rules: &[&Rule]) -> aws_sdk_kinesis::Client {
+    mock_client!(aws_sdk_kinesis, mode, rules, |c| c
+        .retry_config(aws_smithy_types::retry::RetryConfig::disabled()))
+}
+
+/// A Firehose client whose calls `rules` answer, without SDK retries.
+pub fn mock_firehose(mode: RuleMode, rules: &[&Rule]) -> aws_sdk_firehose::Client {
+    mock_client!(aws_sdk_firehose, mode, rules, |c| c
+        .retry_config(aws_smithy_types::retry::RetryConfig::disabled()))
+}
+
+/// A `PutRecords` answer for `n` records that refuses those `refuse` picks
+/// with `code` (and counts them in `FailedRecordCount`).
+pub fn kinesis_reply(n: usize, refuse: impl Fn(usize) -> bool, code: &str) -> PutRecordsOutput {
+    let entries: Vec<_> = (0..n)
+        .map(|i| {
+            if refuse(i) {
+                PutRecordsResultEntry::builder()
+                    .error_code(code)
+                    .error_message("refused")
+                    .build()
+            } else {
+                PutRecordsResultEntry::builder()
+                    .sequence_number(format!("{}", 49_000 + i))
+                    .shard_id("shardId-000000000000")
+                    .build()
+            }
+        })
+        .collect();
+    let failed = (0..n).filter(|&i| refuse(i)).count();
+    PutRecordsOutput::builder()
+        .failed_record_count(i32::try_from(failed).unwrap_or(i32::MAX))
+        .set_records(Some(entries))
+        .build()
+        .unwrap_or_else(|e| panic!("PutRecordsOutput: {e}"))
+}
+
+/// A `PutRecordBatch` answer for `n` records that refuses those `refuse`
+/// picks with `code`.
+pub fn firehose_reply(n: usize, refuse: impl Fn(usize) -> bool, code: &str) -> PutRecordBatchOutput {
+    let entries: Vec<_> = (0..n)
+        .map(|i| {
+            if refuse(i) {
+                PutRecordBatchResponseEntry::builder()
+                    .error_code(code)
+                    .error_message("Slow down.")
+                    .build()
+            } else {
+                PutRecordBatchResponseEntry::builder()
+                    .record_id(format!("r{i}"))
+                    .build()
+            }
+        })
+        .collect();
+    let failed = (0..n).filter(|&i| refuse(i)).count();
+    PutRecordBatchOutput::builder()
+        .failed_put_count(i32::try_from(failed).unwrap_or(i32::MAX))
+        .set_request_responses(Some(entries))
+        .build()
+        .unwrap_or_else(|e| panic!("PutRecordBatchOutput: {e}"))
+}
