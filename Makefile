@@ -75,8 +75,8 @@ lint: ## rustfmt and clippy (warnings are errors)
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 
-unit: ## cargo test for the whole workspace
-	cargo test --workspace --locked
+unit: ## cargo test for the whole workspace, the emulator tests included (plain `cargo test` lists them as ignored)
+	cargo test --workspace --locked -- --include-ignored
 
 template-check: setup ## Offline checks of template.yaml, options off (defaults) and on: sam validate --lint, cfn-lint, checkov
 	$(VENV)/bin/python tools/template_variants.py target/template-variants

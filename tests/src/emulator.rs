@@ -4,17 +4,14 @@
 //! the process it started, when the [`Emulator`] is dropped. It speaks
 //! Kinesis, Firehose (Direct PUT into S3, without Lambda processing) and S3.
 
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_s3::config::Credentials;
 
-/// Set to `1` to skip the emulator tests on purpose (for machines without
-/// Python). CI never sets it.
-pub const SKIP_VAR: &str = "PIPELINE_SKIP_EMULATOR";
+use crate::harness;
 
 pub const REGION: &str = "us-east-1";
 pub const ACCOUNT: &str = "123456789012";
@@ -23,7 +20,7 @@ pub const ACCOUNT: &str = "123456789012";
 #[derive(Debug, thiserror::Error)]
 pub enum EmulatorError {
     #[error(
-        "moto_server (the AWS emulator) was not found; looked for {tried}. Install it with `make setup` (it is pinned in tools/requirements.txt and goes into .venv), or set {SKIP_VAR}=1 to skip the emulator tests explicitly"
+        "moto_server (the AWS emulator) was not found; looked for {tried}. Install it with `make setup` (it is pinned in tools/requirements.txt and goes into .venv)"
     )]
     NotInstalled { tried: String },
     #[error("could not start {binary}: {source}")]
@@ -49,40 +46,15 @@ impl Drop for Emulator {
 
 /// Where moto_server is: `$MOTO_SERVER`, the project's `.venv`, or `PATH`.
 pub fn find_moto_server() -> Result<PathBuf, EmulatorError> {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let mut tried = Vec::new();
-    let mut candidates: Vec<PathBuf> = Vec::new();
-    if let Some(p) = std::env::var_os("MOTO_SERVER") {
-        candidates.push(PathBuf::from(p));
-    }
-    candidates.push(repo.join(".venv/bin/moto_server"));
-    if let Some(path) = std::env::var_os("PATH") {
-        candidates.extend(std::env::split_paths(&path).map(|d| d.join("moto_server")));
-    }
-    for c in candidates {
-        if c.is_file() {
-            return Ok(c);
-        }
-        tried.push(c.display().to_string());
-    }
-    Err(EmulatorError::NotInstalled {
-        tried: tried.join(", "),
-    })
-}
-
-/// A port that was free a moment ago.
-pub fn free_port() -> Result<u16, EmulatorError> {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(EmulatorError::Port)
+    harness::find_tool("MOTO_SERVER", ".venv/bin/moto_server", "moto_server")
+        .map_err(|tried| EmulatorError::NotInstalled { tried })
 }
 
 impl Emulator {
     /// Starts moto_server and waits until it answers.
     pub async fn start() -> Result<Self, EmulatorError> {
         let binary = find_moto_server()?;
-        let port = free_port()?;
+        let port = harness::free_port().map_err(EmulatorError::Port)?;
         let child = Command::new(&binary)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::null())
@@ -97,13 +69,9 @@ impl Emulator {
             child,
             endpoint: format!("http://127.0.0.1:{port}"),
         };
-        let started = Instant::now();
         let waited = Duration::from_secs(30);
-        while started.elapsed() < waited {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-                return Ok(emulator);
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        if harness::wait_for_port(port, waited).await {
+            return Ok(emulator);
         }
         Err(EmulatorError::NotReady {
             endpoint: emulator.endpoint.clone(),
@@ -111,18 +79,12 @@ impl Emulator {
         })
     }
 
-    /// The emulator, or `None` when the tests were explicitly told to skip
-    /// it. Any other failure panics with instructions: the tests are never
-    /// skipped silently.
-    pub async fn for_tests() -> Option<Self> {
-        if std::env::var(SKIP_VAR).as_deref() == Ok("1") {
-            eprintln!("SKIPPED: {SKIP_VAR}=1 is set, so the emulator tests do not run");
-            return None;
-        }
-        match Self::start().await {
-            Ok(e) => Some(e),
-            Err(e) => panic!("{e}"),
-        }
+    /// The emulator for a test; panics with instructions when it cannot
+    /// start. Tests that need it are `#[ignore]`d: `cargo test`
+    /// lists them as ignored (visibly, never as passed) and `make test` runs
+    /// them with `--include-ignored`, where a missing emulator fails.
+    pub async fn for_tests() -> Self {
+        Self::start().await.unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// SDK configuration pointing at the emulator.

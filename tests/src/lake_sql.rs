@@ -4,6 +4,8 @@
 //! end-to-end tests end in the answers a user gets.
 
 use std::path::{Path, PathBuf};
+
+use crate::harness::repo;
 use std::process::Command;
 
 /// Running a query failed; the message says why and what to do.
@@ -36,11 +38,6 @@ impl Answer {
             _ => None,
         }
     }
-}
-
-fn repo() -> PathBuf {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    repo.canonicalize().unwrap_or(repo)
 }
 
 /// Runs `sql` over the lake copied to `lake` (the bucket's keys mirrored).

@@ -14,7 +14,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
-use crate::emulator::free_port;
+use crate::harness::{self, repo};
 
 /// `cargo lambda watch` could not be started or reached.
 #[derive(Debug, thiserror::Error)]
@@ -52,31 +52,10 @@ impl Drop for LambdaWatch {
     }
 }
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
 /// Where cargo-lambda is: `$CARGO_LAMBDA`, the project's `.venv`, or `PATH`.
 pub fn find_cargo_lambda() -> Result<PathBuf, WatchError> {
-    let mut candidates: Vec<PathBuf> = std::env::var_os("CARGO_LAMBDA")
-        .map(PathBuf::from)
-        .into_iter()
-        .collect();
-    candidates.push(repo().join(".venv/bin/cargo-lambda"));
-    if let Some(path) = std::env::var_os("PATH") {
-        candidates.extend(std::env::split_paths(&path).map(|d| d.join("cargo-lambda")));
-    }
-    candidates
-        .iter()
-        .find(|c| c.is_file())
-        .cloned()
-        .ok_or_else(|| WatchError::NotInstalled {
-            tried: candidates
-                .iter()
-                .map(|c| c.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
-        })
+    harness::find_tool("CARGO_LAMBDA", ".venv/bin/cargo-lambda", "cargo-lambda")
+        .map_err(|tried| WatchError::NotInstalled { tried })
 }
 
 impl LambdaWatch {
@@ -84,7 +63,7 @@ impl LambdaWatch {
     /// passed to the functions. Its output goes to `log`.
     pub async fn start(env: &[(String, String)], log: &Path) -> Result<Self, WatchError> {
         let binary = find_cargo_lambda()?;
-        let port = free_port().map_err(|e| WatchError::Spawn(std::io::Error::other(e.to_string())))?;
+        let port = harness::free_port().map_err(WatchError::Spawn)?;
         let log_file = std::fs::File::create(log).map_err(WatchError::Spawn)?;
         let mut cmd = Command::new(&binary);
         cmd.current_dir(repo())

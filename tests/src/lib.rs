@@ -8,6 +8,8 @@
 //! * [`binaries`]: building the function binaries from tests.
 //! * [`template`]: reading template.yaml, for agreement tests and the local
 //!   Firehose stand-in.
+//! * [`harness`]: the repository root, tool lookup, free ports, waiting for
+//!   a server to listen.
 //! * [`emulator`]: moto's server on a free port, started and stopped by us.
 //! * [`resources`]: the stream, bucket and delivery streams in the emulator.
 //! * [`local_firehose`]: Firehose's Lambda processing step, which the
@@ -19,6 +21,7 @@
 
 pub mod binaries;
 pub mod emulator;
+pub mod harness;
 pub mod lake;
 pub mod lake_sql;
 pub mod lambda_watch;

@@ -4,14 +4,14 @@
 //! byte-order mark), reports a non-Firehose
 //! payload as an invocation error, and refuses a bad configuration at start.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
-use pipeline_tests::binaries;
 use pipeline_tests::runtime_api::{FunctionProcess, Outcome, RuntimeApi};
+use pipeline_tests::{binaries, harness};
 
 fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
+    harness::repo().join(path)
 }
 
 #[tokio::test]

@@ -6,12 +6,13 @@
 //! at the end, and on Ctrl-C.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use base64_simd::STANDARD;
 use chat_pipeline::timestamp::Timestamp;
 use pipeline_tests::emulator::{Emulator, s3_client};
+use pipeline_tests::harness::repo;
 use pipeline_tests::lake;
 use pipeline_tests::lambda_watch::{LambdaWatch, WatchInvoker};
 use pipeline_tests::local_firehose::LocalFirehose;
@@ -23,11 +24,6 @@ const TICKS: i64 = 3;
 const EVENTS_PER_TICK: &str = "500";
 
 type Result<T> = std::result::Result<T, String>;
-
-fn repo() -> PathBuf {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    repo.canonicalize().unwrap_or(repo)
-}
 
 /// `path` relative to the repository, for display.
 fn shown(path: &Path) -> String {
