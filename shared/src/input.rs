@@ -41,8 +41,10 @@ pub struct InputEvent<'a> {
 impl InputEvent<'_> {
     /// This event in the producer's schema (version 1) with `event_id` filled
     /// in: what the transformer re-ingests, so that reprocessing keeps the id
-    /// even when the original carried none.
-    pub fn canonical_json(&self, event_id: &str) -> Vec<u8> {
+    /// even when the original carried none. Encoding strings and integers
+    /// does not fail; if it ever did, the caller gets the error rather than
+    /// an empty record to send.
+    pub fn canonical_json(&self, event_id: &str) -> Result<Vec<u8>, serde_json::Error> {
         #[derive(serde::Serialize)]
         struct Canonical<'a> {
             event_id: &'a str,
@@ -64,8 +66,7 @@ impl InputEvent<'_> {
             seq: self.seq,
             schema_version: INPUT_SCHEMA_VERSION,
         };
-        // Serializing plain strings and integers into a Vec cannot fail.
-        serde_json::to_vec(&canonical).unwrap_or_default()
+        serde_json::to_vec(&canonical)
     }
 }
 
@@ -598,7 +599,7 @@ mod tests {
             br#"{"event_time": "2023-12-12T10:00:00.123456", "event_name": "join", "user": "42", "x": 1}"#,
         )
         .unwrap();
-        let json = e.canonical_json("id-1");
+        let json = e.canonical_json("id-1").unwrap();
         assert_eq!(
             std::str::from_utf8(&json).unwrap(),
             r#"{"event_id":"id-1","event_time":"2023-12-12T10:00:00.123Z","event_name":"JOIN","user":42,"schema_version":1}"#

@@ -126,7 +126,14 @@ impl Summary {
     }
 }
 
-/// Every record's answer, before it is serialized.
+/// Every record's answer, before it is serialized: four phases, each a
+/// function below.
+///
+/// 1. [`decide`] every record: `Ok` with its output line, `Dropped`, or
+///    `ProcessingFailed` with the reason.
+/// 2. [`fitting_prefix`]: how many answers fit the response budget in full.
+/// 3. [`reingest`] the `Ok` records past it into the source.
+/// 4. [`answer`] every record, in order, counting each answer once.
 pub async fn process<P: SinkProvider>(
     state: &Transformer<P>,
     mut event: TransformationEvent,
@@ -134,17 +141,36 @@ pub async fn process<P: SinkProvider>(
 ) -> Result<(TransformationResponse, Summary), TransformerError> {
     check_record_ids(&event.records)?;
     let config = &state.config;
-    let mut summary = Summary {
-        records: event.records.len(),
-        ..Summary::default()
+    let (outcomes, bytes_in) = decide(&mut event.records, config);
+    let fit = fitting_prefix(&event.records, &outcomes, config.response_budget);
+    let overflow: Vec<usize> = (fit..outcomes.len())
+        .filter(|&i| matches!(outcomes[i], Outcome::Ok(_)))
+        .collect();
+    let reingested = if overflow.is_empty() {
+        HashMap::new()
+    } else {
+        reingest(state, &event, &outcomes, &overflow, deadline).await
     };
+    let records = std::mem::take(&mut event.records);
+    let (response, mut summary) = answer(records, outcomes, fit, &reingested);
+    summary.bytes_in = bytes_in;
+    if summary.response_bytes > config.response_budget {
+        tracing::error!(
+            response_bytes = summary.response_bytes,
+            budget = config.response_budget,
+            "even compact answers exceed the response budget"
+        );
+    }
+    Ok((response, summary))
+}
 
-    // 1. Decide every record. An input's bytes are kept only while they may
-    //    still be answered unchanged (`ProcessingFailed`); the rest are
-    //    released at once, which keeps a 6 MB invocation's peak memory down.
+/// Phase 1: every record's outcome, and the decoded input bytes. An input's
+/// bytes are kept only while they may still be answered unchanged
+/// (`ProcessingFailed`); the rest are released at once, which keeps a 6 MB
+/// invocation's peak memory down.
+fn decide(records: &mut [FirehoseRecord], config: &Config) -> (Vec<Outcome>, usize) {
     let mut batch = BatchState::new();
-    let outcomes: Vec<Outcome> = event
-        .records
+    let outcomes = records
         .iter_mut()
         .map(|record| {
             let outcome = batch.transform(record, config);
@@ -167,24 +193,23 @@ pub async fn process<P: SinkProvider>(
             outcome
         })
         .collect();
-    summary.bytes_in = batch.bytes_in;
+    (outcomes, batch.bytes_in)
+}
 
-    // 2. Fit the answers into the budget: the first `fit` records get their
-    //    full answer, the rest a compact one (no data).
-    let fit = fitting_prefix(&event.records, &outcomes, config.response_budget);
-
-    // 3. Re-ingest the `Ok` records past the budget.
-    let overflow: Vec<usize> = (fit..outcomes.len())
-        .filter(|&i| matches!(outcomes[i], Outcome::Ok(_)))
-        .collect();
-    let reingested = if overflow.is_empty() {
-        HashMap::new()
-    } else {
-        reingest(state, &event, &outcomes, &overflow, deadline).await
+/// Phase 4: one answer per record, in input order. The first `fit` records
+/// get their full answer; past it, an `Ok` becomes `Dropped` if re-ingestion
+/// took it, else `ProcessingFailed`, without data. The summary counts each
+/// answer here and nowhere else.
+fn answer(
+    records: Vec<FirehoseRecord>,
+    outcomes: Vec<Outcome>,
+    fit: usize,
+    reingested: &HashMap<usize, bool>,
+) -> (TransformationResponse, Summary) {
+    let mut summary = Summary {
+        records: records.len(),
+        ..Summary::default()
     };
-
-    // 4. Answer every record, in order.
-    let records = std::mem::take(&mut event.records);
     let mut entries = Vec::with_capacity(records.len());
     for (i, (record, outcome)) in records.into_iter().zip(outcomes).enumerate() {
         let record_id = record.record_id;
@@ -199,17 +224,15 @@ pub async fn process<P: SinkProvider>(
                     metadata: ResponseMetadata::keys(t.keys),
                 }
             }
+            Outcome::Ok(_) if reingested.get(&i).copied().unwrap_or(false) => {
+                summary.reingested += 1;
+                summary.dropped += 1;
+                compact(record_id, RecordResult::Dropped)
+            }
             Outcome::Ok(_) => {
-                let result = if reingested.get(&i).copied().unwrap_or(false) {
-                    summary.reingested += 1;
-                    summary.dropped += 1;
-                    RecordResult::Dropped
-                } else {
-                    summary.reingest_failed += 1;
-                    summary.failed += 1;
-                    RecordResult::ProcessingFailed
-                };
-                compact(record_id, result)
+                summary.reingest_failed += 1;
+                summary.failed += 1;
+                compact(record_id, RecordResult::ProcessingFailed)
             }
             Outcome::Dropped(reason) => {
                 summary.dropped += 1;
@@ -225,11 +248,10 @@ pub async fn process<P: SinkProvider>(
                 // in; never echo data that is not base64, which would make the
                 // whole response unreadable.
                 let echo = i < fit && !matches!(failure, RecordFailure::InvalidBase64(_));
-                let data = if echo { record.data } else { String::new() };
                 ResponseRecord {
                     record_id,
                     result: RecordResult::ProcessingFailed,
-                    data,
+                    data: if echo { record.data } else { String::new() },
                     metadata: ResponseMetadata::NONE,
                 }
             }
@@ -238,14 +260,7 @@ pub async fn process<P: SinkProvider>(
     }
     let response = TransformationResponse { records: entries };
     summary.response_bytes = response.json_len();
-    if summary.response_bytes > config.response_budget {
-        tracing::error!(
-            response_bytes = summary.response_bytes,
-            budget = config.response_budget,
-            "even compact answers exceed the response budget"
-        );
-    }
-    Ok((response, summary))
+    (response, summary)
 }
 
 fn compact(record_id: String, result: RecordResult) -> ResponseRecord {

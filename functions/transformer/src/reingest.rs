@@ -94,7 +94,9 @@ pub fn reingest_record(record: &FirehoseRecord, transformed: &Transformed) -> Re
         _ => event.user_id.to_string(),
     };
     Ok(SinkRecord {
-        data: event.canonical_json(&out.event_id),
+        data: event
+            .canonical_json(&out.event_id)
+            .map_err(|e| rebuild(e.to_string()))?,
         partition_key,
     })
 }
