@@ -28,7 +28,7 @@ help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
 
 demo: setup ## Run the whole pipeline locally on the AWS emulator and print what landed where
-	cargo build --locked -p producer -p transformer -p pipeline-tests --bin producer --bin transformer --bin demo
+	cargo build --locked -p producer -p transformer -p xtask --bin producer --bin transformer --bin demo
 	./target/debug/demo
 	@echo; echo "The stack's named queries (template.yaml), run by DuckDB over out/ (tools/lake_sql.py):"
 	@$(LAKE_SQL) named
@@ -117,7 +117,7 @@ measure: ## Cold start and peak memory of the release binaries, through the loca
 	# The functions alone first, so their binaries are built without the
 	# test-util feature the tools crate turns on.
 	cargo build --release --locked -p transformer -p producer
-	cargo build --release --locked -p pipeline-tests
+	cargo build --release --locked -p xtask
 	./target/release/lambda-probe --binary target/release/transformer --synthetic-transformer-bytes 6000000 --env REINGEST=false
 	./target/release/lambda-probe --binary target/release/producer --event events/producer/scheduled-rule.json
 

@@ -1,32 +1,7 @@
 //! # pipeline-tests
 //!
-//! What the integration tests and the local tools share:
-//!
-//! * [`runtime_api`]: a stand-in for the Lambda Runtime API that runs a
-//!   function's real binary, for cold-start and memory measurements and for
-//!   tests through the real runtime path.
-//! * [`binaries`]: building the function binaries from tests.
-//! * [`template`]: reading template.yaml, for agreement tests and the local
-//!   Firehose stand-in.
-//! * [`harness`]: the repository root, tool lookup, free ports, waiting for
-//!   a server to listen.
-//! * [`emulator`]: moto's server on a free port, started and stopped by us.
-//! * [`resources`]: the stream, bucket and delivery streams in the emulator.
-//! * [`local_firehose`]: Firehose's Lambda processing step, which the
-//!   emulator lacks: Kinesis -> transformer -> partitioned GZIP objects in S3.
-//! * [`lake`]: reading back what landed in S3.
-//! * [`lake_sql`]: SQL over a local copy of the lake (DuckDB, as `make query`).
-//! * [`lambda_watch`]: `cargo lambda watch` and its Invoke API.
-//! * [`scenario`]: what the demo and the end-to-end tests do alike.
-
-pub mod binaries;
-pub mod emulator;
-pub mod harness;
-pub mod lake;
-pub mod lake_sql;
-pub mod lambda_watch;
-pub mod local_firehose;
-pub mod resources;
-pub mod runtime_api;
-pub mod scenario;
-pub mod template;
+//! Only tests live here, in `tests/`: the pipeline end to end on the emulator
+//! (`end_to_end.rs`, `lake_queries.rs`), the functions' real binaries through
+//! the Runtime API (`runtime_path.rs`), and the agreement of template.yaml and
+//! schema/ with the code (`template_agreement.rs`, `schema_agreement.rs`).
+//! The harnesses they use are the tools crate's, `xtask`.

@@ -14,13 +14,13 @@ use base64_simd::STANDARD;
 use chat_pipeline::destination::DestinationKind;
 use chat_pipeline::timestamp::Timestamp;
 use lambda_runtime::{Context, LambdaEvent};
-use pipeline_tests::emulator::{Emulator, s3_client};
-use pipeline_tests::lake;
-use pipeline_tests::lambda_watch::{LambdaWatch, WatchInvoker};
-use pipeline_tests::local_firehose::{InProcess, LocalFirehose};
-use pipeline_tests::resources::{self, Names};
-use pipeline_tests::scenario;
-use pipeline_tests::template::{DeliverySettings, Template};
+use xtask::emulator::{Emulator, s3_client};
+use xtask::lake;
+use xtask::lambda_watch::{LambdaWatch, WatchInvoker};
+use xtask::local_firehose::{InProcess, LocalFirehose};
+use xtask::resources::{self, Names};
+use xtask::scenario;
+use xtask::template::{DeliverySettings, Template};
 
 /// A fresh emulator with the local pipeline's resources.
 async fn pipeline(prefix: &str) -> (Emulator, aws_config::SdkConfig, DeliverySettings, Names) {

@@ -14,13 +14,13 @@ use std::path::Path;
 use chat_pipeline::destination::DestinationKind;
 use chat_pipeline::timestamp::Timestamp;
 use lambda_runtime::{Context, LambdaEvent};
-use pipeline_tests::emulator::{Emulator, s3_client};
-use pipeline_tests::lake;
-use pipeline_tests::lake_sql::{self, Answer};
-use pipeline_tests::local_firehose::{InProcess, LocalFirehose};
-use pipeline_tests::resources::{self, Names};
-use pipeline_tests::scenario;
-use pipeline_tests::template::Template;
+use xtask::emulator::{Emulator, s3_client};
+use xtask::lake;
+use xtask::lake_sql::{self, Answer};
+use xtask::local_firehose::{InProcess, LocalFirehose};
+use xtask::resources::{self, Names};
+use xtask::scenario;
+use xtask::template::Template;
 
 /// Plain events of an existing Python producer: no event_id, no session,
 /// times from 2023 (an event time the projection range would not cover; the

@@ -7,8 +7,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use pipeline_tests::runtime_api::{FunctionProcess, Outcome, RuntimeApi};
-use pipeline_tests::{binaries, harness};
+use xtask::runtime_api::{FunctionProcess, Outcome, RuntimeApi};
+use xtask::{binaries, harness};
 
 fn repo(path: &str) -> PathBuf {
     harness::repo().join(path)

@@ -9,10 +9,10 @@
 use base64_simd::STANDARD;
 use chat_pipeline::output::PARTITION_KEYS;
 use chat_pipeline::timestamp::Timestamp;
-use pipeline_tests::harness::repo;
 use serde_json::{Map, Value};
 use transformer::firehose::{RecordResult, TransformationEvent};
 use transformer::synthetic::{Format, Source, transformation_event};
+use xtask::harness::repo;
 
 fn schema() -> Value {
     let text = std::fs::read_to_string(repo().join("schema/output-v1.schema.json")).unwrap();

@@ -10,9 +10,9 @@ use std::collections::BTreeSet;
 
 use chat_pipeline::event::EventType;
 use chat_pipeline::output::PARTITION_KEYS;
-use pipeline_tests::template::{Template, at, lambda_partition_keys, tag, untag};
 use serde_norway::Value;
 use transformer::synthetic::{Format, Source, event_json_bytes, transformation_event};
+use xtask::template::{Template, at, lambda_partition_keys, tag, untag};
 
 fn template() -> Template {
     Template::repository().unwrap()

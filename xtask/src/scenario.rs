@@ -80,18 +80,31 @@ pub fn malformed_records() -> Vec<(&'static str, Vec<u8>)> {
     ]
 }
 
+/// Putting a record straight into the stream failed.
+#[derive(Debug, thiserror::Error)]
+#[error("putting record {index} into {stream}: {message}")]
+pub struct PutRawError {
+    index: usize,
+    stream: String,
+    message: String,
+}
+
 /// Puts `records` straight into the stream, as a misbehaving producer would.
-pub async fn put_raw(config: &SdkConfig, stream: &str, records: &[(&str, Vec<u8>)]) -> Result<(), String> {
+pub async fn put_raw(config: &SdkConfig, stream: &str, records: &[(&str, Vec<u8>)]) -> Result<(), PutRawError> {
     let kinesis = aws_sdk_kinesis::Client::new(config);
-    for (i, (_, data)) in records.iter().enumerate() {
+    for (index, (_, data)) in records.iter().enumerate() {
         kinesis
             .put_record()
             .stream_name(stream)
-            .partition_key(format!("malformed-{i}"))
+            .partition_key(format!("malformed-{index}"))
             .data(aws_sdk_kinesis::primitives::Blob::new(data.clone()))
             .send()
             .await
-            .map_err(|e| chat_pipeline::sink::describe_chain(&e))?;
+            .map_err(|e| PutRawError {
+                index,
+                stream: stream.to_owned(),
+                message: chat_pipeline::sink::describe_chain(&e),
+            })?;
     }
     Ok(())
 }

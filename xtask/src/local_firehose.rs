@@ -40,9 +40,13 @@ use crate::emulator::{ACCOUNT, REGION};
 use crate::resources::Names;
 use crate::template::DeliverySettings;
 
+/// Why an invocation failed, as the invoker's own error (with its sources):
+/// Firehose records it in the error objects' `errorMessage`.
+pub type InvokeError = Box<dyn std::error::Error + Send + Sync>;
+
 /// Invokes the transformer with a request body, returning the response body.
 pub trait Invoker: Send + Sync {
-    fn invoke(&self, payload: Vec<u8>) -> impl Future<Output = Result<Vec<u8>, String>> + Send;
+    fn invoke(&self, payload: Vec<u8>) -> impl Future<Output = Result<Vec<u8>, InvokeError>> + Send;
 }
 
 /// The transformer's handler, called in-process exactly as lambda_runtime
@@ -53,14 +57,12 @@ pub struct InProcess {
 }
 
 impl Invoker for InProcess {
-    async fn invoke(&self, payload: Vec<u8>) -> Result<Vec<u8>, String> {
-        let event: TransformationEvent = serde_json::from_slice(&payload).map_err(|e| e.to_string())?;
+    async fn invoke(&self, payload: Vec<u8>) -> Result<Vec<u8>, InvokeError> {
+        let event: TransformationEvent = serde_json::from_slice(&payload)?;
         let mut context = Context::default();
         context.deadline = (Timestamp::now().millis() + 120_000) as u64;
-        let response = transformer::handle(&self.state, LambdaEvent::new(event, context))
-            .await
-            .map_err(|e| e.to_string())?;
-        serde_json::to_vec(&response).map_err(|e| e.to_string())
+        let response = transformer::handle(&self.state, LambdaEvent::new(event, context)).await?;
+        Ok(serde_json::to_vec(&response)?)
     }
 }
 
@@ -286,7 +288,7 @@ impl<I: Invoker> LocalFirehose<I> {
                 }
                 Err(e) => {
                     stats.failed_invocations += 1;
-                    last_error = e;
+                    last_error = chat_pipeline::sink::describe_chain(e.as_ref());
                 }
             }
         }

@@ -143,7 +143,7 @@ impl LambdaWatch {
 pub struct WatchInvoker<'a>(pub &'a LambdaWatch);
 
 impl crate::local_firehose::Invoker for WatchInvoker<'_> {
-    async fn invoke(&self, payload: Vec<u8>) -> Result<Vec<u8>, String> {
-        self.0.invoke("transformer", payload).await.map_err(|e| e.to_string())
+    async fn invoke(&self, payload: Vec<u8>) -> Result<Vec<u8>, crate::local_firehose::InvokeError> {
+        Ok(self.0.invoke("transformer", payload).await?)
     }
 }

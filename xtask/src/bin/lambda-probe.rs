@@ -10,8 +10,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use pipeline_tests::runtime_api::{FunctionProcess, Outcome, RuntimeApi};
 use transformer::synthetic::{Format, Source, transformation_event};
+use xtask::runtime_api::{FunctionProcess, Outcome, RuntimeApi};
 
 struct Args {
     binary: PathBuf,
