@@ -59,14 +59,12 @@ fn parse_args() -> Result<Args, String> {
 
 /// A Kinesis-source transformation event of producer events whose JSON is
 /// just under `bytes`.
-fn synthetic_event(bytes: usize) -> Vec<u8> {
+fn synthetic_event(bytes: usize) -> Result<Vec<u8>, serde_json::Error> {
     let mut n = 1000;
     loop {
-        let body = serde_json::to_vec(&transformation_event(Format::Producer, Source::KinesisStream, n + 500))
-            .unwrap_or_default();
-        if body.len() > bytes {
-            return serde_json::to_vec(&transformation_event(Format::Producer, Source::KinesisStream, n))
-                .unwrap_or_default();
+        let larger = serde_json::to_vec(&transformation_event(Format::Producer, Source::KinesisStream, n + 500))?;
+        if larger.len() > bytes {
+            return serde_json::to_vec(&transformation_event(Format::Producer, Source::KinesisStream, n));
         }
         n += 500;
     }
@@ -75,12 +73,15 @@ fn synthetic_event(bytes: usize) -> Vec<u8> {
 #[tokio::main]
 async fn main() {
     if let Err(e) = run().await {
-        eprintln!("lambda-probe: {e}");
+        eprintln!("lambda-probe: {}", chat_pipeline::sink::describe_chain(e.as_ref()));
         std::process::exit(1);
     }
 }
 
-async fn run() -> Result<(), String> {
+/// Any step's own error, with its sources, for the one line `main` prints.
+type ProbeError = Box<dyn std::error::Error + Send + Sync>;
+
+async fn run() -> Result<(), ProbeError> {
     let args = parse_args()?;
     let env: Vec<(&str, &str)> = args.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let name = args.binary.display().to_string();
@@ -88,7 +89,7 @@ async fn run() -> Result<(), String> {
     // Cold start: many fresh processes, time to the first poll.
     let mut cold: Vec<f64> = Vec::new();
     for _ in 0..args.starts {
-        let api = RuntimeApi::start().await.map_err(|e| e.to_string())?;
+        let api = RuntimeApi::start().await?;
         let f = FunctionProcess::spawn(&args.binary, &api, &env, true).map_err(|e| format!("{name}: {e}"))?;
         let polled = api.wait_for_polls(1, Duration::from_secs(10)).await?;
         cold.push(polled.duration_since(f.started).as_secs_f64() * 1000.0);
@@ -107,10 +108,10 @@ async fn run() -> Result<(), String> {
     // One invocation in a fresh process, then its peak memory.
     let payload = match (&args.event, args.synthetic_bytes) {
         (Some(path), _) => std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?,
-        (None, Some(bytes)) => synthetic_event(bytes),
+        (None, Some(bytes)) => synthetic_event(bytes)?,
         (None, None) => return Ok(()),
     };
-    let api = RuntimeApi::start().await.map_err(|e| e.to_string())?;
+    let api = RuntimeApi::start().await?;
     let f = FunctionProcess::spawn(&args.binary, &api, &env, true).map_err(|e| format!("{name}: {e}"))?;
     api.wait_for_polls(1, Duration::from_secs(10)).await?;
     let before = f.peak_rss_kib();
