@@ -343,11 +343,11 @@ class Lake:
             info = node.get("extra_info", {})
             if info.get("Function") == "READ_JSON":
                 total += int(info.get("Total Files Read", 0))
-            for child in node.get("children", []):
+            # The root lists its plan under "operator"; operators under "children".
+            for child in node.get("operator", []) + node.get("children", []):
                 walk(child)
 
-        for node in json.loads(profile).get("operator", json.loads(profile).get("children", [])):
-            walk(node)
+        walk(json.loads(profile))
         return total
 
 
