@@ -113,13 +113,14 @@ bench: ## Criterion benchmarks (see README for the figures)
 	cargo bench -p transformer
 	cargo bench -p producer
 
-measure: ## Cold start and peak memory of the release binaries, through the local Runtime API stand-in
+measure: ## Cold start, peak memory and warm end-to-end time of the release binaries, through the local Runtime API stand-in
 	# The functions alone first, so their binaries are built without the
 	# test-util feature the tools crate turns on.
 	cargo build --release --locked -p transformer -p producer
 	cargo build --release --locked -p xtask
 	./target/release/lambda-probe --binary target/release/transformer --synthetic-transformer-bytes 6000000 --env REINGEST=false
 	./target/release/lambda-probe --binary target/release/producer --event events/producer/scheduled-rule.json
+	./target/release/lambda-probe --binary target/release/transformer --synthetic-direct-put-bytes 2000000 --repeat 50 --starts 0 --env REINGEST=false
 
 watch: setup ## Serve both functions locally on the Lambda Invoke API (cargo lambda watch, port 9000)
 	cargo lambda watch

@@ -5,7 +5,13 @@
 //! ```text
 //! lambda-probe --binary target/release/transformer --event FILE [--env K=V]... [--starts N]
 //! lambda-probe --binary target/release/transformer --synthetic-transformer-bytes 6000000 --env REINGEST=false
+//! lambda-probe --binary target/release/transformer --synthetic-direct-put-bytes 2000000 --repeat 50 --starts 0
 //! ```
+//!
+//! `--repeat N` invokes the same event N more times in the same warm process
+//! and reports the round trip through the stand-in (request queued until the
+//! response is received), median and p90: what Lambda bills for, plus the
+//! stand-in's loopback HTTP.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -17,8 +23,10 @@ struct Args {
     binary: PathBuf,
     event: Option<PathBuf>,
     synthetic_bytes: Option<usize>,
+    source: Source,
     env: Vec<(String, String)>,
     starts: usize,
+    repeat: usize,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -26,8 +34,10 @@ fn parse_args() -> Result<Args, String> {
         binary: PathBuf::new(),
         event: None,
         synthetic_bytes: None,
+        source: Source::KinesisStream,
         env: Vec::new(),
         starts: 20,
+        repeat: 0,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -35,13 +45,15 @@ fn parse_args() -> Result<Args, String> {
         match flag.as_str() {
             "--binary" => args.binary = PathBuf::from(value()?),
             "--event" => args.event = Some(PathBuf::from(value()?)),
-            "--synthetic-transformer-bytes" => {
-                args.synthetic_bytes = Some(
-                    value()?
-                        .parse()
-                        .map_err(|e| format!("--synthetic-transformer-bytes: {e}"))?,
-                )
+            "--synthetic-transformer-bytes" | "--synthetic-direct-put-bytes" => {
+                args.source = if flag == "--synthetic-direct-put-bytes" {
+                    Source::DirectPut
+                } else {
+                    Source::KinesisStream
+                };
+                args.synthetic_bytes = Some(value()?.parse().map_err(|e| format!("{flag}: {e}"))?)
             }
+            "--repeat" => args.repeat = value()?.parse().map_err(|e| format!("--repeat: {e}"))?,
             "--env" => {
                 let v = value()?;
                 let (k, val) = v.split_once('=').ok_or("--env takes KEY=VALUE")?;
@@ -57,16 +69,16 @@ fn parse_args() -> Result<Args, String> {
     Ok(args)
 }
 
-/// A Kinesis-source transformation event of producer events whose JSON is
+/// A transformation event of producer events from `source` whose JSON is
 /// just under `bytes`.
-fn synthetic_event(bytes: usize) -> Result<Vec<u8>, serde_json::Error> {
-    let mut n = 1000;
+fn synthetic_event(source: Source, bytes: usize) -> Result<Vec<u8>, serde_json::Error> {
+    let mut n = 100;
     loop {
-        let larger = serde_json::to_vec(&transformation_event(Format::Producer, Source::KinesisStream, n + 500))?;
+        let larger = serde_json::to_vec(&transformation_event(Format::Producer, source, n + 100))?;
         if larger.len() > bytes {
-            return serde_json::to_vec(&transformation_event(Format::Producer, Source::KinesisStream, n));
+            return serde_json::to_vec(&transformation_event(Format::Producer, source, n));
         }
-        n += 500;
+        n += 100;
     }
 }
 
@@ -108,7 +120,7 @@ async fn run() -> Result<(), ProbeError> {
     // One invocation in a fresh process, then its peak memory.
     let payload = match (&args.event, args.synthetic_bytes) {
         (Some(path), _) => std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?,
-        (None, Some(bytes)) => synthetic_event(bytes)?,
+        (None, Some(bytes)) => synthetic_event(args.source, bytes)?,
         (None, None) => return Ok(()),
     };
     let api = RuntimeApi::start().await?;
@@ -137,5 +149,27 @@ async fn run() -> Result<(), ProbeError> {
         peak.unwrap_or(0) as f64 / 1024.0,
         before.unwrap_or(0) as f64 / 1024.0
     );
+
+    // The same event again in the warm process: the billed window, end to end.
+    if args.repeat > 0 {
+        let mut times: Vec<f64> = Vec::with_capacity(args.repeat);
+        for _ in 0..args.repeat {
+            let started = std::time::Instant::now();
+            let outcome = api.invoke(payload.clone(), Duration::from_secs(60)).await?;
+            times.push(started.elapsed().as_secs_f64() * 1000.0);
+            if let Outcome::Error(e) = outcome {
+                return Err(format!("repeated invocation failed: {e}").into());
+            }
+        }
+        times.sort_by(f64::total_cmp);
+        println!(
+            "warm invocations of the same {} byte request, {} times: median {:.1} ms, p90 {:.1} ms, min {:.1} ms",
+            payload.len(),
+            times.len(),
+            times[times.len() / 2],
+            times[times.len() * 9 / 10],
+            times[0]
+        );
+    }
     Ok(())
 }
