@@ -33,29 +33,6 @@ pub enum Destination {
     Stdout,
 }
 
-impl Destination {
-    /// The kind of destination, as configuration spells it.
-    pub fn kind(&self) -> DestinationKind {
-        match self {
-            Destination::KinesisStream { .. } => DestinationKind::Kinesis,
-            Destination::DeliveryStream { .. } => DestinationKind::Firehose,
-            Destination::Stdout => DestinationKind::Stdout,
-        }
-    }
-}
-
-impl fmt::Display for Destination {
-    /// `kinesis:<name>`, `firehose:<name>`, `stdout`: what summaries and logs
-    /// say.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Destination::KinesisStream { name } => write!(f, "kinesis:{name}"),
-            Destination::DeliveryStream { name } => write!(f, "firehose:{name}"),
-            Destination::Stdout => f.write_str("stdout"),
-        }
-    }
-}
-
 /// A destination without its name: what `SINK` and the producer's `sink`
 /// override choose.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -144,24 +121,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn kinds_round_trip_and_destinations_describe_themselves() {
+    fn kinds_round_trip_ignoring_case() {
         for kind in [
             DestinationKind::Kinesis,
             DestinationKind::Firehose,
             DestinationKind::Stdout,
         ] {
             assert_eq!(DestinationKind::parse(kind.as_str()), Some(kind));
+            assert_eq!(DestinationKind::parse(&kind.as_str().to_uppercase()), Some(kind));
         }
         assert_eq!(DestinationKind::parse("s3"), None);
-        let d = Destination::KinesisStream { name: "chat".into() };
-        assert_eq!(
-            (d.to_string(), d.kind()),
-            ("kinesis:chat".to_owned(), DestinationKind::Kinesis)
-        );
-        assert_eq!(
-            Destination::DeliveryStream { name: "d".into() }.to_string(),
-            "firehose:d"
-        );
+    }
+
+    #[tokio::test]
+    async fn each_destination_gets_its_sink() {
+        let sinks = AwsSinks::new(LazyClients::with_clients(
+            Some(crate::test_util::mock_kinesis(
+                aws_smithy_mocks::RuleMode::MatchAny,
+                &[],
+            )),
+            Some(crate::test_util::mock_firehose(
+                aws_smithy_mocks::RuleMode::MatchAny,
+                &[],
+            )),
+        ));
+        let kinesis = Destination::KinesisStream { name: "chat".into() };
+        let firehose = Destination::DeliveryStream { name: "d".into() };
+        assert_eq!(sinks.sink_for(&kinesis).await.describe(), "kinesis:chat");
+        assert_eq!(sinks.sink_for(&firehose).await.describe(), "firehose:d");
     }
 
     #[tokio::test]

@@ -79,35 +79,30 @@ impl Config {
                 DestinationKind::parse(&v).ok_or_else(|| SettingError::new("SINK", v, DestinationKind::NAMES))?
             }
         };
-        let stream_name = settings::get(&lookup, "STREAM_NAME");
-        let delivery_stream_name = settings::get(&lookup, "DELIVERY_STREAM_NAME");
-        if sink == DestinationKind::Kinesis && stream_name.is_none() {
-            return Err(SettingError::new(
-                "STREAM_NAME",
-                "",
-                "the Kinesis data stream's name (SINK=kinesis needs it)",
-            ));
-        }
-        if sink == DestinationKind::Firehose && delivery_stream_name.is_none() {
-            return Err(SettingError::new(
-                "DELIVERY_STREAM_NAME",
-                "",
-                "the Firehose delivery stream's name (SINK=firehose needs it)",
-            ));
-        }
-        let defaults = Config::default();
-        let mut retry = defaults.retry;
+        let named = Config {
+            sink,
+            stream_name: settings::get(&lookup, "STREAM_NAME"),
+            delivery_stream_name: settings::get(&lookup, "DELIVERY_STREAM_NAME"),
+            ..Config::default()
+        };
+        // The configured destination must be nameable: the same check the
+        // producer makes for an invocation's `sink` override.
+        named.destination(sink).map_err(|variable| {
+            let expected = match sink {
+                DestinationKind::Kinesis => "the Kinesis data stream's name (SINK=kinesis needs it)",
+                _ => "the Firehose delivery stream's name (SINK=firehose needs it)",
+            };
+            SettingError::new(variable, "", expected)
+        })?;
+        let mut retry = named.retry;
         retry.max_attempts = settings::integer(&lookup, "MAX_ATTEMPTS", 8, 1, 20)? as u32;
         Ok(Config {
-            sink,
-            stream_name,
-            delivery_stream_name,
             events_per_invocation: settings::integer(&lookup, "EVENTS_PER_INVOCATION", 500, MIN_EVENTS, MAX_EVENTS)?,
             users: settings::integer(&lookup, "USERS", 100, 1, 10_000_000)?,
             window: Duration::from_secs(settings::integer(&lookup, "WINDOW_SECONDS", 60, 1, 86_400)?),
             max_in_flight: settings::integer(&lookup, "MAX_IN_FLIGHT_BATCHES", 4, 1, 64)? as usize,
             retry,
-            deadline_margin: defaults.deadline_margin,
+            ..named
         })
     }
 

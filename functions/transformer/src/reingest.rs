@@ -34,23 +34,21 @@ pub struct TargetError {
 /// Where overflow records of `event` go: its source Kinesis stream when it
 /// has one, else the Direct PUT delivery stream itself.
 pub fn reingest_destination(event: &TransformationEvent) -> Result<Destination, TargetError> {
-    {
-        match &event.source_kinesis_stream_arn {
-            Some(arn) => resource_name(arn, "kinesis", "stream")
-                .map(|name| Destination::KinesisStream { name })
-                .ok_or_else(|| TargetError {
-                    field: "sourceKinesisStreamArn",
-                    arn: arn.clone(),
-                    expected: "Kinesis stream",
-                }),
-            None => resource_name(&event.delivery_stream_arn, "firehose", "deliverystream")
-                .map(|name| Destination::DeliveryStream { name })
-                .ok_or_else(|| TargetError {
-                    field: "deliveryStreamArn",
-                    arn: event.delivery_stream_arn.clone(),
-                    expected: "Firehose delivery stream",
-                }),
-        }
+    match &event.source_kinesis_stream_arn {
+        Some(arn) => resource_name(arn, "kinesis", "stream")
+            .map(|name| Destination::KinesisStream { name })
+            .ok_or_else(|| TargetError {
+                field: "sourceKinesisStreamArn",
+                arn: arn.clone(),
+                expected: "Kinesis stream",
+            }),
+        None => resource_name(&event.delivery_stream_arn, "firehose", "deliverystream")
+            .map(|name| Destination::DeliveryStream { name })
+            .ok_or_else(|| TargetError {
+                field: "deliveryStreamArn",
+                arn: event.delivery_stream_arn.clone(),
+                expected: "Firehose delivery stream",
+            }),
     }
 }
 
