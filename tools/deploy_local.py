@@ -268,6 +268,15 @@ def role_grants(iam, role_name: str) -> dict[str, set[str]]:
     return grants
 
 
+def trust_statements(role: dict) -> list:
+    """The statements of a role's trust policy (IAM returns it URL-encoded
+    when it is a string)."""
+    trust = role["AssumeRolePolicyDocument"]
+    if isinstance(trust, str):
+        trust = json.loads(urllib.parse.unquote(trust))
+    return trust["Statement"]
+
+
 def role_name_of(arn: str) -> str:
     return arn.rsplit("/", 1)[-1]
 
@@ -479,10 +488,7 @@ def check_snowflake_options(c: Checks, aws, body: str, name: str):
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
     role = iam.get_role(RoleName=role_name)["Role"]
     c.equal("output SnowflakeStorageRoleArn is the role's ARN", outputs.get("SnowflakeStorageRoleArn"), role["Arn"])
-    trust = role["AssumeRolePolicyDocument"]
-    if isinstance(trust, str):
-        trust = json.loads(urllib.parse.unquote(trust))
-    (statement,) = trust["Statement"]
+    (statement,) = trust_statements(role)
     c.equal("trusted by Snowflake's IAM user only", (statement["Principal"], statement["Action"]), ({"AWS": SNOWFLAKE_USER}, "sts:AssumeRole"))
     c.equal("with the integration's external ID", statement.get("Condition"), {"StringEquals": {"sts:ExternalId": SNOWFLAKE_EXTERNAL_ID}})
     bucket = physical(stack, "DataBucket")
@@ -525,10 +531,7 @@ def check_redshift_role(c: Checks, aws, translated: dict):
     iam = aws("iam")
     role_name = physical(stack, "RedshiftStreamingRole")
     role = iam.get_role(RoleName=role_name)["Role"]
-    trust = role["AssumeRolePolicyDocument"]
-    if isinstance(trust, str):
-        trust = json.loads(urllib.parse.unquote(trust))
-    (statement,) = trust["Statement"]
+    (statement,) = trust_statements(role)
     c.equal("assumed by Redshift only", sorted(statement["Principal"]["Service"]), ["redshift-serverless.amazonaws.com", "redshift.amazonaws.com"])
     stream = physical(stack, "EventStream")
     stream_arn = aws("kinesis").describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]["StreamARN"]
