@@ -113,45 +113,46 @@ pub fn needs_json_escape(bytes: &[u8]) -> bool {
         .fold(false, |acc, &b| acc | (b < 0x20) | (b == b'"') | (b == b'\\'))
 }
 
-/// Appends `s` as a JSON string, escaping as `serde_json` does.
-pub fn write_json_str(out: &mut Vec<u8>, s: &str) {
-    out.push(b'"');
-    let bytes = s.as_bytes();
-    if !needs_json_escape(bytes) {
-        out.extend_from_slice(bytes);
+/// How `serde_json` writes each control character inside a string.
+const CONTROL_ESCAPES: [&str; 32] = [
+    "\\u0000", "\\u0001", "\\u0002", "\\u0003", "\\u0004", "\\u0005", "\\u0006", "\\u0007", "\\b", "\\t", "\\n",
+    "\\u000b", "\\f", "\\r", "\\u000e", "\\u000f", "\\u0010", "\\u0011", "\\u0012", "\\u0013", "\\u0014", "\\u0015",
+    "\\u0016", "\\u0017", "\\u0018", "\\u0019", "\\u001a", "\\u001b", "\\u001c", "\\u001d", "\\u001e", "\\u001f",
+];
+
+/// `s` as a JSON string, quotes included, escaped as `serde_json` escapes
+/// it, handed to `emit` piece by piece (most strings: three pieces).
+pub fn json_str_pieces(s: &str, mut emit: impl FnMut(&str)) {
+    emit("\"");
+    if !needs_json_escape(s.as_bytes()) {
+        emit(s);
     } else {
         let mut start = 0;
-        for (i, &b) in bytes.iter().enumerate() {
-            let escaped: &[u8] = match b {
-                b'"' => b"\\\"",
-                b'\\' => b"\\\\",
-                b'\n' => b"\\n",
-                b'\r' => b"\\r",
-                b'\t' => b"\\t",
-                0x08 => b"\\b",
-                0x0c => b"\\f",
-                0x00..=0x1f => b"",
+        for (i, b) in s.bytes().enumerate() {
+            let escaped = match b {
+                b'"' => "\\\"",
+                b'\\' => "\\\\",
+                0x00..=0x1f => CONTROL_ESCAPES[usize::from(b)],
                 _ => continue,
             };
-            out.extend_from_slice(&bytes[start..i]);
-            if escaped.is_empty() {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.extend_from_slice(&[
-                    b'\\',
-                    b'u',
-                    b'0',
-                    b'0',
-                    HEX[usize::from(b >> 4)],
-                    HEX[usize::from(b & 0xf)],
-                ]);
-            } else {
-                out.extend_from_slice(escaped);
-            }
+            // `i` is at an ASCII byte, so both cuts are character boundaries.
+            emit(&s[start..i]);
+            emit(escaped);
             start = i + 1;
         }
-        out.extend_from_slice(&bytes[start..]);
+        emit(&s[start..]);
     }
-    out.push(b'"');
+    emit("\"");
+}
+
+/// Appends `s` as a JSON string, escaping as `serde_json` does.
+pub fn write_json_str(out: &mut Vec<u8>, s: &str) {
+    json_str_pieces(s, |piece| out.extend_from_slice(piece.as_bytes()));
+}
+
+/// [`write_json_str`] for a `String`.
+pub fn push_json_str(out: &mut String, s: &str) {
+    json_str_pieces(s, |piece| out.push_str(piece));
 }
 
 /// The UTC calendar date of a timestamp, serialized as `YYYY-MM-DD`.
@@ -199,6 +200,22 @@ impl PartitionKeys {
     pub fn pairs(&self) -> [(&'static str, &str); 2] {
         let dt = std::str::from_utf8(&self.dt).unwrap_or("0000-00-00");
         [("event_type", self.event_type.output_name()), ("dt", dt)]
+    }
+
+    /// Appends this value as the JSON object `serde_json` would write (in
+    /// exactly [`PartitionKeys::json_len`] bytes). Keys and values never need
+    /// escaping: the keys are constants, event type names lowercase ASCII
+    /// letters and underscores, `dt` digits and dashes.
+    pub fn write_json(&self, out: &mut String) {
+        let [(k1, v1), (k2, v2)] = self.pairs();
+        for (open, k, v) in [("{\"", k1, v1), (",\"", k2, v2)] {
+            out.push_str(open);
+            out.push_str(k);
+            out.push_str("\":\"");
+            out.push_str(v);
+            out.push('"');
+        }
+        out.push('}');
     }
 
     /// The exact length of this value serialized as a JSON object.

@@ -117,14 +117,15 @@ fn key_order(line: &str) -> Vec<String> {
 }
 
 /// Every `Ok` line the transformer writes for `event`.
-async fn output_lines(event: TransformationEvent) -> Vec<String> {
+async fn output_lines(event: TransformationEvent<'_>) -> Vec<String> {
     let config = transformer::Config {
         reingest: false,
         ..transformer::Config::default()
     };
     let state = transformer::Transformer::new(config, chat_pipeline::destination::AwsSinks::default());
-    let (response, _) = transformer::process(&state, event, None).await.unwrap();
-    response
+    let (answers, _) = transformer::process(&state, event, None).await.unwrap();
+    answers
+        .to_response()
         .records
         .iter()
         .filter(|r| r.result == RecordResult::Ok)
@@ -132,14 +133,15 @@ async fn output_lines(event: TransformationEvent) -> Vec<String> {
         .collect()
 }
 
-fn sample_events() -> Vec<(String, TransformationEvent)> {
+fn sample_events() -> Vec<(String, TransformationEvent<'static>)> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(repo().join("events/transformer")).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         if name.ends_with(".json") && !name.ends_with(".expected.json") {
-            let event = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-            out.push((name, event));
+            let bytes = std::fs::read(&path).unwrap();
+            let event: TransformationEvent<'_> = serde_json::from_slice(&bytes).unwrap();
+            out.push((name, event.into_owned()));
         }
     }
     for format in [Format::Producer, Format::Plain] {

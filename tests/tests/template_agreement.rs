@@ -437,7 +437,7 @@ async fn a_full_processor_buffer_of_the_smallest_valid_records_is_answered_witho
             *r = transformer::synthetic::record(source, i, SMALLEST_VALID_RECORD);
             if let Some(m) = r.kinesis_record_metadata.as_mut() {
                 // Kinesis's longest partition key, copied into the output line.
-                m.partition_key = format!("{i:0>256}");
+                m.partition_key = format!("{i:0>256}").into();
             }
         }
         assert!(event_json_bytes(&event) >= buffer);
@@ -448,17 +448,17 @@ async fn a_full_processor_buffer_of_the_smallest_valid_records_is_answered_witho
 
 /// Answers `event` with re-ingestion off; asserts every record was answered
 /// `Ok` within the response budget, and returns the response's size.
-async fn answered_in_full(source: Source, event: transformer::firehose::TransformationEvent) -> usize {
+async fn answered_in_full(source: Source, event: transformer::firehose::TransformationEvent<'_>) -> usize {
     let n = event.records.len();
     let config = transformer::Config {
         reingest: false,
         ..transformer::Config::default()
     };
     let state = transformer::Transformer::new(config, chat_pipeline::destination::AwsSinks::default());
-    let (response, summary) = transformer::process(&state, event, None).await.unwrap();
+    let (answers, summary) = transformer::process(&state, event, None).await.unwrap();
     assert_eq!(summary.failed, 0, "{source:?}: a full buffer overflowed the response");
     assert_eq!(summary.ok, n);
-    let size = serde_json::to_vec(&response).unwrap().len();
+    let size = serde_json::to_vec(&answers.render()).unwrap().len();
     assert!(size <= transformer::firehose::RESPONSE_BUDGET, "{source:?}: {size}");
     size
 }

@@ -58,10 +58,11 @@ pub struct InProcess {
 
 impl Invoker for InProcess {
     async fn invoke(&self, payload: Vec<u8>) -> Result<Vec<u8>, InvokeError> {
-        let event: TransformationEvent = serde_json::from_slice(&payload)?;
+        // What lambda_runtime hands the handler: the body, validated, unparsed.
+        let body: Box<serde_json::value::RawValue> = serde_json::from_slice(&payload)?;
         let mut context = Context::default();
         context.deadline = (Timestamp::now().millis() + 120_000) as u64;
-        let response = transformer::handle(&self.state, LambdaEvent::new(event, context)).await?;
+        let response = transformer::handle(&self.state, LambdaEvent::new(body, context)).await?;
         Ok(serde_json::to_vec(&response)?)
     }
 }
@@ -117,7 +118,7 @@ impl DeliveryStats {
 }
 
 struct StreamRecord {
-    metadata: KinesisRecordMetadata,
+    metadata: KinesisRecordMetadata<'static>,
     arrival: Timestamp,
     data: Vec<u8>,
 }
@@ -228,9 +229,9 @@ impl<I: Invoker> LocalFirehose<I> {
                     let arrival = self.arrival_override.unwrap_or(arrival);
                     out.push(StreamRecord {
                         metadata: KinesisRecordMetadata {
-                            shard_id: shard_id.clone(),
-                            partition_key: r.partition_key().unwrap_or_default().to_owned(),
-                            sequence_number: r.sequence_number().to_owned(),
+                            shard_id: shard_id.clone().into(),
+                            partition_key: r.partition_key().unwrap_or_default().to_owned().into(),
+                            sequence_number: r.sequence_number().to_owned().into(),
                             subsequence_number: 0,
                             approximate_arrival_timestamp: Some(EpochMillis(arrival)),
                         },
@@ -254,10 +255,10 @@ impl<I: Invoker> LocalFirehose<I> {
     async fn process(&mut self, batch: Vec<StreamRecord>) -> Result<DeliveryStats, StandInError> {
         let mut stats = DeliveryStats::default();
         let event = TransformationEvent {
-            invocation_id: format!("00000000-0000-4000-8000-{:012}", self.objects),
-            delivery_stream_arn: self.names.delivery_stream_arn(),
+            invocation_id: format!("00000000-0000-4000-8000-{:012}", self.objects).into(),
+            delivery_stream_arn: self.names.delivery_stream_arn().into(),
             source_kinesis_stream_arn: Some(self.names.stream_arn()),
-            region: REGION.to_owned(),
+            region: REGION.into(),
             records: batch
                 .iter()
                 .map(|r| FirehoseRecord {
@@ -266,9 +267,10 @@ impl<I: Invoker> LocalFirehose<I> {
                     record_id: format!(
                         "{}-{}-{:06}",
                         r.metadata.shard_id, r.metadata.sequence_number, r.metadata.subsequence_number
-                    ),
+                    )
+                    .into(),
                     approximate_arrival_timestamp: EpochMillis(r.arrival),
-                    data: STANDARD.encode_to_string(&r.data),
+                    data: STANDARD.encode_to_string(&r.data).into(),
                     kinesis_record_metadata: Some(r.metadata.clone()),
                     envelope_error: None,
                 })
@@ -430,7 +432,7 @@ fn tracing_error(message: &str) {
 
 /// Parses the response with `aws_lambda_events`' types and checks it against
 /// the request.
-pub fn check_contract(event: &TransformationEvent, body: &[u8]) -> Result<KinesisFirehoseResponse, StandInError> {
+pub fn check_contract(event: &TransformationEvent<'_>, body: &[u8]) -> Result<KinesisFirehoseResponse, StandInError> {
     let contract = |m: String| StandInError::Contract(m);
     if body.len() > LAMBDA_RESPONSE_LIMIT {
         return Err(contract(format!("response of {} bytes exceeds 6 MB", body.len())));
@@ -445,7 +447,7 @@ pub fn check_contract(event: &TransformationEvent, body: &[u8]) -> Result<Kinesi
         )));
     }
     for (i, (asked, answered)) in event.records.iter().zip(&response.records).enumerate() {
-        if answered.record_id.as_deref() != Some(asked.record_id.as_str()) {
+        if answered.record_id.as_deref() != Some(&*asked.record_id) {
             return Err(contract(format!(
                 "answer {i} is for recordId {:?}, expected {:?} (missing, duplicated or out of order)",
                 answered.record_id, asked.record_id

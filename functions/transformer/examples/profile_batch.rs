@@ -2,21 +2,22 @@
 //!
 //! `profile_batch FORMAT SOURCE ROUNDS RECORDS [PHASE]`, e.g.
 //! `target/release/examples/profile_batch producer direct 100 8000`.
-//! PHASE is `all` (default: request bytes -> response bytes), `de` (request
-//! deserialization only), `handler` (`process` only, events cloned up front),
-//! `handler-fresh` (`process` only, each event cloned just before its run, as
-//! the criterion benchmark does) or `ser` (response serialization only), so
-//! that `valgrind --tool=callgrind` can count each
-//! phase's instructions (subtract a run with ROUNDS=0 for the set-up).
+//! PHASE is `all` (default: request bytes -> response bytes, as
+//! lambda_runtime and the handler do it), `de` (the request only: the
+//! runtime's `RawValue` and our borrowed parse), `handler` (`process` and
+//! `render` from a parsed event) or `ser` (the runtime's serialization of the
+//! rendered response), so that `perf` or `valgrind --tool=callgrind` can look
+//! at each phase (subtract a run with ROUNDS=0 for the set-up).
 
 /// The allocator the deployed binary uses.
 #[global_allocator]
 static GLOBAL: chat_pipeline::allocator::MiMalloc = chat_pipeline::allocator::MiMalloc;
 
 use chat_pipeline::destination::AwsSinks;
-use transformer::firehose::TransformationEvent;
+use serde_json::value::RawValue;
+use transformer::firehose::parse_event;
 use transformer::synthetic::{Format, Source, event_json_bytes, transformation_event};
-use transformer::{Config, Transformer, process};
+use transformer::{Config, Transformer, process, respond};
 
 fn main() {
     chat_pipeline::allocator::configure();
@@ -48,54 +49,55 @@ fn main() {
         ..Config::default()
     };
     let state = Transformer::new(config, AwsSinks::default());
-    let run = |event: TransformationEvent| rt.block_on(process(&state, event, None)).unwrap().0;
+    // What lambda_runtime does with the body before the handler sees it.
+    let raw = |body: &[u8]| -> Box<RawValue> { serde_json::from_slice(body).unwrap() };
 
     let mut total = 0;
-    let started;
+    let started = std::time::Instant::now();
     match phase {
         "de" => {
-            started = std::time::Instant::now();
             for _ in 0..rounds {
-                let e: TransformationEvent = serde_json::from_slice(&body).unwrap();
-                total += e.records.len();
+                let raw = raw(&body);
+                total += parse_event(raw.get()).unwrap().records.len();
             }
         }
         "handler" => {
-            let events: Vec<_> = (0..rounds).map(|_| event.clone()).collect();
-            started = std::time::Instant::now();
-            for e in events {
-                total += run(e).records.len();
-            }
-        }
-        "handler-fresh" => {
-            // As criterion's iter_batched does: clone just before each run,
-            // time only the run.
+            let raw = raw(&body);
+            let parsed = parse_event(raw.get()).unwrap();
             let mut busy = std::time::Duration::ZERO;
             for _ in 0..rounds {
-                let e = event.clone();
+                let e = parsed.clone();
                 let t = std::time::Instant::now();
-                let response = run(e);
+                let (answers, _) = rt.block_on(process(&state, e, None)).unwrap();
+                total += answers.render().len();
                 busy += t.elapsed();
-                total += response.records.len();
             }
-            started = std::time::Instant::now() - busy;
+            println!("(handler: set-up excluded)");
+            total += 0;
+            report(phase, records, json_bytes, busy, rounds, total);
+            return;
         }
         "ser" => {
-            let response = run(event.clone());
-            started = std::time::Instant::now();
+            let raw = raw(&body);
+            let (response, _, _) = rt.block_on(respond(&state, raw.get(), None)).unwrap();
             for _ in 0..rounds {
                 total += serde_json::to_vec(&response).unwrap().len();
             }
         }
         _ => {
-            started = std::time::Instant::now();
             for _ in 0..rounds {
-                let e: TransformationEvent = serde_json::from_slice(&body).unwrap();
-                total += serde_json::to_vec(&run(e)).unwrap().len();
+                let raw = raw(&body);
+                let (response, _, _) = rt.block_on(respond(&state, raw.get(), None)).unwrap();
+                drop(raw);
+                total += serde_json::to_vec(&response).unwrap().len();
             }
         }
     }
-    let per_round = started.elapsed().as_secs_f64() / rounds.max(1) as f64;
+    report(phase, records, json_bytes, started.elapsed(), rounds, total);
+}
+
+fn report(phase: &str, records: usize, json_bytes: usize, elapsed: std::time::Duration, rounds: usize, total: usize) {
+    let per_round = elapsed.as_secs_f64() / rounds.max(1) as f64;
     println!(
         "{phase}: {records} records, {json_bytes} bytes of event JSON: {:.2} ms per batch, {:.0} MB/s of event JSON ({total})",
         per_round * 1e3,

@@ -2,9 +2,34 @@
 //! into the response budget, re-ingest what does not fit, and answer Firehose
 //! with exactly one entry per input record, in input order.
 //!
-//! [`handle`] is what `main.rs` hands to the Lambda runtime; [`process`] is
-//! the same without the runtime's `LambdaEvent`, for tests and benchmarks.
+//! [`handle`] is what `main.rs` hands to the Lambda runtime; [`respond`] is
+//! the same from the request body's text, and [`process`] from a parsed
+//! event, for tests and benchmarks.
+//!
+//! ## How the batch gets past lambda_runtime without copies
+//!
+//! lambda_runtime deserializes the request into an owned payload type and
+//! serializes the handler's answer with `serde_json::to_vec`. With the event
+//! types as owned `String`s that cost more than the transformation itself:
+//! a string per record id and per base64 payload (about 10 MB of copies for
+//! a 6 MB request), then every byte of a 6 MB response escape-checked again.
+//! The handler therefore takes the body as a `Box<RawValue>` (one validated
+//! copy, made by lambda_runtime), parses it with strings borrowed from it
+//! ([`crate::firehose`]), and returns the response already written
+//! ([`crate::response::RenderedResponse`]), which `serde_json` copies out
+//! verbatim.
+//!
+//! Of the three ways the issue weighed, this one keeps lambda_runtime's
+//! public API and its polling, error reporting and tracing untouched, and
+//! the handler an ordinary async function. A `Runtime::layer` over
+//! `LambdaInvocation` sees the raw `Bytes` (saving the validated copy, about
+//! 0.4 ms per MB measured) but cannot answer on its own: the runtime's inner
+//! service still deserializes a payload and serializes a response, so the
+//! layer would have to smuggle both through it. A handler type of our own
+//! would need `RuntimeApiResponseService`, which is private. Measured:
+//! README, "Performance".
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::time::Instant as StdInstant;
 
@@ -13,15 +38,17 @@ use chat_pipeline::destination::{AwsSinks, SinkProvider};
 use chat_pipeline::metrics::{self, Metric};
 use chat_pipeline::sink::{RecordSink, SinkRecord};
 use lambda_runtime::LambdaEvent;
+use serde_json::value::RawValue;
 use tokio::time::Instant;
 
 use crate::config::Config;
 use crate::firehose::{
-    FirehoseRecord, RecordResult, ResponseMetadata, ResponseRecord, TransformationEvent, TransformationResponse,
-    entry_len_with_id_len, json_escaped_len, response_len,
+    FirehoseRecord, RecordResult, ResponseMetadata, TransformationEvent, entry_len_with_id_len, json_escaped_len,
+    parse_event, response_len,
 };
 use crate::record::{BatchState, DropReason, Outcome, RecordFailure, excerpt};
 use crate::reingest::{reingest_destination, reingest_record};
+use crate::response::{Answer, AnswerData, Answers, RenderedResponse, base64_len};
 
 /// The function's state, built once per container: the configuration and
 /// the provider of re-ingestion sinks (`AwsSinks` in the function;
@@ -42,6 +69,9 @@ impl<P: SinkProvider> Transformer<P> {
 /// invocation.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TransformerError {
+    /// The body is JSON but not a transformation event.
+    #[error("not a valid Firehose transformation event: {0}")]
+    InvalidEvent(String),
     #[error("not a valid Firehose transformation event: record {index} has an empty recordId")]
     EmptyRecordId { index: usize },
     #[error(
@@ -84,16 +114,16 @@ pub struct Summary {
     pub response_bytes: usize,
 }
 
-/// The Lambda entry point.
+/// The Lambda entry point: the request body as lambda_runtime hands it over
+/// (validated JSON, not yet parsed), the response as bytes to send.
 pub async fn handle<P: SinkProvider>(
     state: &Transformer<P>,
-    event: LambdaEvent<TransformationEvent>,
-) -> Result<TransformationResponse, TransformerError> {
+    event: LambdaEvent<Box<RawValue>>,
+) -> Result<RenderedResponse, TransformerError> {
     let started = StdInstant::now();
-    let (payload, context) = event.into_parts();
+    let (body, context) = event.into_parts();
     let deadline = deadline_from_epoch_millis(context.deadline, state.config.deadline_margin);
-    let invocation_id = payload.invocation_id.clone();
-    let (response, summary) = process(state, payload, deadline).await?;
+    let (response, summary, invocation_id) = respond(state, body.get(), deadline).await?;
     let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
     tracing::info!(
         invocation_id = %invocation_id,
@@ -108,6 +138,20 @@ pub async fn handle<P: SinkProvider>(
     );
     metrics::emit(&summary.metrics(duration_ms));
     Ok(response)
+}
+
+/// One invocation from the request body's text: parse it (strings borrowed
+/// from `body`), [`process`] it, and write the response. Also returns the
+/// summary and the invocation id, for the log line.
+pub async fn respond<P: SinkProvider>(
+    state: &Transformer<P>,
+    body: &str,
+    deadline: Option<Instant>,
+) -> Result<(RenderedResponse, Summary, String), TransformerError> {
+    let event = parse_event(body).map_err(TransformerError::InvalidEvent)?;
+    let invocation_id = event.invocation_id.clone().into_owned();
+    let (answers, summary) = process(state, event, deadline).await?;
+    Ok((answers.render(), summary, invocation_id))
 }
 
 impl Summary {
@@ -126,7 +170,7 @@ impl Summary {
     }
 }
 
-/// Every record's answer, before it is serialized: four phases, each a
+/// Every record's answer, before it is written: four phases, each a
 /// function below.
 ///
 /// 1. [`decide`] every record: `Ok` with its output line, `Dropped`, or
@@ -134,11 +178,11 @@ impl Summary {
 /// 2. [`fitting_prefix`]: how many answers fit the response budget in full.
 /// 3. [`reingest`] the `Ok` records past it into the source.
 /// 4. [`answer`] every record, in order, counting each answer once.
-pub async fn process<P: SinkProvider>(
+pub async fn process<'a, P: SinkProvider>(
     state: &Transformer<P>,
-    mut event: TransformationEvent,
+    mut event: TransformationEvent<'a>,
     deadline: Option<Instant>,
-) -> Result<(TransformationResponse, Summary), TransformerError> {
+) -> Result<(Answers<'a>, Summary), TransformerError> {
     check_record_ids(&event.records)?;
     let config = &state.config;
     let (outcomes, bytes_in) = decide(&mut event.records, config);
@@ -152,7 +196,7 @@ pub async fn process<P: SinkProvider>(
         reingest(state, &event, &outcomes, &overflow, deadline).await
     };
     let records = std::mem::take(&mut event.records);
-    let (response, mut summary) = answer(records, outcomes, fit, &reingested);
+    let (answers, mut summary) = answer(records, outcomes, fit, &reingested);
     summary.bytes_in = bytes_in;
     if summary.response_bytes > config.response_budget {
         tracing::error!(
@@ -161,14 +205,14 @@ pub async fn process<P: SinkProvider>(
             "even compact answers exceed the response budget"
         );
     }
-    Ok((response, summary))
+    Ok((answers, summary))
 }
 
 /// Phase 1: every record's outcome, and the decoded input bytes. An input's
-/// bytes are kept only while they may still be answered unchanged
-/// (`ProcessingFailed`); the rest are released at once, which keeps a 6 MB
-/// invocation's peak memory down.
-fn decide(records: &mut [FirehoseRecord], config: &Config) -> (Vec<Outcome>, usize) {
+/// data is kept only while it may still be answered unchanged
+/// (`ProcessingFailed`); an owned copy is released at once, which keeps a
+/// 6 MB invocation's peak memory down.
+fn decide(records: &mut [FirehoseRecord<'_>], config: &Config) -> (Vec<Outcome>, usize) {
     let mut batch = BatchState::new();
     let outcomes = records
         .iter_mut()
@@ -188,7 +232,7 @@ fn decide(records: &mut [FirehoseRecord], config: &Config) -> (Vec<Outcome>, usi
                     "record failed processing"
                 );
             } else {
-                record.data = String::new();
+                record.data = Cow::Borrowed("");
             }
             outcome
         })
@@ -200,12 +244,12 @@ fn decide(records: &mut [FirehoseRecord], config: &Config) -> (Vec<Outcome>, usi
 /// get their full answer; past it, an `Ok` becomes `Dropped` if re-ingestion
 /// took it, else `ProcessingFailed`, without data. The summary counts each
 /// answer here and nowhere else.
-fn answer(
-    records: Vec<FirehoseRecord>,
+fn answer<'a>(
+    records: Vec<FirehoseRecord<'a>>,
     outcomes: Vec<Outcome>,
     fit: usize,
     reingested: &HashMap<usize, bool>,
-) -> (TransformationResponse, Summary) {
+) -> (Answers<'a>, Summary) {
     let mut summary = Summary {
         records: records.len(),
         ..Summary::default()
@@ -216,23 +260,23 @@ fn answer(
         let entry = match outcome {
             Outcome::Ok(t) if i < fit => {
                 summary.ok += 1;
-                summary.bytes_out += t.line_len;
-                ResponseRecord {
+                summary.bytes_out += t.line.len();
+                Answer {
                     record_id,
                     result: RecordResult::Ok,
-                    data: t.data,
-                    metadata: ResponseMetadata::keys(t.keys),
+                    data: AnswerData::Line(t.line),
+                    keys: Some(t.keys),
                 }
             }
             Outcome::Ok(_) if reingested.get(&i).copied().unwrap_or(false) => {
                 summary.reingested += 1;
                 summary.dropped += 1;
-                compact(record_id, RecordResult::Dropped)
+                Answer::compact(record_id, RecordResult::Dropped)
             }
             Outcome::Ok(_) => {
                 summary.reingest_failed += 1;
                 summary.failed += 1;
-                compact(record_id, RecordResult::ProcessingFailed)
+                Answer::compact(record_id, RecordResult::ProcessingFailed)
             }
             Outcome::Dropped(reason) => {
                 summary.dropped += 1;
@@ -240,7 +284,7 @@ fn answer(
                     DropReason::Duplicate => summary.duplicates += 1,
                     DropReason::Filtered => summary.filtered += 1,
                 }
-                compact(record_id, RecordResult::Dropped)
+                Answer::compact(record_id, RecordResult::Dropped)
             }
             Outcome::Failed(failure) => {
                 summary.failed += 1;
@@ -248,32 +292,27 @@ fn answer(
                 // in; never echo data that is not base64, which would make the
                 // whole response unreadable.
                 let echo = i < fit && !matches!(failure, RecordFailure::InvalidBase64(_));
-                ResponseRecord {
+                Answer {
                     record_id,
                     result: RecordResult::ProcessingFailed,
-                    data: if echo { record.data } else { String::new() },
-                    metadata: ResponseMetadata::NONE,
+                    data: if echo {
+                        AnswerData::Echo(record.data)
+                    } else {
+                        AnswerData::Empty
+                    },
+                    keys: None,
                 }
             }
         };
         entries.push(entry);
     }
-    let response = TransformationResponse { records: entries };
-    summary.response_bytes = response.json_len();
-    (response, summary)
-}
-
-fn compact(record_id: String, result: RecordResult) -> ResponseRecord {
-    ResponseRecord {
-        record_id,
-        result,
-        data: String::new(),
-        metadata: ResponseMetadata::NONE,
-    }
+    let answers = Answers::new(entries);
+    summary.response_bytes = answers.json_len();
+    (answers, summary)
 }
 
 /// Every record needs a non-empty id, and no id may repeat.
-fn check_record_ids(records: &[FirehoseRecord]) -> Result<(), TransformerError> {
+fn check_record_ids(records: &[FirehoseRecord<'_>]) -> Result<(), TransformerError> {
     let mut seen: foldhash::HashMap<&str, usize> =
         foldhash::HashMap::with_capacity_and_hasher(records.len(), foldhash::fast::RandomState::default());
     for (index, r) in records.iter().enumerate() {
@@ -282,7 +321,7 @@ fn check_record_ids(records: &[FirehoseRecord]) -> Result<(), TransformerError> 
         }
         if let Some(first) = seen.insert(&r.record_id, index) {
             return Err(TransformerError::DuplicateRecordId {
-                record_id: r.record_id.clone(),
+                record_id: r.record_id.clone().into_owned(),
                 first,
                 second: index,
             });
@@ -298,14 +337,17 @@ struct EntrySizes {
     compact: usize,
 }
 
-fn entry_sizes(record: &FirehoseRecord, outcome: &Outcome) -> EntrySizes {
+fn entry_sizes(record: &FirehoseRecord<'_>, outcome: &Outcome) -> EntrySizes {
     // The id is the only part whose length depends on escaping: measure it once.
     let id_len = json_escaped_len(&record.record_id);
     let compact = entry_len_with_id_len(id_len, RecordResult::ProcessingFailed, 0, &ResponseMetadata::NONE);
     let full = match outcome {
-        Outcome::Ok(t) => {
-            entry_len_with_id_len(id_len, RecordResult::Ok, t.data.len(), &ResponseMetadata::keys(t.keys))
-        }
+        Outcome::Ok(t) => entry_len_with_id_len(
+            id_len,
+            RecordResult::Ok,
+            base64_len(t.line.len()),
+            &ResponseMetadata::keys(t.keys),
+        ),
         Outcome::Dropped(_) => entry_len_with_id_len(id_len, RecordResult::Dropped, 0, &ResponseMetadata::NONE),
         Outcome::Failed(RecordFailure::InvalidBase64(_)) => compact,
         Outcome::Failed(_) => entry_len_with_id_len(
@@ -320,7 +362,7 @@ fn entry_sizes(record: &FirehoseRecord, outcome: &Outcome) -> EntrySizes {
 
 /// The largest `k` such that full answers for records `..k` and compact
 /// answers for `k..` fit in `budget` bytes.
-pub fn fitting_prefix(records: &[FirehoseRecord], outcomes: &[Outcome], budget: usize) -> usize {
+pub fn fitting_prefix(records: &[FirehoseRecord<'_>], outcomes: &[Outcome], budget: usize) -> usize {
     let sizes: Vec<EntrySizes> = records.iter().zip(outcomes).map(|(r, o)| entry_sizes(r, o)).collect();
     fitting_prefix_of(&sizes, budget)
 }
@@ -341,7 +383,7 @@ fn fitting_prefix_of(sizes: &[EntrySizes], budget: usize) -> usize {
 /// whether it was accepted.
 async fn reingest<P: SinkProvider>(
     state: &Transformer<P>,
-    event: &TransformationEvent,
+    event: &TransformationEvent<'_>,
     outcomes: &[Outcome],
     overflow: &[usize],
     deadline: Option<Instant>,

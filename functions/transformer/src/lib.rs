@@ -13,7 +13,10 @@
 //!   and the exact serialized size of a response.
 //! * [`record`]: one record: decode, validate, reshape, or say why not.
 //! * [`handler`]: one invocation: every record answered once, in order, the
-//!   response kept under 6 MB, overflow re-ingested.
+//!   response kept under 6 MB, overflow re-ingested; and why the batch is
+//!   taken from lambda_runtime as raw JSON.
+//! * [`response`]: the answers, and the response JSON written once from
+//!   them.
 //! * [`reingest`]: where overflow records go (a
 //!   [`chat_pipeline::destination::Destination`]) and what is put back.
 //! * [`config`]: environment variables, checked at cold start.
@@ -31,8 +34,9 @@ pub mod firehose;
 pub mod handler;
 pub mod record;
 pub mod reingest;
+pub mod response;
 #[cfg(feature = "test-util")]
 pub mod synthetic;
 
 pub use config::Config;
-pub use handler::{Transformer, handle, process};
+pub use handler::{Transformer, handle, process, respond};

@@ -55,10 +55,9 @@ pub enum DropReason {
 /// A successfully reshaped record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Transformed {
-    /// The output line, base64-encoded.
-    pub data: String,
-    /// Length of the output line before base64.
-    pub line_len: usize,
+    /// The output line, newline-terminated; base64-encoded only when the
+    /// response is written (`crate::response`).
+    pub line: Box<[u8]>,
     pub keys: PartitionKeys,
 }
 
@@ -106,14 +105,14 @@ impl BatchState {
     }
 
     /// Decides what to answer for `record`.
-    pub fn transform(&mut self, record: &FirehoseRecord, config: &Config) -> Outcome {
+    pub fn transform(&mut self, record: &FirehoseRecord<'_>, config: &Config) -> Outcome {
         match self.try_transform(record, config) {
             Ok(outcome) => outcome,
             Err(failure) => Outcome::Failed(failure),
         }
     }
 
-    fn try_transform(&mut self, record: &FirehoseRecord, config: &Config) -> Result<Outcome, RecordFailure> {
+    fn try_transform(&mut self, record: &FirehoseRecord<'_>, config: &Config) -> Result<Outcome, RecordFailure> {
         self.decoded.clear();
         if let Some(why) = &record.envelope_error {
             return Err(RecordFailure::Envelope(why.clone()));
@@ -170,8 +169,7 @@ impl BatchState {
         self.line.clear();
         output.write_line(&mut self.line);
         Ok(Outcome::Ok(Transformed {
-            data: STANDARD.encode_to_string(&self.line),
-            line_len: self.line.len(),
+            line: self.line.as_slice().into(),
             keys: PartitionKeys::new(event.event_type, record.approximate_arrival_timestamp.0),
         }))
     }
@@ -181,7 +179,7 @@ impl BatchState {
 /// in the source (Kinesis shard, sequence and subsequence number) or, for
 /// Direct PUT, of its Firehose record id. Reprocessing the same record yields
 /// the same id.
-pub fn derived_event_id(record: &FirehoseRecord) -> EventId {
+pub fn derived_event_id(record: &FirehoseRecord<'_>) -> EventId {
     let mut h = Xxh3::new();
     match &record.kinesis_record_metadata {
         Some(m) => {
@@ -214,11 +212,11 @@ mod tests {
     use super::*;
     use crate::firehose::{EpochMillis, KinesisRecordMetadata};
 
-    fn record(data: &[u8]) -> FirehoseRecord {
+    fn record(data: &[u8]) -> FirehoseRecord<'static> {
         FirehoseRecord {
             record_id: "r-1".into(),
             approximate_arrival_timestamp: EpochMillis(Timestamp::from_millis(1_702_375_201_000).unwrap()),
-            data: STANDARD.encode_to_string(data),
+            data: STANDARD.encode_to_string(data).into(),
             kinesis_record_metadata: None,
             envelope_error: None,
         }
@@ -227,10 +225,10 @@ mod tests {
     fn line(outcome: &Outcome) -> serde_json::Value {
         match outcome {
             Outcome::Ok(t) => {
-                let bytes = STANDARD.decode_to_vec(&t.data).unwrap();
+                let bytes = &t.line;
                 assert_eq!(bytes.last(), Some(&b'\n'));
                 assert_eq!(bytes.iter().filter(|&&b| b == b'\n').count(), 1, "exactly one line");
-                serde_json::from_slice(&bytes).unwrap()
+                serde_json::from_slice(bytes).unwrap()
             }
             other => panic!("expected Ok, got {other:?}"),
         }
@@ -310,7 +308,7 @@ mod tests {
             Some("too_large")
         );
         let huge = FirehoseRecord {
-            data: "A".repeat(MAX_RECORD_BYTES * 2),
+            data: "A".repeat(MAX_RECORD_BYTES * 2).into(),
             ..record(b"")
         };
         assert_eq!(

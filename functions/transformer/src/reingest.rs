@@ -12,7 +12,6 @@
 
 use std::borrow::Cow;
 
-use base64_simd::STANDARD;
 use chat_pipeline::destination::Destination;
 use chat_pipeline::event::EventType;
 use chat_pipeline::input::InputEvent;
@@ -33,7 +32,7 @@ pub struct TargetError {
 
 /// Where overflow records of `event` go: its source Kinesis stream when it
 /// has one, else the Direct PUT delivery stream itself.
-pub fn reingest_destination(event: &TransformationEvent) -> Result<Destination, TargetError> {
+pub fn reingest_destination(event: &TransformationEvent<'_>) -> Result<Destination, TargetError> {
     match &event.source_kinesis_stream_arn {
         Some(arn) => resource_name(arn, "kinesis", "stream")
             .map(|name| Destination::KinesisStream { name })
@@ -46,7 +45,7 @@ pub fn reingest_destination(event: &TransformationEvent) -> Result<Destination, 
             .map(|name| Destination::DeliveryStream { name })
             .ok_or_else(|| TargetError {
                 field: "deliveryStreamArn",
-                arn: event.delivery_stream_arn.clone(),
+                arn: event.delivery_stream_arn.clone().into_owned(),
                 expected: "Firehose delivery stream",
             }),
     }
@@ -72,12 +71,9 @@ fn resource_name(arn: &str, service: &str, kind: &str) -> Option<String> {
 /// the event in the producer's schema with its `event_id` (the producer's, or
 /// the one derived here, so reprocessing keeps it), keyed by the original
 /// partition key, or the user without a Kinesis source.
-pub fn reingest_record(record: &FirehoseRecord, transformed: &Transformed) -> Result<SinkRecord, RecordFailure> {
+pub fn reingest_record(record: &FirehoseRecord<'_>, transformed: &Transformed) -> Result<SinkRecord, RecordFailure> {
     let rebuild = |message: String| RecordFailure::Reingest(message);
-    let line = STANDARD
-        .decode_to_vec(transformed.data.as_bytes())
-        .map_err(|e| rebuild(e.to_string()))?;
-    let out: OutputLine<'_> = serde_json::from_slice(&line).map_err(|e| rebuild(e.to_string()))?;
+    let out: OutputLine<'_> = serde_json::from_slice(&transformed.line).map_err(|e| rebuild(e.to_string()))?;
     let event = InputEvent {
         event_id: None,
         event_type: EventType::parse(&out.event_type)
@@ -88,7 +84,7 @@ pub fn reingest_record(record: &FirehoseRecord, transformed: &Transformed) -> Re
         seq: out.seq,
     };
     let partition_key = match &record.kinesis_record_metadata {
-        Some(m) if !m.partition_key.is_empty() => m.partition_key.clone(),
+        Some(m) if !m.partition_key.is_empty() => m.partition_key.clone().into_owned(),
         _ => event.user_id.to_string(),
     };
     Ok(SinkRecord {
@@ -118,7 +114,7 @@ struct OutputLine<'a> {
 mod tests {
     use super::*;
 
-    fn event(kinesis: Option<&str>, ds: &str) -> TransformationEvent {
+    fn event<'a>(kinesis: Option<&str>, ds: &'a str) -> TransformationEvent<'a> {
         TransformationEvent {
             invocation_id: "i".into(),
             delivery_stream_arn: ds.into(),

@@ -73,7 +73,7 @@ pub fn event_json(format: Format, i: usize) -> Vec<u8> {
 }
 
 /// A transformation event of `n` records.
-pub fn transformation_event(format: Format, source: Source, n: usize) -> TransformationEvent {
+pub fn transformation_event(format: Format, source: Source, n: usize) -> TransformationEvent<'static> {
     let records = (0..n).map(|i| record(source, i, &event_json(format, i))).collect();
     TransformationEvent {
         invocation_id: "00000000-0000-4000-8000-000000000000".into(),
@@ -85,17 +85,17 @@ pub fn transformation_event(format: Format, source: Source, n: usize) -> Transfo
 }
 
 /// One record carrying `data`, with ids shaped like Firehose's.
-pub fn record(source: Source, i: usize, data: &[u8]) -> FirehoseRecord {
+pub fn record(source: Source, i: usize, data: &[u8]) -> FirehoseRecord<'static> {
     let sequence_number = format!("496382674112705204197583373987214628100180377620{i:08}");
     let arrival = EpochMillis(Timestamp::from_millis(BASE_MILLIS + i as i64).unwrap_or(Timestamp::MIN));
     FirehoseRecord {
-        record_id: format!("{sequence_number}000000"),
+        record_id: format!("{sequence_number}000000").into(),
         approximate_arrival_timestamp: arrival,
-        data: STANDARD.encode_to_string(data),
+        data: STANDARD.encode_to_string(data).into(),
         kinesis_record_metadata: (source == Source::KinesisStream).then(|| KinesisRecordMetadata {
-            shard_id: format!("shardId-{:012}", i % 4),
-            partition_key: ((i * 7919) % 1000).to_string(),
-            sequence_number,
+            shard_id: format!("shardId-{:012}", i % 4).into(),
+            partition_key: ((i * 7919) % 1000).to_string().into(),
+            sequence_number: sequence_number.into(),
             subsequence_number: 0,
             approximate_arrival_timestamp: Some(arrival),
         }),
@@ -104,7 +104,7 @@ pub fn record(source: Source, i: usize, data: &[u8]) -> FirehoseRecord {
 }
 
 /// Total decoded bytes of an event's records.
-pub fn event_json_bytes(event: &TransformationEvent) -> usize {
+pub fn event_json_bytes(event: &TransformationEvent<'_>) -> usize {
     event
         .records
         .iter()

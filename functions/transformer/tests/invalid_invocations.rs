@@ -7,15 +7,23 @@ use chat_pipeline::sink::BatchLimits;
 use chat_pipeline::test_util::MemorySink;
 use chat_pipeline::test_util::MemorySinks;
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
-use transformer::firehose::TransformationEvent;
+use serde_json::value::RawValue;
+use transformer::firehose::{TransformationEvent, parse_event};
 use transformer::handler::TransformerError;
 use transformer::synthetic::{Format, Source, transformation_event};
 use transformer::{Config, Transformer, handle};
 
+/// The message `handle` gives for a body that is JSON but not an event.
 fn parse_error(payload: &str) -> String {
-    serde_json::from_str::<TransformationEvent>(payload)
-        .unwrap_err()
-        .to_string()
+    match parse_event(payload) {
+        Ok(e) => panic!("parsed: {e:?}"),
+        Err(message) => message,
+    }
+}
+
+/// The body as lambda_runtime hands it to the handler.
+fn raw(event: &TransformationEvent<'_>) -> Box<RawValue> {
+    serde_json::value::to_raw_value(event).unwrap()
 }
 
 #[test]
@@ -37,7 +45,7 @@ fn other_event_shapes_name_the_missing_field() {
     assert!(e.contains("duplicate field `recordId`"), "{e}");
     // Any other field that cannot be read fails only its record (see
     // tests/envelope_tolerance.rs).
-    let one: TransformationEvent = serde_json::from_str(
+    let one: TransformationEvent<'_> = serde_json::from_str(
         r#"{"deliveryStreamArn":"a","records":[{"recordId":"1","approximateArrivalTimestamp":-5,"data":""}]}"#,
     )
     .unwrap();
@@ -47,7 +55,7 @@ fn other_event_shapes_name_the_missing_field() {
         "{why}"
     );
     // A fractional arrival time is accepted (aws_lambda_events panics on it).
-    let ok: TransformationEvent = serde_json::from_str(
+    let ok: TransformationEvent<'_> = serde_json::from_str(
         r#"{"deliveryStreamArn":"a","records":[{"recordId":"1","approximateArrivalTimestamp":1795305600000.5,"data":""}]}"#,
     )
     .unwrap();
@@ -65,7 +73,7 @@ async fn repeated_or_empty_record_ids_are_refused_whole() {
     );
     let mut event = transformation_event(Format::Plain, Source::DirectPut, 3);
     event.records[2].record_id = event.records[0].record_id.clone();
-    let err = handle(&state, LambdaEvent::new(event.clone(), Context::default()))
+    let err = handle(&state, LambdaEvent::new(raw(&event), Context::default()))
         .await
         .unwrap_err();
     assert!(matches!(
@@ -80,9 +88,38 @@ async fn repeated_or_empty_record_ids_are_refused_whole() {
     assert_eq!(diagnostic.error_type, "InvalidTransformationEvent");
     assert!(diagnostic.error_message.contains("appears at records 0 and 2"));
 
-    event.records[1].record_id.clear();
-    let err = handle(&state, LambdaEvent::new(event, Context::default()))
+    event.records[1].record_id = "".into();
+    let err = handle(&state, LambdaEvent::new(raw(&event), Context::default()))
         .await
         .unwrap_err();
     assert_eq!(err, TransformerError::EmptyRecordId { index: 1 });
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_an_event_is_an_invocation_error_naming_the_place() {
+    let state = Transformer::new(
+        Config::default(),
+        MemorySinks(Arc::new(MemorySink::new(BatchLimits::KINESIS))),
+    );
+    let body = RawValue::from_string(
+        r#"{"deliveryStreamArn":"a","records":[{"recordId":"1","data":""},{"recordId":2,"data":""}]}"#.to_owned(),
+    )
+    .unwrap();
+    let err = handle(&state, LambdaEvent::new(body, Context::default()))
+        .await
+        .unwrap_err();
+    let diagnostic = Diagnostic::from(err);
+    assert_eq!(diagnostic.error_type, "InvalidTransformationEvent");
+    assert!(
+        diagnostic
+            .error_message
+            .starts_with("not a valid Firehose transformation event: records[1].recordId: invalid type: integer `2`, expected a string"),
+        "{}",
+        diagnostic.error_message
+    );
+    // A document that is not an object at all has no path to name.
+    assert_eq!(
+        parse_error("\"hello\""),
+        "invalid type: string \"hello\", expected a Firehose data-transformation event: an object with deliveryStreamArn and records at line 1 column 7"
+    );
 }

@@ -2,6 +2,9 @@
 //! source (mocked Kinesis and Firehose SDK clients, with partial failures and
 //! throttling) and marked `Dropped`, or `ProcessingFailed` when they cannot be.
 
+mod support;
+use support::answered;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -16,7 +19,7 @@ use chat_pipeline::input::parse_input_event;
 use chat_pipeline::test_util::{firehose_reply, mock_firehose, mock_kinesis};
 use transformer::firehose::{RESPONSE_BUDGET, RecordResult, TransformationResponse};
 use transformer::synthetic::{Format, Source, transformation_event};
-use transformer::{Config, Transformer, process};
+use transformer::{Config, Transformer};
 
 fn fast(mut config: Config) -> Config {
     config.retry.base_delay = std::time::Duration::from_millis(1);
@@ -96,7 +99,7 @@ async fn kinesis_source_overflow_is_reingested_with_partial_failures_and_throttl
         AwsSinks::new(LazyClients::with_clients(Some(kinesis), None)),
     );
     let original = event.clone();
-    let (response, summary) = process(&state, event, None).await.unwrap();
+    let (response, summary) = answered(&state, event, None).await;
 
     let serialized = serde_json::to_vec(&response).unwrap();
     assert!(serialized.len() <= RESPONSE_BUDGET, "{} bytes", serialized.len());
@@ -144,13 +147,13 @@ async fn kinesis_source_overflow_is_reingested_with_partial_failures_and_throttl
     let mut expected_keys: HashMap<String, usize> = HashMap::new();
     for r in &original.records[first_overflow..] {
         *expected_keys
-            .entry(r.kinesis_record_metadata.as_ref().unwrap().partition_key.clone())
+            .entry(r.kinesis_record_metadata.as_ref().unwrap().partition_key.to_string())
             .or_default() += 1;
     }
     assert_eq!(by_key, expected_keys);
     // Reprocessing a re-ingested record yields the event_id the original would have had.
     let last = &original.records[19_999];
-    let (reprocessed, _) = process(
+    let (reprocessed, _) = answered(
         &Transformer::new(Config::default(), AwsSinks::default()),
         transformer::firehose::TransformationEvent {
             records: vec![last.clone()],
@@ -158,8 +161,7 @@ async fn kinesis_source_overflow_is_reingested_with_partial_failures_and_throttl
         },
         None,
     )
-    .await
-    .unwrap();
+    .await;
     let expected_id = ok_line(&reprocessed.records[0].data)["event_id"].clone();
     assert!(
         accepted
@@ -196,7 +198,7 @@ async fn persistent_refusal_marks_exactly_the_unaccepted_records_processing_fail
     });
     let kinesis = mock_kinesis(RuleMode::MatchAny, &[&rule]);
     let state = Transformer::new(config, AwsSinks::new(LazyClients::with_clients(Some(kinesis), None)));
-    let (response, summary) = process(&state, event, None).await.unwrap();
+    let (response, summary) = answered(&state, event, None).await;
     assert!(serde_json::to_vec(&response).unwrap().len() <= 1_000_000);
     // Each batch keeps refusing one record until the attempts run out.
     let batches = (3_000 - summary.ok).div_ceil(500);
@@ -222,7 +224,7 @@ async fn direct_put_overflow_goes_back_into_the_delivery_stream() {
     let mut config = fast(Config::default());
     config.response_budget = 500_000;
     let state = Transformer::new(config, AwsSinks::new(LazyClients::with_clients(None, Some(firehose))));
-    let (response, summary) = process(&state, event, None).await.unwrap();
+    let (response, summary) = answered(&state, event, None).await;
     assert!(serde_json::to_vec(&response).unwrap().len() <= 500_000);
     assert!(summary.reingested > 0);
     assert_eq!(accepted.lock().unwrap().len(), summary.reingested);
@@ -238,7 +240,7 @@ async fn without_reingestion_overflow_is_processing_failed_and_no_client_is_buil
         ..Config::default()
     };
     let state = Transformer::new(config, AwsSinks::default());
-    let (response, summary) = process(&state, event, None).await.unwrap();
+    let (response, summary) = answered(&state, event, None).await;
     assert!(serde_json::to_vec(&response).unwrap().len() <= 300_000);
     assert_eq!(summary.ok + summary.failed, 1_000);
     assert!(summary.failed > 0);
@@ -253,7 +255,7 @@ async fn without_reingestion_overflow_is_processing_failed_and_no_client_is_buil
 async fn a_normal_batch_builds_no_sdk_client() {
     let state = Transformer::new(Config::default(), AwsSinks::default());
     let event = transformation_event(Format::Producer, Source::KinesisStream, 500);
-    let (_, summary) = process(&state, event, None).await.unwrap();
+    let (_, summary) = answered(&state, event, None).await;
     assert_eq!(summary.ok, 500);
     assert!(!state.sinks.clients().any_built());
 }
@@ -280,7 +282,7 @@ async fn reingestion_stops_at_the_deadline() {
     let state = Transformer::new(config, AwsSinks::new(LazyClients::with_clients(Some(kinesis), None)));
     let started = tokio::time::Instant::now();
     let deadline = started + std::time::Duration::from_millis(300);
-    let (response, summary) = process(&state, event, Some(deadline)).await.unwrap();
+    let (response, summary) = answered(&state, event, Some(deadline)).await;
     // Stopped at the deadline, well before the 20 attempts' worth of backoff
     // (virtual time: only sleeps advance it).
     assert!(

@@ -3,6 +3,11 @@
 //! base64 data, `Ok` data exactly one JSON line, the response within budget
 //! and its size accounted exactly, and no panic.
 
+mod generators;
+mod support;
+use generators::{envelope_value, payload};
+use support::answered;
+
 use std::sync::Arc;
 
 use base64::Engine;
@@ -13,46 +18,7 @@ use chat_pipeline::test_util::MemorySinks;
 use proptest::prelude::*;
 use transformer::firehose::{RecordResult, ResponseMetadata, TransformationEvent, entry_len, response_len};
 use transformer::synthetic::{DELIVERY_STREAM_ARN, SOURCE_STREAM_ARN, Source, record};
-use transformer::{Config, Transformer, process};
-
-fn payload() -> impl Strategy<Value = Vec<u8>> {
-    let event = (
-        prop_oneof![
-            Just("JOIN"),
-            Just("leave"),
-            Just("Open_Chat"),
-            Just("SUBSCRIBE"),
-            Just("send_message"),
-            Just("DANCE"),
-            Just("")
-        ],
-        prop_oneof![
-            Just("\"2023-12-12T10:00:00.123456\"".to_owned()),
-            Just("\"2026-11-21T23:59:59.999+05:30\"".to_owned()),
-            (100_000_000_000i64..253_402_300_799_999).prop_map(|n| n.to_string()),
-            Just("\"not a time\"".to_owned()),
-            Just("-1".to_owned()),
-        ],
-        prop_oneof![
-            (0u64..u64::MAX).prop_map(|u| u.to_string()),
-            Just("\"42\"".to_owned()),
-            Just("-7".to_owned()),
-            Just("1.5".to_owned())
-        ],
-        proptest::option::of("[a-z0-9\\-\"\\\\]{0,12}"),
-    )
-        .prop_map(|(name, time, user, id)| {
-            let id = id
-                .map(|i| format!(",\"event_id\":{}", serde_json::to_string(&i).unwrap()))
-                .unwrap_or_default();
-            format!(r#"{{"event_name":"{name}","event_time":{time},"user":{user}{id}}}"#).into_bytes()
-        });
-    prop_oneof![
-        3 => event,
-        1 => proptest::collection::vec(any::<u8>(), 0..200),
-        1 => "[{}\\[\\]\":,0-9a-z_ .\\-]{0,60}".prop_map(String::into_bytes),
-    ]
-}
+use transformer::{Config, Transformer};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -81,7 +47,7 @@ proptest! {
             region: "us-east-1".into(),
             records,
         };
-        let ids: Vec<String> = event.records.iter().map(|r| r.record_id.clone()).collect();
+        let ids: Vec<String> = event.records.iter().map(|r| r.record_id.to_string()).collect();
         let compact_total = response_len(
             ids.iter().map(|id| entry_len(id, RecordResult::ProcessingFailed, 0, &ResponseMetadata::NONE)),
         );
@@ -95,7 +61,7 @@ proptest! {
         }
         let sink = Arc::new(MemorySink::new(BatchLimits::KINESIS));
         let state = Transformer::new(config, MemorySinks(sink.clone()));
-        let (response, summary) = runtime().block_on(process(&state, event, None)).unwrap();
+        let (response, summary) = runtime().block_on(answered(&state, event, None));
 
         let answered: Vec<&str> = response.records.iter().map(|r| r.record_id.as_str()).collect();
         prop_assert_eq!(answered, ids.iter().map(String::as_str).collect::<Vec<_>>());
@@ -122,24 +88,6 @@ proptest! {
         prop_assert_eq!(summary.ok + summary.dropped + summary.failed, payloads.len());
         prop_assert_eq!(sink.accepted().len(), summary.reingested);
     }
-}
-
-/// Any JSON value for an envelope field: what AWS's samples send, and worse.
-fn envelope_value() -> impl Strategy<Value = serde_json::Value> {
-    use serde_json::json;
-    prop_oneof![
-        (0i64..253_402_300_799_999).prop_map(|n| json!(n)),
-        Just(json!("2026-11-22T00:00:01.250Z")),
-        Just(json!("")),
-        Just(json!("17")),
-        Just(json!("yesterday")),
-        Just(json!(-5)),
-        Just(json!(1.5e300)),
-        Just(json!(null)),
-        Just(json!(true)),
-        Just(json!([1, {"a": 2}])),
-        Just(json!({"x": [null]})),
-    ]
 }
 
 proptest! {
@@ -178,13 +126,14 @@ proptest! {
             })
             .collect();
         let body = serde_json::json!({"deliveryStreamArn": DELIVERY_STREAM_ARN, "records": records});
-        let event: TransformationEvent = serde_json::from_value(body).unwrap();
+        let body = body.to_string();
+        let event: TransformationEvent<'_> = serde_json::from_str(&body).unwrap();
         let unreadable: Vec<bool> = event.records.iter().map(|r| r.envelope_error.is_some()).collect();
         let state = Transformer::new(
             Config::default(),
             MemorySinks(Arc::new(MemorySink::new(BatchLimits::KINESIS))),
         );
-        let (response, _) = runtime().block_on(process(&state, event, None)).unwrap();
+        let (response, _) = runtime().block_on(answered(&state, event, None));
         prop_assert_eq!(response.records.len(), fields.len());
         for (i, (answer, unreadable)) in response.records.iter().zip(unreadable).enumerate() {
             prop_assert_eq!(&answer.record_id, &format!("r-{i}"));

@@ -14,8 +14,9 @@ use chat_pipeline::sink::BatchLimits;
 use chat_pipeline::test_util::MemorySink;
 use chat_pipeline::test_util::MemorySinks;
 use lambda_runtime::{Context, LambdaEvent};
+use serde_json::value::RawValue;
 use transformer::firehose::TransformationEvent;
-use transformer::{Config, Transformer, handle};
+use transformer::{Config, Transformer, handle, respond};
 
 const SAMPLES: [&str; 6] = [
     "aws-sample-shapes",
@@ -34,21 +35,23 @@ fn sample_path(name: &str) -> PathBuf {
 
 async fn answer(name: &str) -> (serde_json::Value, Vec<u8>) {
     let bytes = std::fs::read(sample_path(&format!("{name}.json"))).unwrap();
-    let event: TransformationEvent = serde_json::from_slice(&bytes).unwrap();
+    // What lambda_runtime hands the handler: the body, validated, unparsed.
+    let body: Box<RawValue> = serde_json::from_slice(&bytes).unwrap();
     let state = Transformer::new(
         Config::default(),
         MemorySinks(Arc::new(MemorySink::new(BatchLimits::KINESIS))),
     );
-    let response = handle(&state, LambdaEvent::new(event, Context::default()))
+    let (_, summary, _) = respond(&state, body.get(), None).await.unwrap();
+    let response = handle(&state, LambdaEvent::new(body, Context::default()))
         .await
         .unwrap();
     let serialized = serde_json::to_vec(&response).unwrap();
     assert_eq!(
         serialized.len(),
-        response.json_len(),
+        summary.response_bytes,
         "{name}: size accounting is exact"
     );
-    (serde_json::to_value(&response).unwrap(), serialized)
+    (serde_json::from_slice(&serialized).unwrap(), serialized)
 }
 
 #[tokio::test]
@@ -156,11 +159,11 @@ fn valid_sample_events_parse_as_aws_lambda_events_types() {
     for name in ["direct-put", "kinesis-source", "plain-python-producer", "duplicates"] {
         let bytes = std::fs::read(sample_path(&format!("{name}.json"))).unwrap();
         let theirs: KinesisFirehoseEvent = serde_json::from_slice(&bytes).unwrap();
-        let ours: TransformationEvent = serde_json::from_slice(&bytes).unwrap();
+        let ours: TransformationEvent<'_> = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(theirs.records.len(), ours.records.len());
         assert_eq!(theirs.source_kinesis_stream_arn, ours.source_kinesis_stream_arn);
         for (t, o) in theirs.records.iter().zip(&ours.records) {
-            assert_eq!(t.record_id.as_deref(), Some(o.record_id.as_str()));
+            assert_eq!(t.record_id.as_deref(), Some(&*o.record_id));
             // aws_lambda_events converts through f64 and can lose a millisecond
             // (1795305600007 becomes ...006); ours keeps the integer.
             let diff = t.approximate_arrival_timestamp.timestamp_millis() - o.approximate_arrival_timestamp.0.millis();
@@ -169,7 +172,9 @@ fn valid_sample_events_parse_as_aws_lambda_events_types() {
                 t.kinesis_firehose_record_metadata
                     .as_ref()
                     .and_then(|m| m.sequence_number.clone()),
-                o.kinesis_record_metadata.as_ref().map(|m| m.sequence_number.clone())
+                o.kinesis_record_metadata
+                    .as_ref()
+                    .map(|m| m.sequence_number.clone().into_owned())
             );
         }
     }

@@ -1,0 +1,211 @@
+//! The answer to Firehose, written once: every record's [`Answer`], and the
+//! response JSON rendered from them into one buffer of exactly the size
+//! [`firehose::response_len`](crate::firehose::response_len) computes.
+//!
+//! The handler's answers hold each `Ok` record's output line as plain bytes;
+//! [`Answers::render`] base64-encodes them straight into the response, so no
+//! per-record base64 string is built and nothing is serialized twice. The
+//! rendered bytes reach lambda_runtime as a [`RenderedResponse`], which
+//! `serde_json` writes out verbatim.
+//!
+//! [`Answers::to_response`] builds the same answer as the serde model
+//! ([`TransformationResponse`]): what tests inspect, and the reference the
+//! differential test (`tests/fast_path_matches_serde.rs`) compares
+//! [`Answers::render`] with, byte for byte.
+
+use std::borrow::Cow;
+
+use base64_simd::STANDARD;
+use chat_pipeline::output::{PartitionKeys, push_json_str};
+use serde::{Serialize, Serializer};
+
+use crate::firehose::{
+    RecordResult, ResponseMetadata, ResponseRecord, TransformationResponse, entry_len, response_len,
+};
+
+/// What an answer carries in `data`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AnswerData<'a> {
+    /// No data (`Dropped`, or `ProcessingFailed` without an echo).
+    Empty,
+    /// An output line, base64-encoded when the response is written.
+    Line(Box<[u8]>),
+    /// The input record's data, already base64, echoed unchanged.
+    Echo(Cow<'a, str>),
+}
+
+impl AnswerData<'_> {
+    /// The length of `data` in the response (base64 characters).
+    pub fn base64_len(&self) -> usize {
+        match self {
+            AnswerData::Empty => 0,
+            AnswerData::Line(line) => base64_len(line.len()),
+            AnswerData::Echo(data) => data.len(),
+        }
+    }
+}
+
+/// The length of `n` bytes in padded base64.
+pub fn base64_len(n: usize) -> usize {
+    n.div_ceil(3) * 4
+}
+
+/// The answer for one record.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Answer<'a> {
+    pub record_id: Cow<'a, str>,
+    pub result: RecordResult,
+    pub data: AnswerData<'a>,
+    /// The output line's partition keys (`Ok` only).
+    pub keys: Option<PartitionKeys>,
+}
+
+impl<'a> Answer<'a> {
+    /// An answer without data or keys.
+    pub fn compact(record_id: Cow<'a, str>, result: RecordResult) -> Self {
+        Answer {
+            record_id,
+            result,
+            data: AnswerData::Empty,
+            keys: None,
+        }
+    }
+
+    fn metadata(&self) -> ResponseMetadata {
+        ResponseMetadata {
+            partition_keys: self.keys,
+        }
+    }
+
+    /// The exact length of this entry in the response.
+    pub fn json_len(&self) -> usize {
+        entry_len(&self.record_id, self.result, self.data.base64_len(), &self.metadata())
+    }
+
+    /// Appends this entry as `serde_json` would serialize its
+    /// [`ResponseRecord`].
+    fn write(&self, out: &mut String) {
+        out.push_str(r#"{"recordId":"#);
+        push_json_str(out, &self.record_id);
+        out.push_str(r#","result":""#);
+        out.push_str(self.result.as_str());
+        out.push_str(r#"","data":""#);
+        match &self.data {
+            AnswerData::Empty => {}
+            AnswerData::Line(line) => STANDARD.encode_append(line, out),
+            AnswerData::Echo(data) => out.push_str(data),
+        }
+        out.push_str(r#"","metadata":{"partitionKeys":"#);
+        match &self.keys {
+            Some(keys) => keys.write_json(out),
+            None => out.push_str("{}"),
+        }
+        out.push_str("}}");
+    }
+
+    /// This answer in the serde model.
+    pub fn to_response_record(&self) -> ResponseRecord {
+        ResponseRecord {
+            record_id: self.record_id.clone().into_owned(),
+            result: self.result,
+            data: match &self.data {
+                AnswerData::Empty => String::new(),
+                AnswerData::Line(line) => STANDARD.encode_to_string(line),
+                AnswerData::Echo(data) => data.clone().into_owned(),
+            },
+            metadata: self.metadata(),
+        }
+    }
+}
+
+/// One answer per input record, in input order, and the exact length of
+/// the response they make.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Answers<'a> {
+    records: Vec<Answer<'a>>,
+    json_len: usize,
+}
+
+impl<'a> Answers<'a> {
+    pub fn new(records: Vec<Answer<'a>>) -> Self {
+        let json_len = response_len(records.iter().map(Answer::json_len));
+        Answers { records, json_len }
+    }
+
+    pub fn records(&self) -> &[Answer<'a>] {
+        &self.records
+    }
+}
+
+impl Answers<'_> {
+    /// The exact length of the rendered response.
+    pub fn json_len(&self) -> usize {
+        self.json_len
+    }
+
+    /// The response JSON, written once into a buffer of its exact size.
+    pub fn render(&self) -> RenderedResponse {
+        let len = self.json_len;
+        let mut out = String::with_capacity(len);
+        out.push_str(r#"{"records":["#);
+        for (i, answer) in self.records.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            answer.write(&mut out);
+        }
+        out.push_str("]}");
+        debug_assert_eq!(out.len(), len, "json_len and render disagree");
+        RenderedResponse(out)
+    }
+
+    /// The same answer in the serde model (tests, tools, and the reference
+    /// the rendered bytes are checked against).
+    pub fn to_response(&self) -> TransformationResponse {
+        TransformationResponse {
+            records: self.records.iter().map(Answer::to_response_record).collect(),
+        }
+    }
+}
+
+/// A response already written as JSON: what the handler returns to
+/// lambda_runtime, which passes it to `serde_json::to_vec`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RenderedResponse(String);
+
+impl RenderedResponse {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+/// The name under which `serde_json::value::RawValue` serializes itself, and
+/// which `serde_json`'s serializer answers by writing the string verbatim.
+const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
+
+impl Serialize for RenderedResponse {
+    /// Through `serde_json`, the bytes verbatim: serialized exactly as a
+    /// `RawValue` serializes itself. Not `RawValue::from_string`, which would
+    /// parse the 6 MB just written again to validate it (2 ms, measured);
+    /// the differential test checks what is written instead, and the test
+    /// `rendered_responses_are_serialized_verbatim` fails if a `serde_json`
+    /// release (pinned in Cargo.lock) stopped recognising the token.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut raw = serializer.serialize_struct(RAW_VALUE_TOKEN, 1)?;
+        raw.serialize_field(RAW_VALUE_TOKEN, self.0.as_str())?;
+        raw.end()
+    }
+}

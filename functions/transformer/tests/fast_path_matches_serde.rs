@@ -1,0 +1,227 @@
+//! The differential test that makes the fast path safe to keep: for arbitrary
+//! request bodies, what the function sends (the body taken as a `RawValue`,
+//! parsed with borrowed strings, the response written once and copied out
+//! verbatim) is byte for byte what the serde path sends (the body
+//! deserialized into owned strings through `serde_path_to_error`, as
+//! lambda_runtime does for an owned payload type, and the response model
+//! serialized with `serde_json::to_vec`). Bodies the serde path refuses are
+//! refused by the fast path too.
+
+mod generators;
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use chat_pipeline::sink::BatchLimits;
+use chat_pipeline::test_util::{MemorySink, MemorySinks};
+use generators::{envelope_value, payload};
+use proptest::prelude::*;
+use serde_json::json;
+use serde_json::value::RawValue;
+use transformer::firehose::{TransformationEvent, parse_event};
+use transformer::synthetic::{DELIVERY_STREAM_ARN, SOURCE_STREAM_ARN};
+use transformer::{Config, Transformer, process, respond};
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap()
+}
+
+/// The serde path: owned strings in, the response model serialized out.
+fn serde_path(state: &Transformer<MemorySinks>, body: &[u8]) -> Option<Vec<u8>> {
+    // A reader never lends, so every string is owned, as with a
+    // `DeserializeOwned` payload.
+    let de = &mut serde_json::Deserializer::from_reader(body);
+    let event: TransformationEvent<'static> = serde_path_to_error::deserialize(de).ok()?;
+    let (answers, _) = runtime().block_on(process(state, event, None)).ok()?;
+    Some(serde_json::to_vec(&answers.to_response()).unwrap())
+}
+
+/// The fast path, as the function runs it.
+fn fast_path(state: &Transformer<MemorySinks>, body: &[u8]) -> Option<Vec<u8>> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    let raw: Box<RawValue> = serde_path_to_error::deserialize(de).ok()?;
+    let (response, summary, _) = runtime().block_on(respond(state, raw.get(), None)).ok()?;
+    let bytes = serde_json::to_vec(&response).unwrap();
+    assert_eq!(bytes.len(), summary.response_bytes);
+    Some(bytes)
+}
+
+fn state(config: Config) -> Transformer<MemorySinks> {
+    Transformer::new(config, MemorySinks(Arc::new(MemorySink::new(BatchLimits::KINESIS))))
+}
+
+/// A record id: Firehose's digits, or any text (quotes, backslashes, control
+/// characters and non-ASCII included, so some need escapes and are owned).
+fn record_id() -> impl Strategy<Value = String> {
+    prop_oneof![
+        3 => "[0-9]{20,60}",
+        1 => any::<String>(),
+        1 => "[a-z\"\\\\\u{0}-\u{1f}é😀]{1,8}",
+    ]
+}
+
+/// The `data` field: base64 of a payload, or something that is not.
+fn data_value() -> impl Strategy<Value = serde_json::Value> {
+    prop_oneof![
+        6 => payload().prop_map(|p| json!(STANDARD.encode(p))),
+        1 => "[A-Za-z0-9+/=!\\- ]{0,40}".prop_map(|s| json!(s)),
+        1 => envelope_value(),
+    ]
+}
+
+fn kinesis_metadata() -> impl Strategy<Value = serde_json::Value> {
+    (
+        "shardId-[0-9]{12}",
+        prop_oneof![json_string(), envelope_value()],
+        "[0-9]{1,56}",
+        envelope_value(),
+        envelope_value(),
+    )
+        .prop_map(|(shard, key, seq, sub, arrival)| {
+            json!({
+                "shardId": shard,
+                "partitionKey": key,
+                "sequenceNumber": seq,
+                "subsequenceNumber": sub,
+                "approximateArrivalTimestamp": arrival,
+            })
+        })
+}
+
+fn json_string() -> impl Strategy<Value = serde_json::Value> {
+    any::<String>().prop_map(|s| json!(s))
+}
+
+fn record() -> impl Strategy<Value = serde_json::Value> {
+    (
+        record_id(),
+        prop_oneof![
+            4 => (1_795_000_000_000i64..1_796_000_000_000).prop_map(|n| json!(n)),
+            1 => envelope_value(),
+        ],
+        data_value(),
+        proptest::option::of(kinesis_metadata()),
+        any::<bool>(),
+    )
+        .prop_map(|(id, arrival, data, metadata, extra)| {
+            let mut r = json!({"recordId": id, "approximateArrivalTimestamp": arrival, "data": data});
+            if let Some(m) = metadata {
+                r["kinesisRecordMetadata"] = m;
+            }
+            if extra {
+                r["somethingNew"] = json!({"nested": [1, "two"]});
+            }
+            r
+        })
+}
+
+fn body() -> impl Strategy<Value = Vec<u8>> {
+    (
+        proptest::collection::vec(record(), 0..30),
+        any::<bool>(),
+        any::<bool>(),
+        "[a-f0-9\\-]{0,36}",
+    )
+        .prop_map(|(mut records, kinesis, duplicate, invocation_id)| {
+            // Ids must be unique for the batch to be answered; sometimes
+            // they are not, and both paths must refuse it.
+            if duplicate && records.len() > 1 {
+                records[1]["recordId"] = records[0]["recordId"].clone();
+            } else {
+                for (i, r) in records.iter_mut().enumerate() {
+                    let id = r["recordId"].as_str().unwrap_or_default().to_owned();
+                    r["recordId"] = json!(format!("{id}{i}"));
+                }
+            }
+            let mut event = json!({
+                "invocationId": invocation_id,
+                "deliveryStreamArn": DELIVERY_STREAM_ARN,
+                "region": "us-east-1",
+                "records": records,
+            });
+            if kinesis {
+                event["sourceKinesisStreamArn"] = json!(SOURCE_STREAM_ARN);
+            }
+            serde_json::to_vec(&event).unwrap()
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_fast_path_sends_exactly_what_the_serde_path_sends(
+        body in body(),
+        budget in prop_oneof![Just(transformer::firehose::RESPONSE_BUDGET), 500usize..20_000],
+        reingest in any::<bool>(),
+    ) {
+        let config = Config { reingest, response_budget: budget, ..Config::default() };
+        // Separate sinks, so that re-ingestion on one path cannot change the
+        // other's answers.
+        let expected = serde_path(&state(config.clone()), &body);
+        let actual = fast_path(&state(config), &body);
+        prop_assert_eq!(
+            actual.as_deref().map(String::from_utf8_lossy),
+            expected.as_deref().map(String::from_utf8_lossy),
+            "body: {}", String::from_utf8_lossy(&body)
+        );
+    }
+
+    /// Whatever the body, neither the parse nor the handler panics, and a body
+    /// that is not JSON at all never reaches the handler.
+    #[test]
+    fn no_body_panics_the_fast_path(body in prop_oneof![
+        body(),
+        proptest::collection::vec(any::<u8>(), 0..200),
+        "[{}\\[\\]\":,0-9a-zA-Z_ .\\-]{0,120}".prop_map(String::into_bytes),
+    ]) {
+        let _ = fast_path(&state(Config::default()), &body);
+    }
+}
+
+#[test]
+fn strings_without_escapes_are_borrowed_from_the_body() {
+    let body = json!({
+        "deliveryStreamArn": DELIVERY_STREAM_ARN,
+        "records": [
+            {"recordId": "49546986683135544286507457936321625675700192471156785154",
+             "approximateArrivalTimestamp": 1_795_305_600_000u64, "data": "e30=",
+             "kinesisRecordMetadata": {"shardId": "shardId-000000000000", "partitionKey": "7",
+                "sequenceNumber": "4954", "subsequenceNumber": 0}},
+            {"recordId": "with \"quotes\"", "approximateArrivalTimestamp": 1, "data": "e30="}
+        ]
+    })
+    .to_string();
+    let event = parse_event(&body).unwrap();
+    let [plain, escaped] = &event.records[..] else {
+        panic!("two records")
+    };
+    assert!(matches!(plain.record_id, Cow::Borrowed(_)));
+    assert!(matches!(plain.data, Cow::Borrowed(_)));
+    let m = plain.kinesis_record_metadata.as_ref().unwrap();
+    assert!(matches!(m.partition_key, Cow::Borrowed(_)));
+    assert!(matches!(m.sequence_number, Cow::Borrowed(_)));
+    assert!(matches!(escaped.record_id, Cow::Owned(_)), "unescaping needs a copy");
+    assert_eq!(escaped.record_id, "with \"quotes\"");
+}
+
+#[test]
+fn rendered_responses_are_serialized_verbatim() {
+    // lambda_runtime serializes the handler's answer with serde_json::to_vec;
+    // the rendered bytes must come out unchanged, not quoted or re-escaped.
+    let body = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../events/transformer/mixed-invalid.json"
+    ))
+    .unwrap();
+    let body = String::from_utf8(body).unwrap();
+    let (response, _, _) = runtime()
+        .block_on(respond(&state(Config::default()), &body, None))
+        .unwrap();
+    assert_eq!(serde_json::to_vec(&response).unwrap(), response.as_str().as_bytes());
+}
