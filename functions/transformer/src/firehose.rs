@@ -658,11 +658,16 @@ impl TransformationResponse {
     }
 }
 
-/// Parses a request body, borrowing its strings. When the body is not a
-/// transformation event, says why and where (`records[3].recordId: invalid
-/// type: ...`): the path is worked out only then, by a second, tracking parse,
-/// so that valid events pay nothing for it.
+/// Parses a request body (valid JSON, as lambda_runtime hands it over),
+/// borrowing its strings: the usual shape by [`crate::envelope_scan`], any
+/// other through serde. When the body is not a transformation event, says why
+/// and where (`records[3].recordId: invalid type: ...`): the path is worked
+/// out only then, by a second, tracking parse, so that valid events pay
+/// nothing for it.
 pub fn parse_event(body: &str) -> Result<TransformationEvent<'_>, String> {
+    if let Some(event) = crate::envelope_scan::scan(body) {
+        return Ok(event);
+    }
     serde_json::from_str(body).map_err(|plain| {
         let tracked: Result<TransformationEvent<'_>, _> =
             serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(body));

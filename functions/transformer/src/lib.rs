@@ -10,7 +10,8 @@
 //! Where to look:
 //!
 //! * [`firehose`]: the request and response shapes of the Firehose contract,
-//!   and the exact serialized size of a response.
+//!   and the exact serialized size of a response; [`envelope_scan`] reads
+//!   the usual request shape without serde.
 //! * [`record`]: one record: decode, validate, reshape, or say why not.
 //! * [`handler`]: one invocation: every record answered once, in order, the
 //!   response kept under 6 MB, overflow re-ingested; and why the batch is
@@ -30,6 +31,7 @@
 
 pub mod byte_order_mark;
 pub mod config;
+pub mod envelope_scan;
 pub mod firehose;
 pub mod handler;
 pub mod record;

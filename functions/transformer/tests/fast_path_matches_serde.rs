@@ -6,6 +6,10 @@
 //! lambda_runtime does for an owned payload type, and the response model
 //! serialized with `serde_json::to_vec`). Bodies the serde path refuses are
 //! refused by the fast path too.
+//!
+//! The request's first reader, `envelope_scan`, is checked on its own as
+//! well: whatever it accepts, it reads exactly as serde does, and it accepts
+//! what Firehose sends.
 
 mod generators;
 
@@ -20,8 +24,9 @@ use generators::{envelope_value, payload};
 use proptest::prelude::*;
 use serde_json::json;
 use serde_json::value::RawValue;
+use transformer::envelope_scan::scan;
 use transformer::firehose::{TransformationEvent, parse_event};
-use transformer::synthetic::{DELIVERY_STREAM_ARN, SOURCE_STREAM_ARN};
+use transformer::synthetic::{DELIVERY_STREAM_ARN, Format, SOURCE_STREAM_ARN, Source, transformation_event};
 use transformer::{Config, Transformer, process, respond};
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -172,6 +177,16 @@ proptest! {
         );
     }
 
+    /// What the scanner reads, it reads as serde does.
+    #[test]
+    fn the_scanner_reads_what_it_accepts_as_serde_does(body in body()) {
+        let text = String::from_utf8(body).unwrap();
+        if let Some(scanned) = scan(&text) {
+            let parsed: TransformationEvent<'_> = serde_json::from_str(&text).unwrap();
+            prop_assert_eq!(scanned, parsed);
+        }
+    }
+
     /// Whatever the body, neither the parse nor the handler panics, and a body
     /// that is not JSON at all never reaches the handler.
     #[test]
@@ -181,6 +196,22 @@ proptest! {
         "[{}\\[\\]\":,0-9a-zA-Z_ .\\-]{0,120}".prop_map(String::into_bytes),
     ]) {
         let _ = fast_path(&state(Config::default()), &body);
+    }
+}
+
+#[test]
+fn the_scanner_accepts_what_firehose_sends() {
+    for source in [Source::DirectPut, Source::KinesisStream] {
+        let event = transformation_event(Format::Producer, source, 50);
+        let body = serde_json::to_string(&event).unwrap();
+        assert_eq!(scan(&body), Some(event), "{source:?}");
+    }
+    // The repository's own sample events of both sources.
+    for name in ["direct-put", "kinesis-source"] {
+        let path = format!("{}/../../events/transformer/{name}.json", env!("CARGO_MANIFEST_DIR"));
+        let body = std::fs::read_to_string(path).unwrap();
+        let parsed: TransformationEvent<'_> = serde_json::from_str(&body).unwrap();
+        assert_eq!(scan(&body), Some(parsed), "{name}");
     }
 }
 

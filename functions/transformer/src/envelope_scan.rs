@@ -1,0 +1,267 @@
+//! The request as Firehose writes it, read without serde: the first step of
+//! [`parse_event`](crate::firehose::parse_event).
+//!
+//! lambda_runtime has already checked the body is valid JSON (it is handed
+//! over as a `RawValue`), so reading it again needs no validation: a string
+//! ends at the next `"` unless a `\` comes first, which `memchr2` finds at
+//! many bytes per cycle, and base64 payloads, record ids, shard ids and
+//! sequence numbers never contain either. Profiled on the 6 MB batches,
+//! serde's generic parse of the same body cost two to three times as much.
+//!
+//! Only the usual shape is read here: the known keys in any order, strings
+//! without escapes, integer timestamps and subsequence numbers in range.
+//! Anything else (an unknown key, an escape, a number written as a string,
+//! a missing field, a duplicate) gives `None`, and the body is parsed by the
+//! lenient serde path, which also words the errors. Both must produce the
+//! same event: `tests/fast_path_matches_serde.rs` checks it.
+
+use std::borrow::Cow;
+
+use chat_pipeline::timestamp::Timestamp;
+
+use crate::firehose::{EpochMillis, FirehoseRecord, KinesisRecordMetadata, TransformationEvent};
+
+/// `body` as a transformation event, when it has the usual shape.
+pub fn scan(body: &str) -> Option<TransformationEvent<'_>> {
+    let mut s = Scanner { body, at: 0 };
+    let event = s.event()?;
+    s.skip_ws();
+    (s.at == body.len()).then_some(event)
+}
+
+struct Scanner<'a> {
+    body: &'a str,
+    at: usize,
+}
+
+impl<'a> Scanner<'a> {
+    fn bytes(&self) -> &'a [u8] {
+        self.body.as_bytes()
+    }
+
+    fn skip_ws(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.bytes().get(self.at) {
+            self.at += 1;
+        }
+    }
+
+    /// Skips whitespace, then consumes `b` if it comes next.
+    fn eat(&mut self, b: u8) -> bool {
+        self.skip_ws();
+        if self.bytes().get(self.at) == Some(&b) {
+            self.at += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn expect(&mut self, b: u8) -> Option<()> {
+        self.eat(b).then_some(())
+    }
+
+    /// A string without escapes, borrowed from the body.
+    fn string(&mut self) -> Option<&'a str> {
+        self.expect(b'"')?;
+        let rest = &self.bytes()[self.at..];
+        let len = memchr::memchr2(b'"', b'\\', rest)?;
+        if rest[len] != b'"' {
+            return None;
+        }
+        // Both ends are at ASCII quotes, so on character boundaries.
+        let s = self.body.get(self.at..self.at + len)?;
+        self.at += len + 1;
+        Some(s)
+    }
+
+    /// A non-negative integer that fits in `u64`, with nothing after its
+    /// digits that would make it a fraction or an exponent.
+    fn integer(&mut self) -> Option<u64> {
+        self.skip_ws();
+        let start = self.at;
+        let mut value: u64 = 0;
+        while let Some(&b) = self.bytes().get(self.at) {
+            if !b.is_ascii_digit() {
+                break;
+            }
+            value = value.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+            self.at += 1;
+        }
+        let digits = self.at - start;
+        // JSON allows no leading zeros; `-`, `.` and exponents are left to serde.
+        if digits == 0 || (digits > 1 && self.bytes()[start] == b'0') {
+            return None;
+        }
+        if let Some(b'.' | b'e' | b'E') = self.bytes().get(self.at) {
+            return None;
+        }
+        Some(value)
+    }
+
+    fn millis(&mut self) -> Option<EpochMillis> {
+        let ms = i64::try_from(self.integer()?).ok()?;
+        Timestamp::from_millis(ms).ok().map(EpochMillis)
+    }
+
+    /// Reads an object's members, handing each key to `member`, which reads
+    /// the value (or gives up).
+    fn object(&mut self, mut member: impl FnMut(&mut Self, &'a str) -> Option<()>) -> Option<()> {
+        self.expect(b'{')?;
+        if self.eat(b'}') {
+            return Some(());
+        }
+        loop {
+            let key = self.string()?;
+            self.expect(b':')?;
+            member(self, key)?;
+            if self.eat(b'}') {
+                return Some(());
+            }
+            self.expect(b',')?;
+        }
+    }
+
+    fn event(&mut self) -> Option<TransformationEvent<'a>> {
+        let mut invocation_id = None;
+        let mut delivery_stream_arn = None;
+        let mut source = None;
+        let mut region = None;
+        let mut records = None;
+        self.object(|s, key| match key {
+            "invocationId" => set(&mut invocation_id, s.string()?),
+            "deliveryStreamArn" => set(&mut delivery_stream_arn, s.string()?),
+            "sourceKinesisStreamArn" => set(&mut source, s.string()?),
+            "region" => set(&mut region, s.string()?),
+            "records" => {
+                let r = s.records()?;
+                set(&mut records, r)
+            }
+            _ => None,
+        })?;
+        Some(TransformationEvent {
+            invocation_id: Cow::Borrowed(invocation_id.unwrap_or_default()),
+            delivery_stream_arn: Cow::Borrowed(delivery_stream_arn?),
+            source_kinesis_stream_arn: source.map(str::to_owned),
+            region: Cow::Borrowed(region.unwrap_or_default()),
+            records: records?,
+        })
+    }
+
+    fn records(&mut self) -> Option<Vec<FirehoseRecord<'a>>> {
+        self.expect(b'[')?;
+        // About 400 bytes a record (producer events, Direct PUT): one
+        // allocation for most batches instead of a doubling series.
+        let mut records = Vec::with_capacity((self.body.len() - self.at) / 400);
+        if self.eat(b']') {
+            return Some(records);
+        }
+        loop {
+            records.push(self.record()?);
+            if self.eat(b']') {
+                return Some(records);
+            }
+            self.expect(b',')?;
+        }
+    }
+
+    fn record(&mut self) -> Option<FirehoseRecord<'a>> {
+        let mut record_id = None;
+        let mut arrival = None;
+        let mut data = None;
+        let mut metadata = None;
+        self.object(|s, key| match key {
+            "recordId" => set(&mut record_id, s.string()?),
+            "approximateArrivalTimestamp" => set(&mut arrival, s.millis()?),
+            "data" => set(&mut data, s.string()?),
+            "kinesisRecordMetadata" => {
+                let m = s.metadata()?;
+                set(&mut metadata, m)
+            }
+            _ => None,
+        })?;
+        Some(FirehoseRecord {
+            record_id: Cow::Borrowed(record_id?),
+            approximate_arrival_timestamp: arrival?,
+            data: Cow::Borrowed(data?),
+            kinesis_record_metadata: metadata,
+            envelope_error: None,
+        })
+    }
+
+    fn metadata(&mut self) -> Option<KinesisRecordMetadata<'a>> {
+        let mut shard_id = None;
+        let mut partition_key = None;
+        let mut sequence_number = None;
+        let mut subsequence_number = None;
+        let mut arrival = None;
+        self.object(|s, key| match key {
+            "shardId" => set(&mut shard_id, s.string()?),
+            "partitionKey" => set(&mut partition_key, s.string()?),
+            "sequenceNumber" => set(&mut sequence_number, s.string()?),
+            "subsequenceNumber" => set(&mut subsequence_number, s.integer()?),
+            "approximateArrivalTimestamp" => set(&mut arrival, s.millis()?),
+            _ => None,
+        })?;
+        Some(KinesisRecordMetadata {
+            shard_id: Cow::Borrowed(shard_id?),
+            partition_key: Cow::Borrowed(partition_key?),
+            sequence_number: Cow::Borrowed(sequence_number?),
+            subsequence_number: subsequence_number.unwrap_or(0),
+            approximate_arrival_timestamp: arrival,
+        })
+    }
+}
+
+/// Stores a member's value; a key seen twice gives up (serde decides).
+fn set<T>(slot: &mut Option<T>, value: T) -> Option<()> {
+    if slot.is_some() {
+        return None;
+    }
+    *slot = Some(value);
+    Some(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serde(body: &str) -> TransformationEvent<'_> {
+        serde_json::from_str(body).unwrap()
+    }
+
+    #[test]
+    fn reads_the_usual_shape_as_serde_does() {
+        let body = r#" {"invocationId":"i-1","deliveryStreamArn":"arn:aws:firehose:us-east-1:1:deliverystream/d",
+            "sourceKinesisStreamArn":"arn:aws:kinesis:us-east-1:1:stream/s","region":"us-east-1","records":[
+            {"recordId":"4954","approximateArrivalTimestamp":1795305600000,"data":"e30=",
+             "kinesisRecordMetadata":{"shardId":"shardId-000000000000","partitionKey":"7",
+               "approximateArrivalTimestamp":1795305600001,"sequenceNumber":"4954","subsequenceNumber":3}},
+            { "data" : "" , "recordId" : "2", "approximateArrivalTimestamp" : 0 }
+            ] } "#;
+        assert_eq!(scan(body), Some(serde(body)));
+        let empty = r#"{"deliveryStreamArn":"a","records":[]}"#;
+        assert_eq!(scan(empty), Some(serde(empty)));
+    }
+
+    #[test]
+    fn leaves_everything_else_to_serde() {
+        for body in [
+            r#"{"deliveryStreamArn":"a","records":[{"recordId":"1","approximateArrivalTimestamp":1,"data":"","extra":1}]}"#,
+            r#"{"deliveryStreamArn":"a","records":[{"recordId":"\u0031","approximateArrivalTimestamp":1,"data":""}]}"#,
+            r#"{"deliveryStreamArn":"a","records":[{"recordId":"1","approximateArrivalTimestamp":1.5,"data":""}]}"#,
+            r#"{"deliveryStreamArn":"a","records":[{"recordId":"1","approximateArrivalTimestamp":1e3,"data":""}]}"#,
+            r#"{"deliveryStreamArn":"a","records":[{"recordId":"1","approximateArrivalTimestamp":-1,"data":""}]}"#,
+            r#"{"deliveryStreamArn":"a","records":[{"recordId":"1","approximateArrivalTimestamp":"2026-11-22T00:00:00Z","data":""}]}"#,
+            r#"{"deliveryStreamArn":"a","records":[{"recordId":"1","approximateArrivalTimestamp":99999999999999999999,"data":""}]}"#,
+            r#"{"deliveryStreamArn":"a","records":[{"recordId":"1","data":""}]}"#,
+            r#"{"deliveryStreamArn":"a","records":[{"recordId":"1","recordId":"2","approximateArrivalTimestamp":1,"data":""}]}"#,
+            r#"{"deliveryStreamArn":"a","records":[{"recordId":"1","approximateArrivalTimestamp":1,"data":"","kinesisRecordMetadata":{"shardId":"s","partitionKey":"k","sequenceNumber":"1","subsequenceNumber":""}}]}"#,
+            r#"{"deliveryStreamArn":"a","records":[{"recordId":"1","approximateArrivalTimestamp":1,"data":"","kinesisRecordMetadata":null}]}"#,
+            r#"{"records":[]}"#,
+            r#"{"deliveryStreamArn":"a","records":[]} x"#,
+            r#"[]"#,
+        ] {
+            assert_eq!(scan(body), None, "{body}");
+        }
+    }
+}
