@@ -186,7 +186,13 @@ pub async fn process<'a, P: SinkProvider>(
     check_record_ids(&event.records)?;
     let config = &state.config;
     let (outcomes, bytes_in) = decide(&mut event.records, config);
-    let fit = fitting_prefix(&event.records, &outcomes, config.response_budget);
+    let sizes: Vec<EntrySizes> = event
+        .records
+        .iter()
+        .zip(&outcomes)
+        .map(|(r, o)| entry_sizes(r, o))
+        .collect();
+    let fit = fitting_prefix(&sizes, config.response_budget);
     let overflow: Vec<usize> = (fit..outcomes.len())
         .filter(|&i| matches!(outcomes[i], Outcome::Ok(_)))
         .collect();
@@ -196,7 +202,7 @@ pub async fn process<'a, P: SinkProvider>(
         reingest(state, &event, &outcomes, &overflow, deadline).await
     };
     let records = std::mem::take(&mut event.records);
-    let (answers, mut summary) = answer(records, outcomes, fit, &reingested);
+    let (answers, mut summary) = answer(records, outcomes, &sizes, fit, &reingested);
     summary.bytes_in = bytes_in;
     if summary.response_bytes > config.response_budget {
         tracing::error!(
@@ -247,6 +253,7 @@ fn decide(records: &mut [FirehoseRecord<'_>], config: &Config) -> (Vec<Outcome>,
 fn answer<'a>(
     records: Vec<FirehoseRecord<'a>>,
     outcomes: Vec<Outcome>,
+    sizes: &[EntrySizes],
     fit: usize,
     reingested: &HashMap<usize, bool>,
 ) -> (Answers<'a>, Summary) {
@@ -256,27 +263,22 @@ fn answer<'a>(
     };
     let mut entries = Vec::with_capacity(records.len());
     for (i, (record, outcome)) in records.into_iter().zip(outcomes).enumerate() {
-        let record_id = record.record_id;
+        let id = (record.record_id, sizes[i].id_len);
         let entry = match outcome {
             Outcome::Ok(t) if i < fit => {
                 summary.ok += 1;
                 summary.bytes_out += t.line.len();
-                Answer {
-                    record_id,
-                    result: RecordResult::Ok,
-                    data: AnswerData::Line(t.line),
-                    keys: Some(t.keys),
-                }
+                Answer::new(id, RecordResult::Ok, AnswerData::Line(t.line), Some(t.keys))
             }
             Outcome::Ok(_) if reingested.get(&i).copied().unwrap_or(false) => {
                 summary.reingested += 1;
                 summary.dropped += 1;
-                Answer::compact(record_id, RecordResult::Dropped)
+                Answer::new(id, RecordResult::Dropped, AnswerData::Empty, None)
             }
             Outcome::Ok(_) => {
                 summary.reingest_failed += 1;
                 summary.failed += 1;
-                Answer::compact(record_id, RecordResult::ProcessingFailed)
+                Answer::new(id, RecordResult::ProcessingFailed, AnswerData::Empty, None)
             }
             Outcome::Dropped(reason) => {
                 summary.dropped += 1;
@@ -284,7 +286,7 @@ fn answer<'a>(
                     DropReason::Duplicate => summary.duplicates += 1,
                     DropReason::Filtered => summary.filtered += 1,
                 }
-                Answer::compact(record_id, RecordResult::Dropped)
+                Answer::new(id, RecordResult::Dropped, AnswerData::Empty, None)
             }
             Outcome::Failed(failure) => {
                 summary.failed += 1;
@@ -292,16 +294,12 @@ fn answer<'a>(
                 // in; never echo data that is not base64, which would make the
                 // whole response unreadable.
                 let echo = i < fit && !matches!(failure, RecordFailure::InvalidBase64(_));
-                Answer {
-                    record_id,
-                    result: RecordResult::ProcessingFailed,
-                    data: if echo {
-                        AnswerData::Echo(record.data)
-                    } else {
-                        AnswerData::Empty
-                    },
-                    keys: None,
-                }
+                let data = if echo {
+                    AnswerData::Echo(record.data)
+                } else {
+                    AnswerData::Empty
+                };
+                Answer::new(id, RecordResult::ProcessingFailed, data, None)
             }
         };
         entries.push(entry);
@@ -330,11 +328,13 @@ fn check_record_ids(records: &[FirehoseRecord<'_>]) -> Result<(), TransformerErr
     Ok(())
 }
 
-/// Serialized sizes of one record's answer: in full, and compact (no data).
+/// Serialized sizes of one record's answer: in full, and compact (no data);
+/// and of its record id, escaped, which the answer keeps.
 #[derive(Clone, Copy, Debug)]
 struct EntrySizes {
     full: usize,
     compact: usize,
+    id_len: usize,
 }
 
 fn entry_sizes(record: &FirehoseRecord<'_>, outcome: &Outcome) -> EntrySizes {
@@ -357,17 +357,12 @@ fn entry_sizes(record: &FirehoseRecord<'_>, outcome: &Outcome) -> EntrySizes {
             &ResponseMetadata::NONE,
         ),
     };
-    EntrySizes { full, compact }
+    EntrySizes { full, compact, id_len }
 }
 
 /// The largest `k` such that full answers for records `..k` and compact
 /// answers for `k..` fit in `budget` bytes.
-pub fn fitting_prefix(records: &[FirehoseRecord<'_>], outcomes: &[Outcome], budget: usize) -> usize {
-    let sizes: Vec<EntrySizes> = records.iter().zip(outcomes).map(|(r, o)| entry_sizes(r, o)).collect();
-    fitting_prefix_of(&sizes, budget)
-}
-
-fn fitting_prefix_of(sizes: &[EntrySizes], budget: usize) -> usize {
+fn fitting_prefix(sizes: &[EntrySizes], budget: usize) -> usize {
     let mut total = response_len(sizes.iter().map(|s| s.compact));
     for (i, s) in sizes.iter().enumerate() {
         let grown = total - s.compact + s.full;

@@ -20,7 +20,8 @@ use chat_pipeline::output::{PartitionKeys, push_json_str};
 use serde::{Serialize, Serializer};
 
 use crate::firehose::{
-    RecordResult, ResponseMetadata, ResponseRecord, TransformationResponse, entry_len, response_len,
+    RecordResult, ResponseMetadata, ResponseRecord, TransformationResponse, entry_len_with_id_len, json_escaped_len,
+    response_len,
 };
 
 /// What an answer carries in `data`.
@@ -53,7 +54,10 @@ pub fn base64_len(n: usize) -> usize {
 /// The answer for one record.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Answer<'a> {
-    pub record_id: Cow<'a, str>,
+    record_id: Cow<'a, str>,
+    /// `record_id`'s length once escaped ([`json_escaped_len`]), measured
+    /// once per record: equal to its length when it needs no escaping.
+    id_len: usize,
     pub result: RecordResult,
     pub data: AnswerData<'a>,
     /// The output line's partition keys (`Ok` only).
@@ -61,14 +65,27 @@ pub struct Answer<'a> {
 }
 
 impl<'a> Answer<'a> {
-    /// An answer without data or keys.
-    pub fn compact(record_id: Cow<'a, str>, result: RecordResult) -> Self {
+    /// An answer for the record `id`: its id and the id's escaped length, as
+    /// the size accounting measured it.
+    pub fn new(
+        id: (Cow<'a, str>, usize),
+        result: RecordResult,
+        data: AnswerData<'a>,
+        keys: Option<PartitionKeys>,
+    ) -> Self {
+        let (record_id, id_len) = id;
+        debug_assert_eq!(id_len, json_escaped_len(&record_id));
         Answer {
             record_id,
+            id_len,
             result,
-            data: AnswerData::Empty,
-            keys: None,
+            data,
+            keys,
         }
+    }
+
+    pub fn record_id(&self) -> &str {
+        &self.record_id
     }
 
     fn metadata(&self) -> ResponseMetadata {
@@ -79,15 +96,21 @@ impl<'a> Answer<'a> {
 
     /// The exact length of this entry in the response.
     pub fn json_len(&self) -> usize {
-        entry_len(&self.record_id, self.result, self.data.base64_len(), &self.metadata())
+        entry_len_with_id_len(self.id_len, self.result, self.data.base64_len(), &self.metadata())
     }
 
     /// Appends this entry as `serde_json` would serialize its
     /// [`ResponseRecord`].
     fn write(&self, out: &mut String) {
-        out.push_str(r#"{"recordId":"#);
-        push_json_str(out, &self.record_id);
-        out.push_str(r#","result":""#);
+        if self.id_len == self.record_id.len() {
+            out.push_str(r#"{"recordId":""#);
+            out.push_str(&self.record_id);
+            out.push_str(r#"","result":""#);
+        } else {
+            out.push_str(r#"{"recordId":"#);
+            push_json_str(out, &self.record_id);
+            out.push_str(r#","result":""#);
+        }
         out.push_str(self.result.as_str());
         out.push_str(r#"","data":""#);
         match &self.data {
