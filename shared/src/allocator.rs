@@ -2,8 +2,8 @@
 //! pages and purging freed memory after 100 ms.
 //!
 //! Choosing it, on the transformer (throughput: `profile_batch ...
-//! handler-fresh` on a 2 MB Direct PUT batch; peak RSS: `make measure`, a 6 MB
-//! invocation):
+//! handler-fresh`, since renamed `handler`, on a 2 MB Direct PUT batch; peak
+//! RSS: `make measure`, a 6 MB invocation):
 //!
 //! | allocator | throughput | peak RSS, 6 MB event |
 //! | --- | --- | --- |
@@ -26,6 +26,12 @@
 //! 100 ms keeps both targets (300 MB/s of event JSON, 48 MB peak) with room:
 //! a container Firehose keeps busy reuses its pages from one invocation to
 //! the next, and an idle one returns them within a tenth of a second.
+//!
+//! Checked again after the billed-path rework (issue 10, 2026-11-22), against
+//! its 32 MiB target: a 25 ms delay gives 29.5 MiB on the 6 MB event (36 MiB
+//! at 100 ms) but costs 8 to 20 % of the `invocation` benchmarks
+//! (`MIMALLOC_PURGE_DELAY=25 cargo bench -p transformer --
+//! no_reingestion/invocation --baseline purge100`), so 100 ms stays.
 //!
 //! The transformer allocates and frees tens of thousands of small strings per
 //! invocation, which glibc handles poorly; mimalloc's defaults, though, back
