@@ -84,10 +84,6 @@ impl<'a> Answer<'a> {
         }
     }
 
-    pub fn record_id(&self) -> &str {
-        &self.record_id
-    }
-
     fn metadata(&self) -> ResponseMetadata {
         ResponseMetadata {
             partition_keys: self.keys,
@@ -154,10 +150,6 @@ impl<'a> Answers<'a> {
         let json_len = response_len(records.iter().map(Answer::json_len));
         Answers { records, json_len }
     }
-
-    pub fn records(&self) -> &[Answer<'a>] {
-        &self.records
-    }
 }
 
 impl Answers<'_> {
@@ -207,10 +199,6 @@ impl RenderedResponse {
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
-    }
-
-    pub fn into_string(self) -> String {
-        self.0
     }
 }
 
