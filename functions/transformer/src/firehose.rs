@@ -642,13 +642,11 @@ pub fn json_escaped_len(s: &str) -> usize {
     if !chat_pipeline::output::needs_json_escape(s.as_bytes()) {
         return s.len();
     }
-    s.bytes()
-        .map(|b| match b {
-            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
-            0x00..=0x1f => 6,
-            _ => 1,
-        })
-        .sum()
+    // Otherwise measure what the response writer writes, so the two cannot
+    // disagree about an escape (quotes excluded).
+    let mut len = 0;
+    chat_pipeline::output::json_str_pieces(s, |piece| len += piece.len());
+    len - 2
 }
 
 impl TransformationResponse {
