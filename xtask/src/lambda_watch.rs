@@ -6,6 +6,7 @@
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -29,11 +30,29 @@ pub enum WatchError {
     NotReady { port: u16, waited: Duration },
     #[error("invoking {function}: {message}")]
     Invoke { function: String, message: String },
+    #[error("invoking {function}: {reason}; the end of cargo lambda watch's log:\n{tail}")]
+    Failed {
+        function: String,
+        reason: String,
+        tail: String,
+    },
 }
+
+/// Lines in cargo lambda watch's output that mean an invocation will never be
+/// answered: the function's `cargo run` failed to build, or its process
+/// exited. cargo-lambda logs the latter and keeps the HTTP request open, so
+/// without this an invocation waits out its whole timeout (observed: a full
+/// disk during the first build left the test waiting 15 minutes).
+const FAILURE_MARKERS: [&str; 3] = [
+    "error: could not compile",
+    "ERROR command exited",
+    "No space left on device",
+];
 
 /// A running `cargo lambda watch`.
 pub struct LambdaWatch {
-    child: Child,
+    child: Mutex<Child>,
+    log: PathBuf,
     pub port: u16,
     client: Client<HttpConnector, Full<Bytes>>,
 }
@@ -41,14 +60,15 @@ pub struct LambdaWatch {
 impl Drop for LambdaWatch {
     fn drop(&mut self) {
         // cargo-lambda runs the functions as children: stop the whole group.
-        let group = format!("-{}", self.child.id());
+        let child = self.child.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let group = format!("-{}", child.id());
         let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
         std::thread::sleep(Duration::from_millis(300));
         let _ = Command::new("kill")
             .args(["-KILL", "--", &group])
             .stderr(Stdio::null())
             .status();
-        let _ = self.child.wait();
+        let _ = child.wait();
     }
 }
 
@@ -89,7 +109,8 @@ impl LambdaWatch {
         }
         let child = cmd.spawn().map_err(WatchError::Spawn)?;
         let watch = LambdaWatch {
-            child,
+            child: Mutex::new(child),
+            log: log.to_path_buf(),
             port,
             client: Client::builder(TokioExecutor::new()).build_http(),
         };
@@ -98,6 +119,13 @@ impl LambdaWatch {
         while started.elapsed() < waited {
             if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
                 return Ok(watch);
+            }
+            if let Some(reason) = watch.exited() {
+                return Err(WatchError::Failed {
+                    function: "(none yet)".into(),
+                    reason,
+                    tail: log_tail(&watch.log, 0),
+                });
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -118,11 +146,23 @@ impl LambdaWatch {
         .header("content-type", "application/json")
         .body(Full::new(Bytes::from(payload)))
         .map_err(|e| err(e.to_string()))?;
-        // The first invocation compiles the function.
-        let response = tokio::time::timeout(Duration::from_secs(900), self.client.request(request))
-            .await
-            .map_err(|_| err("no answer within 15 minutes".into()))?
-            .map_err(|e| err(e.to_string()))?;
+        // The first invocation compiles the function: wait for the answer as
+        // long as the function's timeout, unless the build or the process
+        // fails first (only log lines written after this point count).
+        let log_start = std::fs::metadata(&self.log).map_or(0, |m| m.len());
+        let answer = tokio::time::timeout(Duration::from_secs(900), self.client.request(request));
+        let response = tokio::select! {
+            answer = answer => answer
+                .map_err(|_| err("no answer within 15 minutes".into()))?
+                .map_err(|e| err(e.to_string()))?,
+            reason = self.failure(log_start) => {
+                return Err(WatchError::Failed {
+                    function: function.to_owned(),
+                    reason,
+                    tail: log_tail(&self.log, log_start),
+                });
+            }
+        };
         let status = response.status();
         let function_error = response.headers().contains_key("x-amz-function-error");
         let body = response
@@ -137,6 +177,52 @@ impl LambdaWatch {
         }
         Ok(body)
     }
+}
+
+impl LambdaWatch {
+    /// Why cargo lambda watch itself is gone, if it is.
+    fn exited(&self) -> Option<String> {
+        let mut child = self.child.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match child.try_wait() {
+            Ok(Some(status)) => Some(format!("cargo lambda watch exited ({status})")),
+            Ok(None) => None,
+            Err(e) => Some(format!("cargo lambda watch cannot be waited for: {e}")),
+        }
+    }
+
+    /// Resolves once the log (from byte `from`) shows a failure marker or the
+    /// watch process exits; pending otherwise.
+    async fn failure(&self, from: u64) -> String {
+        loop {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            if let Some(reason) = self.exited() {
+                return reason;
+            }
+            let text = read_from(&self.log, from);
+            if let Some(marker) = FAILURE_MARKERS.iter().find(|m| text.contains(**m)) {
+                return format!("the log says `{marker}`");
+            }
+        }
+    }
+}
+
+/// The log from byte `from` on (lossy UTF-8; empty if unreadable).
+fn read_from(log: &Path, from: u64) -> String {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut text = Vec::new();
+    if let Ok(mut file) = std::fs::File::open(log)
+        && file.seek(SeekFrom::Start(from)).is_ok()
+    {
+        let _ = file.read_to_end(&mut text);
+    }
+    String::from_utf8_lossy(&text).into_owned()
+}
+
+/// The last 40 lines of the log written since byte `from`.
+fn log_tail(log: &Path, from: u64) -> String {
+    let text = read_from(log, from);
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(40)..].join("\n")
 }
 
 /// The transformer behind `cargo lambda watch`, for the local Firehose.
