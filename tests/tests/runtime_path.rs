@@ -29,7 +29,7 @@ async fn transformer_binary_answers_sample_events_and_reports_bad_payloads() {
         "aws-sample-shapes",
     ];
     // The last one also as an editor that writes a byte-order mark saves it:
-    // the runtime layer strips the mark before lambda_runtime parses the body.
+    // a runtime layer strips the mark before the handler parses the body.
     let bodies = samples
         .iter()
         .map(|name| (*name, false))
@@ -56,6 +56,23 @@ async fn transformer_binary_answers_sample_events_and_reports_bad_payloads() {
         Outcome::Error(e) => {
             let message = e["errorMessage"].as_str().unwrap_or_default();
             assert!(message.contains("missing field `deliveryStreamArn`"), "{message}");
+        }
+        Outcome::Response(body) => panic!("expected an error, got {}", String::from_utf8_lossy(&body)),
+    }
+    // The handler, not lambda_runtime, checks the body is JSON (see
+    // transformer::raw_body), and says so through the runtime.
+    match api
+        .invoke(b"{\"records\":[".to_vec(), Duration::from_secs(30))
+        .await
+        .unwrap()
+    {
+        Outcome::Error(e) => {
+            assert_eq!(e["errorType"], "InvalidTransformationEvent");
+            let message = e["errorMessage"].as_str().unwrap_or_default();
+            assert!(
+                message.contains("the request body is not JSON: EOF while parsing"),
+                "{message}"
+            );
         }
         Outcome::Response(body) => panic!("expected an error, got {}", String::from_utf8_lossy(&body)),
     }

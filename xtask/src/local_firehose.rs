@@ -50,7 +50,7 @@ pub trait Invoker: Send + Sync {
 }
 
 /// The transformer's handler, called in-process exactly as lambda_runtime
-/// would (request bytes deserialized, response serialized). Its re-ingestion
+/// would (request bytes handed over, response serialized). Its re-ingestion
 /// clients point at the emulator.
 pub struct InProcess {
     pub state: transformer::Transformer<AwsSinks>,
@@ -58,8 +58,8 @@ pub struct InProcess {
 
 impl Invoker for InProcess {
     async fn invoke(&self, payload: Vec<u8>) -> Result<Vec<u8>, InvokeError> {
-        // What lambda_runtime hands the handler: the body, validated, unparsed.
-        let body: Box<serde_json::value::RawValue> = serde_json::from_slice(&payload)?;
+        // What `raw_body` hands the handler: the body as the runtime received it.
+        let body = bytes::Bytes::from(payload);
         let mut context = Context::default();
         context.deadline = (Timestamp::now().millis() + 120_000) as u64;
         let response = transformer::handle(&self.state, LambdaEvent::new(body, context)).await?;

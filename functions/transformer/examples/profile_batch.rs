@@ -4,7 +4,7 @@
 //! `target/release/examples/profile_batch producer direct 100 8000`.
 //! PHASE is `all` (default: request bytes -> response bytes, as
 //! lambda_runtime and the handler do it), `de` (the request only: the
-//! runtime's `RawValue` and our borrowed parse), `handler` (`process` and
+//! handler's JSON check and borrowed parse, `parse_request`), `handler` (`process` and
 //! `render` from a parsed event) or `ser` (the runtime's serialization of the
 //! rendered response), so that `perf` or `valgrind --tool=callgrind` can look
 //! at each phase (subtract a run with ROUNDS=0 for the set-up).
@@ -14,8 +14,7 @@
 static GLOBAL: chat_pipeline::allocator::MiMalloc = chat_pipeline::allocator::MiMalloc;
 
 use chat_pipeline::destination::AwsSinks;
-use serde_json::value::RawValue;
-use transformer::firehose::parse_event;
+use transformer::firehose::parse_request;
 use transformer::synthetic::{Format, Source, event_json_bytes, transformation_event};
 use transformer::{Config, Transformer, process, respond};
 
@@ -49,21 +48,17 @@ fn main() {
         ..Config::default()
     };
     let state = Transformer::new(config, AwsSinks::default());
-    // What lambda_runtime does with the body before the handler sees it.
-    let raw = |body: &[u8]| -> Box<RawValue> { serde_json::from_slice(body).unwrap() };
 
     let mut total = 0;
     let started = std::time::Instant::now();
     match phase {
         "de" => {
             for _ in 0..rounds {
-                let raw = raw(&body);
-                total += parse_event(raw.get()).unwrap().records.len();
+                total += parse_request(&body).unwrap().records.len();
             }
         }
         "handler" => {
-            let raw = raw(&body);
-            let parsed = parse_event(raw.get()).unwrap();
+            let parsed = parse_request(&body).unwrap();
             let mut busy = std::time::Duration::ZERO;
             for _ in 0..rounds {
                 let e = parsed.clone();
@@ -78,17 +73,14 @@ fn main() {
             return;
         }
         "ser" => {
-            let raw = raw(&body);
-            let (response, _, _) = rt.block_on(respond(&state, raw.get(), None)).unwrap();
+            let (response, _, _) = rt.block_on(respond(&state, &body, None)).unwrap();
             for _ in 0..rounds {
                 total += serde_json::to_vec(&response).unwrap().len();
             }
         }
         _ => {
             for _ in 0..rounds {
-                let raw = raw(&body);
-                let (response, _, _) = rt.block_on(respond(&state, raw.get(), None)).unwrap();
-                drop(raw);
+                let (response, _, _) = rt.block_on(respond(&state, &body, None)).unwrap();
                 total += serde_json::to_vec(&response).unwrap().len();
             }
         }

@@ -48,14 +48,20 @@ impl<S: Service<LambdaInvocation>> Service<LambdaInvocation> for WithoutByteOrde
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
+    use std::convert::Infallible;
     use std::sync::{Arc, Mutex};
 
     use lambda_runtime::tower::service_fn;
 
     use super::*;
 
-    async fn body_seen_by_the_handler(body: &'static [u8]) -> Vec<u8> {
+    /// A stand-in for the runtime's inner service that records the body it
+    /// is handed (for this layer's tests and `raw_body`'s).
+    pub(crate) fn recording_service() -> (
+        Arc<Mutex<Vec<u8>>>,
+        impl Service<LambdaInvocation, Response = (), Error = Infallible>,
+    ) {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let inner = {
             let seen = Arc::clone(&seen);
@@ -63,10 +69,15 @@ mod tests {
                 let seen = Arc::clone(&seen);
                 async move {
                     seen.lock().unwrap().extend_from_slice(&invocation.body);
-                    Ok::<(), std::convert::Infallible>(())
+                    Ok::<(), Infallible>(())
                 }
             })
         };
+        (seen, inner)
+    }
+
+    async fn body_seen_by_the_handler(body: &'static [u8]) -> Vec<u8> {
+        let (seen, inner) = recording_service();
         let invocation = LambdaInvocation {
             parts: http::Response::new(()).into_parts().0,
             body: bytes::Bytes::from_static(body),

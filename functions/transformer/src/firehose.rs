@@ -656,7 +656,20 @@ impl TransformationResponse {
     }
 }
 
-/// Parses a request body (valid JSON, as lambda_runtime hands it over),
+/// Parses a request body as the runtime received it: it must be UTF-8 and
+/// JSON, checked as strictly as lambda_runtime's own deserialization checks
+/// them (serde_json's grammar, over the whole body, with nothing after the
+/// value), then read by [`parse_event`] with its strings borrowed.
+pub fn parse_request(body: &[u8]) -> Result<TransformationEvent<'_>, String> {
+    let text = std::str::from_utf8(body).map_err(|e| format!("the request body is not UTF-8: {e}"))?;
+    // What lambda_runtime's `RawValue` payload did before the handler ran,
+    // without its copy: `envelope_scan` relies on it (a string's control
+    // characters, for one, are refused here and not there).
+    serde_json::from_str::<de::IgnoredAny>(text).map_err(|e| format!("the request body is not JSON: {e}"))?;
+    parse_event(text)
+}
+
+/// Parses a request body (valid JSON, as [`parse_request`] checks it),
 /// borrowing its strings: the usual shape by [`crate::envelope_scan`], any
 /// other through serde. When the body is not a transformation event, says why
 /// and where (`records[3].recordId: invalid type: ...`): the path is worked

@@ -13,47 +13,49 @@
 //! types as owned `String`s that cost more than the transformation itself:
 //! a string per record id and per base64 payload (about 10 MB of copies for
 //! a 6 MB request), then every byte of a 6 MB response escape-checked again.
-//! The handler therefore takes the body as a `Box<RawValue>` (one validated
-//! copy, made by lambda_runtime), parses it with strings borrowed from it
-//! ([`crate::firehose`]), and returns the response already written
-//! ([`crate::response::RenderedResponse`]), which `serde_json` copies out
-//! verbatim.
+//! So the handler takes the request body as the `Bytes` the runtime received
+//! ([`crate::raw_body`] takes them from the invocation before the runtime's
+//! deserializer sees it), checks it is JSON and parses it with strings
+//! borrowed from it ([`crate::firehose::parse_request`]), and returns the
+//! response already written ([`crate::response::RenderedResponse`]), which
+//! `serde_json` copies out verbatim.
 //!
-//! Of the three ways weighed, this one keeps lambda_runtime's public API and
-//! its polling, error reporting and tracing untouched, and the handler an
+//! Of the ways weighed, this one keeps lambda_runtime's public API and its
+//! polling, error reporting and tracing untouched, and the handler an
 //! ordinary async function:
 //!
-//! * a `Runtime::layer` over `LambdaInvocation` sees the raw `Bytes` (saving
-//!   the validated copy, about 0.4 ms per MB measured) but cannot answer on
-//!   its own: the runtime's inner service still deserializes a payload and
-//!   serializes a response (lambda_runtime 1.5, `layers/api_response.rs`,
-//!   `requests.rs`), so the layer would have to smuggle both through it.
-//!   Datadog's tracer came to the same conclusion (DataDog/dd-trace-rs pull
-//!   request 190: "layers don't have access to the response", so a
-//!   `LambdaEvent<Box<RawValue>>` service);
+//! * a payload of `Box<RawValue>` (the first version): the same parse, but
+//!   lambda_runtime copies the validated body into it, and the copy and the
+//!   original together raised a 6 MB invocation's peak RSS by 6 to 7 MiB
+//!   (README, "Performance");
+//! * a runtime layer alone cannot answer: the runtime's inner service still
+//!   deserializes a payload and serializes a response (lambda_runtime 1.5,
+//!   `layers/api_response.rs`, `requests.rs`), so [`crate::raw_body`] only
+//!   takes the body and the handler answers as usual. Datadog's tracer met the
+//!   same limit (DataDog/dd-trace-rs pull request 190: "layers don't have
+//!   access to the response");
 //! * a handler type of our own would need `RuntimeApiResponseService`, which
 //!   is crate-private.
 //!
-//! What remains is lambda_runtime's: its validating copy of the body into the
-//! `RawValue` and its copy of the response into the request it posts.
-//! Measured: README, "Performance".
+//! What remains is lambda_runtime's copy of the response into the request it
+//! posts. Measured: README, "Performance".
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::time::Instant as StdInstant;
 
+use bytes::Bytes;
 use chat_pipeline::delivery::{DeliveryOptions, deadline_from_epoch_millis, deliver};
 use chat_pipeline::destination::{AwsSinks, SinkProvider};
 use chat_pipeline::metrics::{self, Metric};
 use chat_pipeline::sink::{RecordSink, SinkRecord};
 use lambda_runtime::LambdaEvent;
-use serde_json::value::RawValue;
 use tokio::time::Instant;
 
 use crate::config::Config;
 use crate::firehose::{
     FirehoseRecord, RecordResult, ResponseMetadata, TransformationEvent, entry_len_with_id_len, json_escaped_len,
-    parse_event, response_len,
+    parse_request, response_len,
 };
 use crate::record::{BatchState, DropReason, Outcome, RecordFailure, excerpt};
 use crate::reingest::{reingest_destination, reingest_record};
@@ -78,7 +80,8 @@ impl<P: SinkProvider> Transformer<P> {
 /// invocation.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TransformerError {
-    /// The body is JSON but not a transformation event.
+    /// The body is not UTF-8, not JSON, or JSON but not a transformation
+    /// event.
     #[error("not a valid Firehose transformation event: {0}")]
     InvalidEvent(String),
     #[error("not a valid Firehose transformation event: record {index} has an empty recordId")]
@@ -123,16 +126,16 @@ pub struct Summary {
     pub response_bytes: usize,
 }
 
-/// The Lambda entry point: the request body as lambda_runtime hands it over
-/// (validated JSON, not yet parsed), the response as bytes to send.
+/// The Lambda entry point: the request body as the runtime received it (see
+/// [`crate::raw_body`]), the response as bytes to send.
 pub async fn handle<P: SinkProvider>(
     state: &Transformer<P>,
-    event: LambdaEvent<Box<RawValue>>,
+    event: LambdaEvent<Bytes>,
 ) -> Result<RenderedResponse, TransformerError> {
     let started = StdInstant::now();
     let (body, context) = event.into_parts();
     let deadline = deadline_from_epoch_millis(context.deadline, state.config.deadline_margin);
-    let (response, summary, invocation_id) = respond(state, body.get(), deadline).await?;
+    let (response, summary, invocation_id) = respond(state, &body, deadline).await?;
     let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
     tracing::info!(
         invocation_id = %invocation_id,
@@ -149,15 +152,15 @@ pub async fn handle<P: SinkProvider>(
     Ok(response)
 }
 
-/// One invocation from the request body's text: parse it (strings borrowed
-/// from `body`), [`process`] it, and write the response. Also returns the
-/// summary and the invocation id, for the log line.
+/// One invocation from the request body: check and parse it (strings
+/// borrowed from `body`), [`process`] it, and write the response. Also
+/// returns the summary and the invocation id, for the log line.
 pub async fn respond<P: SinkProvider>(
     state: &Transformer<P>,
-    body: &str,
+    body: &[u8],
     deadline: Option<Instant>,
 ) -> Result<(RenderedResponse, Summary, String), TransformerError> {
-    let event = parse_event(body).map_err(TransformerError::InvalidEvent)?;
+    let event = parse_request(body).map_err(TransformerError::InvalidEvent)?;
     let invocation_id = event.invocation_id.clone().into_owned();
     let (answers, summary) = process(state, event, deadline).await?;
     Ok((answers.render(), summary, invocation_id))

@@ -15,14 +15,15 @@
 //! * [`record`]: one record: decode, validate, reshape, or say why not.
 //! * [`handler`]: one invocation: every record answered once, in order, the
 //!   response kept under 6 MB, overflow re-ingested; and why the batch is
-//!   taken from lambda_runtime as raw JSON.
+//!   taken from lambda_runtime as raw bytes.
 //! * [`response`]: the answers, and the response JSON written once from
 //!   them.
 //! * [`reingest`]: where overflow records go (a
 //!   [`chat_pipeline::destination::Destination`]) and what is put back.
 //! * [`config`]: environment variables, checked at cold start.
-//! * [`byte_order_mark`]: the runtime layer that lets a request body start
-//!   with a UTF-8 byte-order mark.
+//! * [`raw_body`] and [`byte_order_mark`]: runtime layers over the raw
+//!   request: the body handed to the handler without lambda_runtime's copy,
+//!   and a leading UTF-8 byte-order mark let through.
 //! * `synthetic` (feature `test-util`): generated events for benchmarks and
 //!   tests.
 //!
@@ -34,6 +35,7 @@ pub mod config;
 pub mod envelope_scan;
 pub mod firehose;
 pub mod handler;
+pub mod raw_body;
 pub mod record;
 pub mod reingest;
 pub mod response;

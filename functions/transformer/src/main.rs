@@ -4,8 +4,10 @@
 
 use chat_pipeline::destination::AwsSinks;
 use lambda_runtime::layers::TracingLayer;
-use lambda_runtime::{Error, Runtime, service_fn};
+use lambda_runtime::{Diagnostic, Error, LambdaEvent, Runtime, service_fn};
+use serde::de::IgnoredAny;
 use transformer::byte_order_mark::StripByteOrderMark;
+use transformer::raw_body::{RawBodies, TakeRawBody};
 use transformer::{Config, Transformer, handle};
 
 /// mimalloc, tuned in `chat_pipeline::allocator` (why: see there).
@@ -19,11 +21,26 @@ async fn main() -> Result<(), Error> {
     let config = chat_pipeline::settings::or_exit("transformer", Config::from_env(|var| std::env::var(var).ok()));
     let state = Transformer::new(config, AwsSinks::default());
     let state = &state;
-    // What `lambda_runtime::run` builds, plus the byte-order-mark layer,
-    // which sees the raw body first.
-    Runtime::new(service_fn(move |event| handle(state, event)))
-        .layer(TracingLayer::new())
-        .layer(StripByteOrderMark)
-        .run()
-        .await
+    let bodies = RawBodies::default();
+    let bodies = &bodies;
+    // What `lambda_runtime::run` builds, plus two layers over the raw body
+    // (the last added sees it first): a byte-order mark is stripped, then
+    // the body is taken for the handler (see `transformer::raw_body`).
+    Runtime::new(service_fn(move |event: LambdaEvent<IgnoredAny>| async move {
+        let (_, context) = event.into_parts();
+        let Some(body) = bodies.take(&context.request_id) else {
+            return Err(Diagnostic {
+                error_type: "MissingRequestBody".to_owned(),
+                error_message: format!("no request body was taken for request {}", context.request_id),
+            });
+        };
+        handle(state, LambdaEvent::new(body, context))
+            .await
+            .map_err(Diagnostic::from)
+    }))
+    .layer(TracingLayer::new())
+    .layer(TakeRawBody(bodies))
+    .layer(StripByteOrderMark)
+    .run()
+    .await
 }

@@ -1,11 +1,12 @@
 //! The differential test that makes the fast path safe to keep: for arbitrary
-//! request bodies, what the function sends (the body taken as a `RawValue`,
-//! parsed with borrowed strings, the response written once and copied out
-//! verbatim) is byte for byte what the serde path sends (the body
+//! request bodies, what the function sends (the body taken from the runtime
+//! as it came, checked to be JSON, parsed with borrowed strings, the response
+//! written once and copied out verbatim) is byte for byte what the serde path sends (the body
 //! deserialized into owned strings through `serde_path_to_error`, as
 //! lambda_runtime does for an owned payload type, and the response model
 //! serialized with `serde_json::to_vec`). Bodies the serde path refuses are
-//! refused by the fast path too.
+//! refused by the fast path too, broken JSON included: the runtime no longer
+//! checks the body before the handler does.
 //!
 //! The request's first reader, `envelope_scan`, is checked on its own as
 //! well: whatever it accepts, it reads exactly as serde does, and it accepts
@@ -23,7 +24,6 @@ use chat_pipeline::test_util::{MemorySink, MemorySinks};
 use generators::{envelope_value, payload};
 use proptest::prelude::*;
 use serde_json::json;
-use serde_json::value::RawValue;
 use transformer::envelope_scan::scan;
 use transformer::firehose::{TransformationEvent, parse_event};
 use transformer::synthetic::{DELIVERY_STREAM_ARN, Format, SOURCE_STREAM_ARN, Source, transformation_event};
@@ -46,14 +46,28 @@ fn serde_path(state: &Transformer<MemorySinks>, body: &[u8]) -> Option<Vec<u8>> 
     Some(serde_json::to_vec(&answers.to_response()).unwrap())
 }
 
-/// The fast path, as the function runs it.
+/// The fast path, as the function runs it (`raw_body` hands `handle` the
+/// bytes the runtime received).
 fn fast_path(state: &Transformer<MemorySinks>, body: &[u8]) -> Option<Vec<u8>> {
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    let raw: Box<RawValue> = serde_path_to_error::deserialize(de).ok()?;
-    let (response, summary, _) = runtime().block_on(respond(state, raw.get(), None)).ok()?;
+    let (response, summary, _) = runtime().block_on(respond(state, body, None)).ok()?;
     let bytes = serde_json::to_vec(&response).unwrap();
     assert_eq!(bytes.len(), summary.response_bytes);
     Some(bytes)
+}
+
+/// Both paths refuse `body`, or send the same bytes for it.
+fn both_paths_send_the_same(config: Config, body: &[u8]) -> Result<(), TestCaseError> {
+    // Separate sinks, so that re-ingestion on one path cannot change the
+    // other's answers.
+    let expected = serde_path(&state(config.clone()), body);
+    let actual = fast_path(&state(config), body);
+    prop_assert_eq!(
+        actual.as_deref().map(String::from_utf8_lossy),
+        expected.as_deref().map(String::from_utf8_lossy),
+        "body: {}",
+        String::from_utf8_lossy(body)
+    );
+    Ok(())
 }
 
 fn state(config: Config) -> Transformer<MemorySinks> {
@@ -166,15 +180,31 @@ proptest! {
         reingest in any::<bool>(),
     ) {
         let config = Config { reingest, response_budget: budget, ..Config::default() };
-        // Separate sinks, so that re-ingestion on one path cannot change the
-        // other's answers.
-        let expected = serde_path(&state(config.clone()), &body);
-        let actual = fast_path(&state(config), &body);
-        prop_assert_eq!(
-            actual.as_deref().map(String::from_utf8_lossy),
-            expected.as_deref().map(String::from_utf8_lossy),
-            "body: {}", String::from_utf8_lossy(&body)
-        );
+        both_paths_send_the_same(config, &body)?;
+    }
+
+    /// Bodies broken in a few places (bytes replaced, inserted or removed,
+    /// control characters and invalid UTF-8 among them): both paths refuse
+    /// them alike, or send the same bytes.
+    #[test]
+    fn broken_bodies_are_refused_or_answered_alike(
+        body in body(),
+        edits in proptest::collection::vec(
+            (any::<proptest::sample::Index>(), 0u8..3, proptest::sample::select(
+                b"\"\\{}[],: \t\n\x00\x01\x1f\xff\xc3e0-.".to_vec())),
+            1..4),
+    ) {
+        let mut broken = body;
+        for (at, kind, byte) in edits {
+            let i = at.index(broken.len() + 1);
+            match kind {
+                0 if i < broken.len() => broken[i] = byte,
+                1 => broken.insert(i, byte),
+                _ if i < broken.len() => { broken.remove(i); }
+                _ => broken.push(byte),
+            }
+        }
+        both_paths_send_the_same(Config::default(), &broken)?;
     }
 
     /// What the scanner reads, it reads as serde does.
@@ -250,7 +280,6 @@ fn rendered_responses_are_serialized_verbatim() {
         "/../../events/transformer/mixed-invalid.json"
     ))
     .unwrap();
-    let body = String::from_utf8(body).unwrap();
     let (response, _, _) = runtime()
         .block_on(respond(&state(Config::default()), &body, None))
         .unwrap();

@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use chat_pipeline::sink::BatchLimits;
 use chat_pipeline::test_util::MemorySink;
 use chat_pipeline::test_util::MemorySinks;
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
-use serde_json::value::RawValue;
 use transformer::firehose::{TransformationEvent, parse_event};
 use transformer::handler::TransformerError;
 use transformer::synthetic::{Format, Source, transformation_event};
@@ -21,9 +21,16 @@ fn parse_error(payload: &str) -> String {
     }
 }
 
-/// The body as lambda_runtime hands it to the handler.
-fn raw(event: &TransformationEvent<'_>) -> Box<RawValue> {
-    serde_json::value::to_raw_value(event).unwrap()
+fn state() -> Transformer<MemorySinks> {
+    Transformer::new(
+        Config::default(),
+        MemorySinks(Arc::new(MemorySink::new(BatchLimits::KINESIS))),
+    )
+}
+
+/// The body as the runtime received it (`raw_body` hands it over).
+fn raw(event: &TransformationEvent<'_>) -> Bytes {
+    Bytes::from(serde_json::to_vec(event).unwrap())
 }
 
 #[test]
@@ -67,10 +74,7 @@ fn other_event_shapes_name_the_missing_field() {
 
 #[tokio::test]
 async fn repeated_or_empty_record_ids_are_refused_whole() {
-    let state = Transformer::new(
-        Config::default(),
-        MemorySinks(Arc::new(MemorySink::new(BatchLimits::KINESIS))),
-    );
+    let state = state();
     let mut event = transformation_event(Format::Plain, Source::DirectPut, 3);
     event.records[2].record_id = event.records[0].record_id.clone();
     let err = handle(&state, LambdaEvent::new(raw(&event), Context::default()))
@@ -97,29 +101,59 @@ async fn repeated_or_empty_record_ids_are_refused_whole() {
 
 #[tokio::test]
 async fn a_body_that_is_not_an_event_is_an_invocation_error_naming_the_place() {
-    let state = Transformer::new(
-        Config::default(),
-        MemorySinks(Arc::new(MemorySink::new(BatchLimits::KINESIS))),
+    let state = state();
+    let body = Bytes::from_static(
+        br#"{"deliveryStreamArn":"a","records":[{"recordId":"1","data":""},{"recordId":2,"data":""}]}"#,
     );
-    let body = RawValue::from_string(
-        r#"{"deliveryStreamArn":"a","records":[{"recordId":"1","data":""},{"recordId":2,"data":""}]}"#.to_owned(),
+    assert_invocation_error(
+        &state,
+        body,
+        "records[1].recordId: invalid type: integer `2`, expected a string",
     )
-    .unwrap();
-    let err = handle(&state, LambdaEvent::new(body, Context::default()))
-        .await
-        .unwrap_err();
-    let diagnostic = Diagnostic::from(err);
-    assert_eq!(diagnostic.error_type, "InvalidTransformationEvent");
-    assert!(
-        diagnostic
-            .error_message
-            .starts_with("not a valid Firehose transformation event: records[1].recordId: invalid type: integer `2`, expected a string"),
-        "{}",
-        diagnostic.error_message
-    );
+    .await;
     // A document that is not an object at all has no path to name.
     assert_eq!(
         parse_error("\"hello\""),
         "invalid type: string \"hello\", expected a Firehose data-transformation event: an object with deliveryStreamArn and records at line 1 column 7"
+    );
+}
+
+/// lambda_runtime no longer parses the body (see `raw_body`): the handler
+/// refuses what it used to refuse, with the reason.
+#[tokio::test]
+async fn a_body_that_is_not_json_or_not_utf8_is_an_invocation_error_saying_so() {
+    let state = state();
+    let cases: [(&'static [u8], &str); 5] = [
+        (b"", "the request body is not JSON: EOF while parsing a value at line 1 column 0"),
+        (b"{\"records\":[", "the request body is not JSON: EOF while parsing a list"),
+        (b"{\"deliveryStreamArn\":\"a\",\"records\":[]} {}", "the request body is not JSON: trailing characters"),
+        // A raw control character inside a string: the envelope scanner alone
+        // would accept it, JSON does not.
+        (
+            b"{\"deliveryStreamArn\":\"a\",\"records\":[{\"recordId\":\"1\t\",\"approximateArrivalTimestamp\":1,\"data\":\"\"}]}",
+            "the request body is not JSON: control character (\\u0000-\\u001F) found while parsing a string",
+        ),
+        (b"{\"deliveryStreamArn\":\"\xff\",\"records\":[]}", "the request body is not UTF-8: invalid utf-8 sequence"),
+    ];
+    for (body, expected) in cases {
+        assert_invocation_error(&state, Bytes::from_static(body), expected).await;
+    }
+}
+
+/// `handle` refuses `body` as an invalid event, its message starting with
+/// `expected` after the common prefix.
+async fn assert_invocation_error(state: &Transformer<MemorySinks>, body: Bytes, expected: &str) {
+    let shown = String::from_utf8_lossy(&body).into_owned();
+    let err = handle(state, LambdaEvent::new(body, Context::default()))
+        .await
+        .unwrap_err();
+    let diagnostic = Diagnostic::from(err);
+    assert_eq!(diagnostic.error_type, "InvalidTransformationEvent", "{shown}");
+    assert!(
+        diagnostic
+            .error_message
+            .starts_with(&format!("not a valid Firehose transformation event: {expected}")),
+        "{shown}: {}",
+        diagnostic.error_message
     );
 }

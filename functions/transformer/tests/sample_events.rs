@@ -10,11 +10,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use aws_lambda_events::event::firehose::{KinesisFirehoseEvent, KinesisFirehoseResponse};
+use bytes::Bytes;
 use chat_pipeline::sink::BatchLimits;
 use chat_pipeline::test_util::MemorySink;
 use chat_pipeline::test_util::MemorySinks;
 use lambda_runtime::{Context, LambdaEvent};
-use serde_json::value::RawValue;
 use transformer::firehose::TransformationEvent;
 use transformer::{Config, Transformer, handle, respond};
 
@@ -35,13 +35,13 @@ fn sample_path(name: &str) -> PathBuf {
 
 async fn answer(name: &str) -> (serde_json::Value, Vec<u8>) {
     let bytes = std::fs::read(sample_path(&format!("{name}.json"))).unwrap();
-    // What lambda_runtime hands the handler: the body, validated, unparsed.
-    let body: Box<RawValue> = serde_json::from_slice(&bytes).unwrap();
+    // What the runtime received, as `raw_body` hands it to the handler.
+    let body = Bytes::from(bytes);
     let state = Transformer::new(
         Config::default(),
         MemorySinks(Arc::new(MemorySink::new(BatchLimits::KINESIS))),
     );
-    let (_, summary, _) = respond(&state, body.get(), None).await.unwrap();
+    let (_, summary, _) = respond(&state, &body, None).await.unwrap();
     let response = handle(&state, LambdaEvent::new(body, Context::default()))
         .await
         .unwrap();
