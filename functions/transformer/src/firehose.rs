@@ -659,14 +659,19 @@ impl TransformationResponse {
 /// Parses a request body as the runtime received it: it must be UTF-8 and
 /// JSON, checked as strictly as lambda_runtime's own deserialization checks
 /// them (serde_json's grammar, over the whole body, with nothing after the
-/// value), then read by [`parse_event`] with its strings borrowed.
+/// value), and is read with its strings borrowed. The usual shape is read by
+/// [`crate::envelope_scan`], which accepts only valid JSON and so needs no
+/// separate check; anything else is checked by serde_json's validating pass,
+/// then parsed through serde ([`parse_event`]'s fallback).
 pub fn parse_request(body: &[u8]) -> Result<TransformationEvent<'_>, String> {
     let text = std::str::from_utf8(body).map_err(|e| format!("the request body is not UTF-8: {e}"))?;
-    // What lambda_runtime's `RawValue` payload did before the handler ran,
-    // without its copy: `envelope_scan` relies on it (a string's control
-    // characters, for one, are refused here and not there).
+    if let Some(event) = crate::envelope_scan::scan(text) {
+        return Ok(event);
+    }
+    // What lambda_runtime's `RawValue` payload checked before the handler
+    // ran, without its copy.
     serde_json::from_str::<de::IgnoredAny>(text).map_err(|e| format!("the request body is not JSON: {e}"))?;
-    parse_event(text)
+    parse_with_serde(text)
 }
 
 /// Parses a request body (valid JSON, as [`parse_request`] checks it),
@@ -679,6 +684,11 @@ pub fn parse_event(body: &str) -> Result<TransformationEvent<'_>, String> {
     if let Some(event) = crate::envelope_scan::scan(body) {
         return Ok(event);
     }
+    parse_with_serde(body)
+}
+
+/// The lenient serde parse, and the wording of its errors.
+fn parse_with_serde(body: &str) -> Result<TransformationEvent<'_>, String> {
     serde_json::from_str(body).map_err(|plain| {
         let tracked: Result<TransformationEvent<'_>, _> =
             serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(body));

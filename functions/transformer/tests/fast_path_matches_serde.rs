@@ -170,6 +170,31 @@ fn body() -> impl Strategy<Value = Vec<u8>> {
         })
 }
 
+/// A [`body`] broken in one to three places: a byte replaced, inserted or
+/// removed (quotes, backslashes, brackets, separators, control characters,
+/// bytes that are never UTF-8 or start a sequence).
+fn broken_body() -> impl Strategy<Value = Vec<u8>> {
+    let edit = (
+        any::<proptest::sample::Index>(),
+        0u8..3,
+        proptest::sample::select(b"\"\\{}[],: \t\n\x00\x01\x1f\xff\xc3e0-.".to_vec()),
+    );
+    (body(), proptest::collection::vec(edit, 1..4)).prop_map(|(mut broken, edits)| {
+        for (at, kind, byte) in edits {
+            let i = at.index(broken.len() + 1);
+            match kind {
+                0 if i < broken.len() => broken[i] = byte,
+                1 => broken.insert(i, byte),
+                _ if i < broken.len() => {
+                    broken.remove(i);
+                }
+                _ => broken.push(byte),
+            }
+        }
+        broken
+    })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
 
@@ -187,24 +212,20 @@ proptest! {
     /// control characters and invalid UTF-8 among them): both paths refuse
     /// them alike, or send the same bytes.
     #[test]
-    fn broken_bodies_are_refused_or_answered_alike(
-        body in body(),
-        edits in proptest::collection::vec(
-            (any::<proptest::sample::Index>(), 0u8..3, proptest::sample::select(
-                b"\"\\{}[],: \t\n\x00\x01\x1f\xff\xc3e0-.".to_vec())),
-            1..4),
-    ) {
-        let mut broken = body;
-        for (at, kind, byte) in edits {
-            let i = at.index(broken.len() + 1);
-            match kind {
-                0 if i < broken.len() => broken[i] = byte,
-                1 => broken.insert(i, byte),
-                _ if i < broken.len() => { broken.remove(i); }
-                _ => broken.push(byte),
-            }
-        }
+    fn broken_bodies_are_refused_or_answered_alike(broken in broken_body()) {
         both_paths_send_the_same(Config::default(), &broken)?;
+    }
+
+    /// The scanner reads the body before anything checks it is JSON: what it
+    /// accepts, serde_json accepts, and reads the same way.
+    #[test]
+    fn the_scanner_accepts_only_json(broken in broken_body()) {
+        if let Some(text) = std::str::from_utf8(&broken).ok()
+            && let Some(scanned) = scan(text)
+        {
+            let parsed: Result<TransformationEvent<'_>, _> = serde_json::from_str(text);
+            prop_assert_eq!(Some(scanned), parsed.ok(), "body: {}", text);
+        }
     }
 
     /// What the scanner reads, it reads as serde does.
