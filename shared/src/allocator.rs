@@ -33,8 +33,9 @@
 //! (`MIMALLOC_PURGE_DELAY=25 cargo bench -p transformer --
 //! no_reingestion/invocation --baseline purge100`), so 100 ms stays. Once
 //! the transformer took the request body from the runtime instead of a
-//! `RawValue` copy (2026-11-23), the 6 MB event peaked at a median 30.4 MiB
-//! at 100 ms (fifteen runs, 26.8 to 35.1 MiB).
+//! `RawValue` copy (2026-11-23), the 6 MB event peaked at a median 31.5 MiB
+//! at 100 ms, in two modes (31 runs: 28.8 to 31.5 MiB in 16, 34.7 to 35.8
+//! in 15), which the purge timer's timing decides.
 //!
 //! The transformer allocates and frees tens of thousands of small strings per
 //! invocation, which glibc handles poorly; mimalloc's defaults, though, back

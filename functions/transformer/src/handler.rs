@@ -26,8 +26,8 @@
 //!
 //! * a payload of `Box<RawValue>` (the first version): the same parse, but
 //!   lambda_runtime copies the validated body into it, and the copy and the
-//!   original together raised a 6 MB invocation's peak RSS by 6 to 7 MiB
-//!   (README, "Performance");
+//!   original together put a 6 MB invocation's peak RSS at 36 to 37 MiB,
+//!   against 29 to 36 MiB now (README, "Performance");
 //! * a runtime layer alone cannot answer: the runtime's inner service still
 //!   deserializes a payload and serializes a response (lambda_runtime 1.5,
 //!   `layers/api_response.rs`, `requests.rs`), so [`crate::raw_body`] only

@@ -14,10 +14,10 @@
 //! strictly as lambda_runtime did.
 //!
 //! Measured with `make measure`'s probe (6 MB Kinesis-source event): peak
-//! RSS 36.0 to 37.1 MiB in every run through the `RawValue`; this way a
-//! median of 30.4 MiB over fifteen runs, 26.8 to 35.1 (README,
-//! "Performance"). An entry is removed when the handler takes it; with the
-//! sequential `Runtime::run` there is at most one.
+//! RSS 36.0 to 37.1 MiB in every run through the `RawValue`; this way two
+//! modes, 28.8 to 31.5 MiB in 16 of 31 runs and 34.7 to 35.8 in the rest,
+//! median 31.5 (README, "Performance"). An entry is removed when the handler
+//! takes it; with the sequential `Runtime::run` there is at most one.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
