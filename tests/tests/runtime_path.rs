@@ -29,7 +29,7 @@ async fn transformer_binary_answers_sample_events_and_reports_bad_payloads() {
         "aws-sample-shapes",
     ];
     // The last one also as an editor that writes a byte-order mark saves it:
-    // a runtime layer strips the mark before the handler parses the body.
+    // the handler skips the mark (`parse_request`).
     let bodies = samples
         .iter()
         .map(|name| (*name, false))

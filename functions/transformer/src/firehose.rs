@@ -656,14 +656,17 @@ impl TransformationResponse {
     }
 }
 
-/// Parses a request body as the runtime received it: it must be UTF-8 and
-/// JSON, checked as strictly as lambda_runtime's own deserialization checks
+/// Parses a request body as the runtime received it: after an optional
+/// UTF-8 byte-order mark, which is skipped (RFC 8259 section 8.1 lets a
+/// parser ignore it, and an editor may save a test event with one), it must
+/// be UTF-8 and JSON, checked as strictly as lambda_runtime's own deserialization checks
 /// them (serde_json's grammar, over the whole body, with nothing after the
 /// value), and is read with its strings borrowed. The usual shape is read by
 /// [`crate::envelope_scan`], which accepts only valid JSON and so needs no
 /// separate check; anything else is checked by serde_json's validating pass,
 /// then parsed through serde ([`parse_event`]'s fallback).
 pub fn parse_request(body: &[u8]) -> Result<TransformationEvent<'_>, String> {
+    let body = body.strip_prefix(chat_pipeline::input::UTF8_BOM).unwrap_or(body);
     let text = std::str::from_utf8(body).map_err(|e| format!("the request body is not UTF-8: {e}"))?;
     if let Some(event) = crate::envelope_scan::scan(text) {
         return Ok(event);

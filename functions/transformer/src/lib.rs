@@ -21,16 +21,14 @@
 //! * [`reingest`]: where overflow records go (a
 //!   [`chat_pipeline::destination::Destination`]) and what is put back.
 //! * [`config`]: environment variables, checked at cold start.
-//! * [`raw_body`] and [`byte_order_mark`]: runtime layers over the raw
-//!   request: the body handed to the handler without lambda_runtime's copy,
-//!   and a leading UTF-8 byte-order mark let through.
+//! * [`raw_body`]: the runtime layer that hands the handler the request body
+//!   without lambda_runtime's copy.
 //! * `synthetic` (feature `test-util`): generated events for benchmarks and
 //!   tests.
 //!
 //! The event model, sinks, batching and retry are in the shared
 //! `chat_pipeline` crate.
 
-pub mod byte_order_mark;
 pub mod config;
 pub mod envelope_scan;
 pub mod firehose;

@@ -6,7 +6,6 @@ use chat_pipeline::destination::AwsSinks;
 use lambda_runtime::layers::TracingLayer;
 use lambda_runtime::{Diagnostic, Error, LambdaEvent, Runtime, service_fn};
 use serde::de::IgnoredAny;
-use transformer::byte_order_mark::StripByteOrderMark;
 use transformer::raw_body::{RawBodies, TakeRawBody};
 use transformer::{Config, Transformer, handle};
 
@@ -23,9 +22,8 @@ async fn main() -> Result<(), Error> {
     let state = &state;
     let bodies = RawBodies::default();
     let bodies = &bodies;
-    // What `lambda_runtime::run` builds, plus two layers over the raw body
-    // (the last added sees it first): a byte-order mark is stripped, then
-    // the body is taken for the handler (see `transformer::raw_body`).
+    // What `lambda_runtime::run` builds, plus a layer that takes the raw body
+    // for the handler (see `transformer::raw_body`).
     Runtime::new(service_fn(move |event: LambdaEvent<IgnoredAny>| async move {
         let (_, context) = event.into_parts();
         let Some(body) = bodies.take(&context.request_id) else {
@@ -40,7 +38,6 @@ async fn main() -> Result<(), Error> {
     }))
     .layer(TracingLayer::new())
     .layer(TakeRawBody(bodies))
-    .layer(StripByteOrderMark)
     .run()
     .await
 }

@@ -86,8 +86,32 @@ impl<S: Service<LambdaInvocation>> Service<LambdaInvocation> for TakingRawBody<'
 
 #[cfg(test)]
 mod tests {
+    use std::convert::Infallible;
+    use std::sync::Arc;
+
+    use lambda_runtime::tower::service_fn;
+
     use super::*;
-    use crate::byte_order_mark::tests::recording_service;
+
+    /// A stand-in for the runtime's inner service that records the body it
+    /// is handed.
+    fn recording_service() -> (
+        Arc<Mutex<Vec<u8>>>,
+        impl Service<LambdaInvocation, Response = (), Error = Infallible>,
+    ) {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let inner = {
+            let seen = Arc::clone(&seen);
+            service_fn(move |invocation: LambdaInvocation| {
+                let seen = Arc::clone(&seen);
+                async move {
+                    seen.lock().unwrap().extend_from_slice(&invocation.body);
+                    Ok::<(), Infallible>(())
+                }
+            })
+        };
+        (seen, inner)
+    }
 
     #[tokio::test]
     async fn the_handler_gets_the_same_bytes_and_the_runtime_gets_null() {

@@ -40,6 +40,9 @@ fn runtime() -> tokio::runtime::Runtime {
 fn serde_path(state: &Transformer<MemorySinks>, body: &[u8]) -> Option<Vec<u8>> {
     // A reader never lends, so every string is owned, as with a
     // `DeserializeOwned` payload.
+    // The runtime layer that stripped a leading byte-order mark before
+    // lambda_runtime parsed the body.
+    let body = body.strip_prefix(chat_pipeline::input::UTF8_BOM).unwrap_or(body);
     let de = &mut serde_json::Deserializer::from_reader(body);
     let event: TransformationEvent<'static> = serde_path_to_error::deserialize(de).ok()?;
     let (answers, _) = runtime().block_on(process(state, event, None)).ok()?;
@@ -305,4 +308,29 @@ fn rendered_responses_are_serialized_verbatim() {
         .block_on(respond(&state(Config::default()), &body, None))
         .unwrap();
     assert_eq!(serde_json::to_vec(&response).unwrap(), response.as_str().as_bytes());
+}
+
+#[test]
+fn a_leading_byte_order_mark_is_skipped_and_nothing_else() {
+    let body = serde_json::to_vec(&transformation_event(Format::Producer, Source::DirectPut, 3)).unwrap();
+    let with_mark = [chat_pipeline::input::UTF8_BOM, body.as_slice()].concat();
+    let parsed = transformer::firehose::parse_request(&body).unwrap();
+    assert_eq!(transformer::firehose::parse_request(&with_mark).unwrap(), parsed);
+    let config = Config::default();
+    assert_eq!(
+        fast_path(&state(config.clone()), &with_mark),
+        serde_path(&state(config), &with_mark)
+    );
+    assert!(fast_path(&state(Config::default()), &with_mark).is_some());
+    // Only at the start: inside a string it is text, anywhere else not JSON.
+    let inside = "{\"invocationId\":\"\u{feff}\",\"deliveryStreamArn\":\"a\",\"records\":[]}";
+    assert_eq!(
+        transformer::firehose::parse_request(inside.as_bytes())
+            .unwrap()
+            .invocation_id,
+        "\u{feff}"
+    );
+    let twice = [chat_pipeline::input::UTF8_BOM, with_mark.as_slice()].concat();
+    let err = transformer::firehose::parse_request(&twice).unwrap_err();
+    assert!(err.starts_with("the request body is not JSON"), "{err}");
 }
