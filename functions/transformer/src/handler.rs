@@ -57,7 +57,7 @@ use crate::firehose::{
     FirehoseRecord, RecordResult, ResponseMetadata, TransformationEvent, entry_len_with_id_len, json_escaped_len,
     parse_request, response_len,
 };
-use crate::record::{BatchState, DropReason, Outcome, RecordFailure, excerpt};
+use crate::record::{BatchState, DropReason, Outcome, excerpt};
 use crate::reingest::{reingest_destination, reingest_record};
 use crate::response::{Answer, AnswerData, Answers, RenderedResponse, base64_len};
 
@@ -300,12 +300,12 @@ fn answer<'a>(
                 }
                 Answer::new(id, RecordResult::Dropped, AnswerData::Empty, None)
             }
-            Outcome::Failed(failure) => {
+            Outcome::Failed(_) => {
                 summary.failed += 1;
                 // Unchanged when it fits, so the error prefix shows what came
                 // in; never echo data that is not base64, which would make the
                 // whole response unreadable.
-                let echo = i < fit && !matches!(failure, RecordFailure::InvalidBase64(_));
+                let echo = i < fit && sizes[i].echo;
                 let data = if echo {
                     AnswerData::Echo(record.data)
                 } else {
@@ -347,12 +347,17 @@ struct EntrySizes {
     full: usize,
     compact: usize,
     id_len: usize,
+    /// A failed record's full answer echoes its data
+    /// ([`crate::record::RecordFailure::echoes`]); decided once, here, for the size and
+    /// the answer alike.
+    echo: bool,
 }
 
 fn entry_sizes(record: &FirehoseRecord<'_>, outcome: &Outcome) -> EntrySizes {
     // The id is the only part whose length depends on escaping: measure it once.
     let id_len = json_escaped_len(&record.record_id);
     let compact = entry_len_with_id_len(id_len, RecordResult::ProcessingFailed, 0, &ResponseMetadata::NONE);
+    let echo = matches!(outcome, Outcome::Failed(failure) if failure.echoes(&record.data));
     let full = match outcome {
         Outcome::Ok(t) => entry_len_with_id_len(
             id_len,
@@ -361,15 +366,20 @@ fn entry_sizes(record: &FirehoseRecord<'_>, outcome: &Outcome) -> EntrySizes {
             &ResponseMetadata::keys(t.keys),
         ),
         Outcome::Dropped(_) => entry_len_with_id_len(id_len, RecordResult::Dropped, 0, &ResponseMetadata::NONE),
-        Outcome::Failed(RecordFailure::InvalidBase64(_)) => compact,
-        Outcome::Failed(_) => entry_len_with_id_len(
+        Outcome::Failed(_) if echo => entry_len_with_id_len(
             id_len,
             RecordResult::ProcessingFailed,
             record.data.len(),
             &ResponseMetadata::NONE,
         ),
+        Outcome::Failed(_) => compact,
     };
-    EntrySizes { full, compact, id_len }
+    EntrySizes {
+        full,
+        compact,
+        id_len,
+        echo,
+    }
 }
 
 /// The largest `k` such that full answers for records `..k` and compact

@@ -32,6 +32,23 @@ pub enum RecordFailure {
 }
 
 impl RecordFailure {
+    /// Whether the failed record's `data` may be echoed in its answer: only
+    /// when it is valid base64, the one kind of text that needs no JSON
+    /// escaping and that Firehose can decode. A record refused before its data
+    /// was decoded (its envelope, or its size) has its data checked here;
+    /// one refused after decoding it passed already. Echoing anything else
+    /// made the response invalid JSON: an envelope failure echoed `data`
+    /// holding an escaped control character raw (issue 16).
+    pub fn echoes(&self, data: &str) -> bool {
+        match self {
+            RecordFailure::InvalidBase64(_) => false,
+            RecordFailure::Envelope(_) | RecordFailure::Input(InputError::TooLarge { .. }) => {
+                STANDARD.check(data.as_bytes()).is_ok()
+            }
+            RecordFailure::Input(_) | RecordFailure::Reingest(_) => true,
+        }
+    }
+
     /// A short stable code for logs and metrics.
     pub fn code(&self) -> &'static str {
         match self {

@@ -20,6 +20,17 @@ use transformer::firehose::{RecordResult, ResponseMetadata, TransformationEvent,
 use transformer::synthetic::{DELIVERY_STREAM_ARN, SOURCE_STREAM_ARN, Source, record};
 use transformer::{Config, Transformer};
 
+/// A record's `data`: base64 of an event, or text that is not base64 (some
+/// with characters JSON escapes), or another JSON type.
+fn data_value() -> impl Strategy<Value = serde_json::Value> {
+    let event = STANDARD.encode(br#"{"event_name":"JOIN","event_time":"2026-11-22T00:00:00Z","user":1}"#);
+    prop_oneof![
+        3 => Just(serde_json::json!(event)),
+        1 => "[A-Za-z0-9+/=\\r\\n\\t\"\\\\\u{0}\u{1f}é]{0,40}".prop_map(|s| serde_json::json!(s)),
+        1 => envelope_value(),
+    ]
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_time()
@@ -28,7 +39,7 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+    #![proptest_config(generators::config(200))]
 
     #[test]
     fn contract_holds_for_any_records(
@@ -91,23 +102,24 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+    #![proptest_config(generators::config(200))]
 
     /// With a readable, unique recordId per record, no envelope value fails
     /// the invocation: every record is answered once, in order, and one whose
-    /// envelope cannot be read is ProcessingFailed on its own.
+    /// envelope cannot be read is ProcessingFailed on its own. Whatever `data`
+    /// held (base64, text with characters JSON must escape, another type),
+    /// every answer's data is base64 and the response is JSON.
     #[test]
     fn no_envelope_value_fails_the_invocation(
         fields in proptest::collection::vec(
-            (envelope_value(), envelope_value(), envelope_value(), envelope_value(), any::<bool>()),
+            (envelope_value(), envelope_value(), envelope_value(), envelope_value(), any::<bool>(), data_value()),
             1..20,
         ),
     ) {
-        let data = STANDARD.encode(br#"{"event_name":"JOIN","event_time":"2026-11-22T00:00:00Z","user":1}"#);
         let records: Vec<serde_json::Value> = fields
             .iter()
             .enumerate()
-            .map(|(i, (arrival, subsequence, meta_arrival, shard, with_metadata))| {
+            .map(|(i, (arrival, subsequence, meta_arrival, shard, with_metadata, data))| {
                 let mut r = serde_json::json!({
                     "recordId": format!("r-{i}"),
                     "approximateArrivalTimestamp": arrival,
@@ -135,8 +147,11 @@ proptest! {
         );
         let (response, _) = runtime().block_on(answered(&state, event, None));
         prop_assert_eq!(response.records.len(), fields.len());
+        let serialized = serde_json::to_vec(&response).unwrap();
+        prop_assert!(serde_json::from_slice::<serde_json::Value>(&serialized).is_ok());
         for (i, (answer, unreadable)) in response.records.iter().zip(unreadable).enumerate() {
             prop_assert_eq!(&answer.record_id, &format!("r-{i}"));
+            prop_assert!(STANDARD.decode(&answer.data).is_ok(), "data {:?} is not base64", answer.data);
             if unreadable {
                 prop_assert_eq!(answer.result, RecordResult::ProcessingFailed);
             }
