@@ -37,14 +37,26 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// The serde path: owned strings in, the response model serialized out.
+///
+/// What the function accepts is a UTF-8 JSON text holding one transformation
+/// event and nothing after it but whitespace (RFC 8259: one value; section
+/// 8.1: UTF-8, a leading byte-order mark may be ignored). The reference
+/// states that contract by itself, rather than through a reader's defaults:
+/// - the whole body must be UTF-8. serde_json checks UTF-8 only inside the
+///   strings it reads, not inside those it skips (an unknown field's value),
+///   so without this check the reference answered bodies with invalid bytes
+///   in an ignored string, which the function refuses;
+/// - nothing but whitespace may follow the event. `serde_path_to_error`
+///   stops after the value, so without `Deserializer::end` the reference
+///   answered `{...}"`, which the function refuses (issue 16).
 fn serde_path(state: &Transformer<MemorySinks>, body: &[u8]) -> Option<Vec<u8>> {
+    let body = body.strip_prefix(chat_pipeline::input::UTF8_BOM).unwrap_or(body);
+    let text = std::str::from_utf8(body).ok()?;
     // A reader never lends, so every string is owned, as with a
     // `DeserializeOwned` payload.
-    // The runtime layer that stripped a leading byte-order mark before
-    // lambda_runtime parsed the body.
-    let body = body.strip_prefix(chat_pipeline::input::UTF8_BOM).unwrap_or(body);
-    let de = &mut serde_json::Deserializer::from_reader(body);
-    let event: TransformationEvent<'static> = serde_path_to_error::deserialize(de).ok()?;
+    let de = &mut serde_json::Deserializer::from_reader(text.as_bytes());
+    let event: TransformationEvent<'static> = serde_path_to_error::deserialize(&mut *de).ok()?;
+    de.end().ok()?;
     let (answers, _) = runtime().block_on(process(state, event, None)).ok()?;
     Some(serde_json::to_vec(&answers.to_response()).unwrap())
 }
@@ -199,7 +211,7 @@ fn broken_body() -> impl Strategy<Value = Vec<u8>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+    #![proptest_config(generators::config(300))]
 
     #[test]
     fn the_fast_path_sends_exactly_what_the_serde_path_sends(
@@ -333,4 +345,51 @@ fn a_leading_byte_order_mark_is_skipped_and_nothing_else() {
     let twice = [chat_pipeline::input::UTF8_BOM, with_mark.as_slice()].concat();
     let err = transformer::firehose::parse_request(&twice).unwrap_err();
     assert!(err.starts_with("the request body is not JSON"), "{err}");
+}
+
+/// The three divergences the broken-body property found on fresh seeds
+/// (issue 16), each as a fixed case: what both paths do now, and why.
+#[test]
+fn the_divergences_found_by_fresh_seeds_stay_fixed() {
+    let event = json!({
+        "invocationId": "",
+        "deliveryStreamArn": DELIVERY_STREAM_ARN,
+        "region": "us-east-1",
+        "records": [],
+    })
+    .to_string();
+    // 1. A transformation event followed by anything but whitespace is not a
+    // transformation event: the function refused it, the reference answered
+    // it (it never checked for trailing data). Both refuse it now.
+    for trailing in ["\"", "x", "{}", "]"] {
+        let body = format!("{event}{trailing}");
+        assert_eq!(fast_path(&state(Config::default()), body.as_bytes()), None, "{body}");
+        assert_eq!(serde_path(&state(Config::default()), body.as_bytes()), None, "{body}");
+    }
+    assert!(fast_path(&state(Config::default()), format!("{event} \n").as_bytes()).is_some());
+
+    // 2. Bytes that are not UTF-8 inside a string the reader skips (an
+    // unknown field's value): serde_json skips such strings without checking
+    // them, so the reference answered what the function refuses as not UTF-8.
+    // A body that is not UTF-8 is not JSON (RFC 8259, section 8.1): both refuse.
+    let mut body = br#"{"deliveryStreamArn":"a","somethingNew":"two"#.to_vec();
+    body.push(0xff);
+    body.extend_from_slice(br#"","records":[]}"#);
+    assert_eq!(fast_path(&state(Config::default()), &body), None);
+    assert_eq!(serde_path(&state(Config::default()), &body), None);
+
+    // 3. A record whose envelope cannot be read, with `data` that is not
+    // base64 (here with a JSON escape, a carriage return once decoded): the
+    // function echoed it unescaped, a response that is not JSON. Data that is
+    // not base64 is never echoed now.
+    let body = json!({
+        "deliveryStreamArn": DELIVERY_STREAM_ARN,
+        "records": [{"recordId": "1", "approximateArrivalTimestamp": [1], "data": "AAAA\rAAAA"}],
+    })
+    .to_string();
+    both_paths_send_the_same(Config::default(), body.as_bytes()).unwrap();
+    let sent = fast_path(&state(Config::default()), body.as_bytes()).unwrap();
+    let response: serde_json::Value = serde_json::from_slice(&sent).unwrap();
+    assert_eq!(response["records"][0]["result"], "ProcessingFailed");
+    assert_eq!(response["records"][0]["data"], "");
 }

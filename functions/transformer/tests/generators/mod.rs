@@ -2,6 +2,18 @@
 //! envelope field values, from valid to hostile.
 
 use proptest::prelude::*;
+use proptest::test_runner::Config;
+
+/// `cases` per property, unless `PROPTEST_CASES` is set: CI runs the default,
+/// a long hunt sets it (`PROPTEST_CASES=100000 cargo test ...`). Proptest's
+/// own default reads the variable, but an explicit `cases` would hide it.
+pub(crate) fn config(cases: u32) -> Config {
+    let mut config = Config::default();
+    if std::env::var_os("PROPTEST_CASES").is_none() {
+        config.cases = cases;
+    }
+    config
+}
 
 /// A record's decoded data: a chat event in many spellings (some invalid), or
 /// arbitrary bytes, or JSON-ish text.
