@@ -70,9 +70,10 @@ NAMED_QUERY = (
     "Unrecognized resource types); `make query`/`make demo` run these queries in DuckDB instead"
 )
 LEFT_OUT = {
-    "DeduplicatedViewQuery": NAMED_QUERY,
+    "RecentViewQuery": NAMED_QUERY,
     "EventsPerHourQuery": NAMED_QUERY,
     "ActiveUsersQuery": NAMED_QUERY,
+    "EventsInTheLastHourQuery": NAMED_QUERY,
     "RetryCopiesQuery": NAMED_QUERY,
     "DeliveryBelowProductionAlarm": "an alarm on metric math (Properties.Metrics): MiniStack "
     "refuses it; its dimensions are checked against the template instead",
@@ -227,12 +228,28 @@ def wait_stack(cfn, name: str) -> dict:
     raise SystemExit(f"deploy-local: {name} still in progress after 2 minutes")
 
 
+# CreateStack takes at most 51,200 bytes inline (CloudFormation User Guide,
+# "CloudFormation quotas": template body size in a request); a larger one
+# must come from S3, which is what `sam deploy` does with resolve_s3
+# (samconfig.toml). MiniStack enforces the same limit.
+TEMPLATE_BODY_LIMIT = 51_200
+
+
+def template_source(aws, template_body: str, name: str) -> dict:
+    if len(template_body.encode()) <= TEMPLATE_BODY_LIMIT:
+        return {"TemplateBody": template_body}
+    s3 = aws("s3")
+    key = f"templates/{name}.json"
+    s3.put_object(Bucket=ARTIFACTS, Key=key, Body=template_body.encode())
+    return {"TemplateURL": f"{s3.meta.endpoint_url}/{ARTIFACTS}/{key}"}
+
+
 def deploy(aws, template_body: str, name: str, source: str, update: bool = False, extra: dict | None = None) -> dict:
     cfn = aws("cloudformation")
     parameters = {"Environment": ENVIRONMENT, "SourceType": source, **(extra or {})}
     args = dict(
         StackName=name,
-        TemplateBody=template_body,
+        **template_source(aws, template_body, name),
         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
         Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
     )
@@ -405,18 +422,22 @@ def check_stack(c: Checks, aws, stack: dict, source: str, template: dict):
         json.dumps(policy),
     )
 
+    check_curation(c, aws, stack, template, bucket, database)
+
     # Alarms: every dimension names a resource that exists; actions reach a
     # topic whose key CloudWatch may use.
     alarm_names = [physical(stack, k) for k, r in stack["resources"].items() if r["ResourceType"] == "AWS::CloudWatch::Alarm"]
     alarms = cw.describe_alarms(AlarmNames=alarm_names)["MetricAlarms"]
     c.equal("alarms created", len(alarms), len(alarm_names))
-    expected_alarms = 7 if source == "KinesisStream" else 6
+    expected_alarms = 9 if source == "KinesisStream" else 8
     c.equal("alarms in the stack (less the metric-math one)", len(alarm_names), expected_alarms)
     exists = {
         "StreamName": lambda v: kinesis.describe_stream_summary(StreamName=v),
         "DeliveryStreamName": lambda v: firehose.describe_delivery_stream(DeliveryStreamName=v),
         "FunctionName": lambda v: lam.get_function(FunctionName=v),
         "QueueName": lambda v: sqs.get_queue_url(QueueName=v),
+        "StateMachineArn": lambda v: aws("stepfunctions").describe_state_machine(stateMachineArn=v),
+        "Stack": lambda v: None if v == name else (_ for _ in ()).throw(ValueError(f"not this stack ({name})")),
     }
     topic_arn = physical(stack, "AlarmTopic")
     for alarm in alarms:
@@ -428,7 +449,7 @@ def check_stack(c: Checks, aws, stack: dict, source: str, template: dict):
                 ok, why = False, f"{dim['Name']}={dim['Value']}: {e}"
             c.check(f"alarm {alarm['MetricName']} watches an existing {dim['Name']}", ok, why)
         c.equal(f"alarm {alarm['MetricName']} notifies the topic", alarm["AlarmActions"], [topic_arn])
-        if alarm["MetricName"] in ("GetRecords.IteratorAgeMilliseconds", "DeliveryToS3.Records"):
+        if alarm["MetricName"] in ("GetRecords.IteratorAgeMilliseconds", "DeliveryToS3.Records", "CurationRuns"):
             c.equal(f"alarm {alarm['MetricName']} treats missing data as breaching", alarm["TreatMissingData"], "breaching")
     # MiniStack does not keep the topic's KmsMasterKeyId (README lists it);
     # the template agreement test holds the topic to this key instead.
@@ -448,6 +469,107 @@ def check_stack(c: Checks, aws, stack: dict, source: str, template: dict):
         json.dumps(key_policy),
     )
     return {"stream_name": stream_name, "delivery_name": delivery_name}
+
+
+ATHENA_SYNC = "arn:aws:states:::athena:startQueryExecution.sync"
+DYNAMODB_TASKS = ("arn:aws:states:::dynamodb:updateItem", "arn:aws:states:::dynamodb:getItem")
+
+
+def check_curation(c: Checks, aws, stack: dict, template: dict, bucket: str, database: str):
+    """The curation workflow as created: the state machine's resolved
+    definition names this stack's workgroup, database, bucket and lock
+    table; the schedules start it; the roles grant exactly its calls."""
+    sfn, scheduler, dynamodb, iam = aws("stepfunctions"), aws("scheduler"), aws("dynamodb"), aws("iam")
+    name = stack["StackName"]
+    machine_arn = physical(stack, "CurationStateMachine")
+    machine = sfn.describe_state_machine(stateMachineArn=machine_arn)
+    c.equal("curation: a STANDARD state machine (exactly-once state transitions)", machine.get("type"), "STANDARD")
+    c.equal("curation: named after the stack (the role names its executions)", machine["name"], f"{name}-curation")
+    role_name = physical(stack, "CurationRole")
+    c.equal("curation: runs as its own role", role_name_of(machine["roleArn"]), role_name)
+    # MiniStack does not keep loggingConfiguration (README lists it); the
+    # template agreement test holds the logging to the template instead.
+    definition = json.loads(machine["definition"])
+    states = definition["States"]
+    workgroup = physical(stack, "AthenaWorkGroup")
+    lock_table = physical(stack, "CurationLockTable")
+    athena = {k: v for k, v in states.items() if v.get("Resource") == ATHENA_SYNC}
+    c.equal(
+        "curation: the Athena steps, in order",
+        sorted(athena),
+        sorted(["CreateTable", "InsertNewEvents", "InsertLateEvents", "CompactSmallFiles", "ExpireSnapshotsAndOrphans"]),
+    )
+    for state_name, state in athena.items():
+        params = state["Parameters"]
+        c.equal(f"curation: {state_name} runs in the stack's workgroup and database",
+                (params.get("WorkGroup"), params.get("QueryExecutionContext", {}).get("Database")), (workgroup, database))
+        c.check(f"curation: {state_name} retries and then releases the lock",
+                bool(state.get("Retry")) and state.get("Catch", [{}])[0].get("Next") == "ReleaseLockAfterFailure",
+                json.dumps({"Retry": state.get("Retry"), "Catch": state.get("Catch")}))
+        c.check(f"curation: {state_name} has a timeout", state.get("TimeoutSeconds", 0) > 0, str(state.get("TimeoutSeconds")))
+    c.check("curation: the table's LOCATION is this bucket's curated/",
+            f"LOCATION 's3://{bucket}/curated/chat_events_curated/'" in athena["CreateTable"]["Parameters"]["QueryString"],
+            athena["CreateTable"]["Parameters"]["QueryString"])
+    tables = {v["Parameters"]["TableName"] for v in states.values() if v.get("Resource") in DYNAMODB_TASKS}
+    c.equal("curation: every lock step names the lock table", tables, {lock_table})
+    key = dynamodb.describe_table(TableName=lock_table)["Table"]["KeySchema"]
+    c.equal("curation: the lock table's key", key, [{"AttributeName": "id", "KeyType": "HASH"}])
+    start_day = template["Parameters"]["LakeStartDate"]["Default"].replace("-", "")
+    c.equal("curation: a first run starts at LakeStartDate",
+            states["AcquireLock"]["Parameters"]["ExpressionAttributeValues"][":start"], {"S": start_day})
+
+    # The schedules start this state machine with its input, as this role.
+    scheduler_role = physical(stack, "CurationSchedulerRole")
+    for logical, maintenance in (("CurationSchedule", False), ("MaintenanceSchedule", True)):
+        schedule = scheduler.get_schedule(Name=physical(stack, logical))
+        param = template["Parameters"]["CurationScheduleExpression" if not maintenance else "MaintenanceScheduleExpression"]["Default"]
+        target = schedule["Target"]
+        c.equal(f"curation: {logical} starts the state machine", target["Arn"], machine_arn)
+        c.equal(f"curation: {logical} as the scheduler role", role_name_of(target["RoleArn"]), scheduler_role)
+        c.equal(f"curation: {logical} input", json.loads(target["Input"]), {"maintenance": maintenance})
+        c.equal(f"curation: {logical} expression", (schedule["ScheduleExpression"], schedule.get("ScheduleExpressionTimezone")), (param, "UTC"))
+    trust = trust_statements(iam.get_role(RoleName=scheduler_role)["Role"])
+    c.equal("curation: only EventBridge Scheduler assumes the scheduler role",
+            [st["Principal"].get("Service") for st in trust], ["scheduler.amazonaws.com"])
+    c.equal("curation: the scheduler role may only start this state machine",
+            role_grants(iam, scheduler_role), {"states:StartExecution": {machine_arn}})
+
+    # The workflow's role: exactly the calls its states and queries make.
+    region_account = f"{REGION}:{ACCOUNT}"
+    glue_resources = {
+        f"arn:aws:glue:{region_account}:catalog",
+        f"arn:aws:glue:{region_account}:database/{database}",
+        f"arn:aws:glue:{region_account}:table/{database}/chat_events",
+        f"arn:aws:glue:{region_account}:table/{database}/chat_events_curated",
+    }
+    lock_arn = dynamodb.describe_table(TableName=lock_table)["Table"]["TableArn"]
+    bucket_arn = f"arn:aws:s3:::{bucket}"
+    written = {f"{bucket_arn}/curated/*", f"{bucket_arn}/athena-results/*"}
+    expected = {
+        "athena:StartQueryExecution": {f"arn:aws:athena:{region_account}:workgroup/{workgroup}"},
+        "athena:StopQueryExecution": {f"arn:aws:athena:{region_account}:workgroup/{workgroup}"},
+        "athena:GetQueryExecution": {f"arn:aws:athena:{region_account}:workgroup/{workgroup}"},
+        "athena:GetDataCatalog": {f"arn:aws:athena:{region_account}:datacatalog/AwsDataCatalog"},
+        "glue:GetDatabase": glue_resources,
+        "glue:GetTable": glue_resources,
+        "glue:CreateTable": glue_resources,
+        "glue:UpdateTable": glue_resources,
+        "s3:ListBucket": {bucket_arn},
+        "s3:GetBucketLocation": {bucket_arn},
+        "s3:GetObject": {f"{bucket_arn}/events/*"} | written,
+        "s3:PutObject": written,
+        "s3:AbortMultipartUpload": written,
+        "s3:ListMultipartUploadParts": written,
+        "s3:DeleteObject": {f"{bucket_arn}/curated/*"},
+        "dynamodb:UpdateItem": {lock_arn},
+        "dynamodb:GetItem": {lock_arn},
+        "states:DescribeExecution": {f"arn:aws:states:{region_account}:execution:{name}-curation:*"},
+        "cloudwatch:PutMetricData": {"*"},
+    }
+    grants = {a: r for a, r in role_grants(iam, role_name).items() if not a.startswith("logs:")}
+    c.equal("curation: the role grants exactly the workflow's calls", grants, expected)
+    trust = trust_statements(iam.get_role(RoleName=role_name)["Role"])
+    c.equal("curation: only Step Functions assumes the role", [st["Principal"].get("Service") for st in trust], ["states.amazonaws.com"])
 
 
 def check_left_out_alarm(c: Checks, template: dict):
