@@ -1,8 +1,9 @@
 //! From the producer to a SQL answer, on the emulator: the producer writes to
 //! Kinesis, the local Firehose stand-in runs the transformer and lands
-//! partitioned GZIP objects in S3, the lake is copied to a directory, and
-//! DuckDB answers through the stack's own table definition and
-//! de-duplicating view (`tools/lake_sql.py`, as `make query`).
+//! partitioned GZIP objects in S3, the lake is copied to a directory, the
+//! stack's curation workflow builds the curated Iceberg table from it (one
+//! run failing and retried), and DuckDB answers through the stack's own
+//! table definitions (`tools/lake_sql.py`, as `make curate` and `make query`).
 //!
 //! The emulator test needs moto_server and the query tool's virtualenv
 //! (`make setup`), so it is `#[ignore]`d by default and `make test` runs it
@@ -16,7 +17,7 @@ use chat_pipeline::timestamp::Timestamp;
 use lambda_runtime::{Context, LambdaEvent};
 use xtask::emulator::{Emulator, s3_client};
 use xtask::lake;
-use xtask::lake_sql::{self, Answer};
+use xtask::lake_sql::{self, Answer, CurationRun};
 use xtask::local_firehose::{InProcess, LocalFirehose};
 use xtask::resources::{self, Names};
 use xtask::scenario;
@@ -31,11 +32,30 @@ const PLAIN: [&[u8]; 3] = [
     br#"{"event_time":"2023-12-12T10:01:00Z","event_name":"LEAVE","user":42}"#,
 ];
 
-/// One producer event sent twice inside one batch.
-const TWICE: &[u8] = br#"{"event_id":"0b6f3f0e-7a55-4c2e-9a51-5f1e0c7d2a11","event_time":"2026-11-21T12:00:00.000Z","event_name":"OPEN_CHAT","user":7,"session_id":"s-7","seq":1,"schema_version":1}"#;
+/// One producer event, from an hour ago, sent twice inside one batch.
+fn twice(now: Timestamp) -> Vec<u8> {
+    let hour_ago = Timestamp::from_millis(now.millis() - 3_600_000).unwrap();
+    format!(
+        r#"{{"event_id":"0b6f3f0e-7a55-4c2e-9a51-5f1e0c7d2a11","event_time":"{hour_ago}","event_name":"OPEN_CHAT","user":7,"session_id":"s-7","seq":1,"schema_version":1}}"#
+    )
+    .into_bytes()
+}
 
 fn query(lake: &Path, sql: &str) -> Answer {
     lake_sql::query(lake, sql).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn curate(lake: &Path, how: CurationRun) -> Result<String, String> {
+    lake_sql::curate(lake, how).map_err(|e| e.to_string())
+}
+
+/// The rows a curation report says it inserted, per statement.
+fn inserted(report: &str) -> i64 {
+    report
+        .lines()
+        .filter_map(|l| l.split_once(" rows inserted"))
+        .filter_map(|(before, _)| before.split_whitespace().last()?.parse::<i64>().ok())
+        .sum()
 }
 
 fn day(t: Timestamp) -> String {
@@ -44,7 +64,7 @@ fn day(t: Timestamp) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs moto_server, cargo-lambda and DuckDB from `make setup`; `make test` runs it"]
-async fn every_delivered_event_is_answered_once_by_the_deduplicating_view() {
+async fn every_delivered_event_is_answered_once_by_the_curated_table() {
     let emulator = Emulator::for_tests().await;
     let config = emulator.sdk_config().await;
     let settings = Template::repository().unwrap().delivery_settings().unwrap();
@@ -59,6 +79,8 @@ async fn every_delivered_event_is_answered_once_by_the_deduplicating_view() {
             state: scenario::transformer(&config),
         },
     );
+    let s3 = s3_client(&config);
+    let lake_dir = tempfile_dir("e2e-sql-lake");
     let now = Timestamp::now();
     let yesterday = Timestamp::from_millis(now.millis() - 86_400_000).unwrap();
     let tick = |minutes: i64| {
@@ -87,25 +109,57 @@ async fn every_delivered_event_is_answered_once_by_the_deduplicating_view() {
         firehose.drain().await.unwrap();
     }
 
-    // 3. One event twice in one batch, and old plain events.
-    let mut raw: Vec<(&str, Vec<u8>)> = vec![("twice", TWICE.to_vec()), ("twice", TWICE.to_vec())];
+    // The first curation runs fail: one after its insert committed, before
+    // its watermark; one after writing data files, before its commit. Each
+    // retry must leave every event once.
+    lake::download_all(&s3, &names.bucket, &lake_dir).await.unwrap();
+    let failed = curate(&lake_dir, CurationRun::FailAfterInsert).unwrap_err();
+    assert!(failed.contains("after the commit"), "{failed}");
+    let retried = curate(&lake_dir, CurationRun::Regular).unwrap();
+    assert_eq!(
+        inserted(&retried),
+        0,
+        "the failed run's rows are in; the retry adds none: {retried}"
+    );
+    let per_id = query(
+        &lake_dir,
+        "SELECT count(*), count(DISTINCT event_id) FROM chat_events_curated",
+    );
+    assert_eq!(
+        per_id.rows[0],
+        [serde_json::json!(400), serde_json::json!(400)],
+        "yesterday's and today's ticks, once each"
+    );
+
+    // 3. One event twice in one batch, and old plain events; then a run that
+    // fails before its commit, retried, and the daily maintenance run (the
+    // plain events' 2023 times are older than the hourly runs look).
+    let mut raw: Vec<(&str, Vec<u8>)> = vec![("twice", twice(now)), ("twice", twice(now))];
     raw.extend(PLAIN.iter().map(|d| ("plain", d.to_vec())));
     scenario::put_raw(&config, &names.stream, &raw).await.unwrap();
     let stats = firehose.drain().await.unwrap();
     assert_eq!((stats.ok, stats.dropped), (4, 1), "{stats:?}");
     delivered.push("0b6f3f0e-7a55-4c2e-9a51-5f1e0c7d2a11".to_owned());
-
-    let lake_dir = tempfile_dir("e2e-sql-lake");
-    let objects = lake::download_all(&s3_client(&config), &names.bucket, &lake_dir)
-        .await
-        .unwrap();
+    let objects = lake::download_all(&s3, &names.bucket, &lake_dir).await.unwrap();
     assert!(objects > 10, "{objects} objects");
+    let failed = curate(&lake_dir, CurationRun::FailBeforeCommit).unwrap_err();
+    assert!(failed.contains("before the commit"), "{failed}");
+    let retried = curate(&lake_dir, CurationRun::Regular).unwrap();
+    assert_eq!(inserted(&retried), 1, "the twice-sent event: {retried}");
+    let maintenance = curate(&lake_dir, CurationRun::Maintenance).unwrap();
+    assert_eq!(
+        inserted(&maintenance),
+        PLAIN.len() as i64,
+        "the plain events: {maintenance}"
+    );
+    let again = curate(&lake_dir, CurationRun::Maintenance).unwrap();
+    assert_eq!(inserted(&again), 0, "a second run changes nothing: {again}");
 
-    // Every delivered event exactly once through the view; the table holds
-    // the retry's copies, so the view is what removed them.
+    // Every delivered event exactly once in the curated table; the raw table
+    // holds the retry's copies, so curation is what removed them.
     let per_id = query(
         &lake_dir,
-        "SELECT event_id, count(*) AS n FROM chat_events_deduplicated GROUP BY event_id",
+        "SELECT event_id, count(*) AS n FROM chat_events_curated GROUP BY event_id",
     );
     let counts: HashMap<String, i64> = per_id
         .rows
@@ -121,24 +175,30 @@ async fn every_delivered_event_is_answered_once_by_the_deduplicating_view() {
         "only the delivered and the plain events"
     );
     let copies = query(&lake_dir, "SELECT count(*) - count(DISTINCT event_id) FROM chat_events");
-    assert_eq!(copies.count(), Some(200), "the re-run tick's copies are in the table");
+    assert_eq!(
+        copies.count(),
+        Some(200),
+        "the re-run tick's copies are in the raw table"
+    );
 
     // Plain events with 2023 event times are accepted, so they are returned.
     let plain = query(
         &lake_dir,
-        "SELECT count(*) FROM chat_events_deduplicated WHERE occurred_at < TIMESTAMP '2024-01-01 00:00:00' AND session_id IS NULL",
+        "SELECT count(*) FROM chat_events_curated WHERE occurred_at < TIMESTAMP '2024-01-01 00:00:00' AND session_id IS NULL",
     );
     assert_eq!(plain.count(), Some(PLAIN.len() as i64));
 
     // Kinesis lineage on every row of a Kinesis source.
     let lineage = query(
         &lake_dir,
-        "SELECT count(*) FILTER (WHERE source.shard_id IS NULL OR source.sequence_number IS NULL OR source.partition_key IS NULL), count(*) FROM chat_events",
+        "SELECT count(*) FILTER (WHERE source.shard_id IS NULL OR source.sequence_number IS NULL OR source.partition_key IS NULL), count(*) FROM chat_events_curated",
     );
     assert_eq!(lineage.rows[0][0].as_i64(), Some(0), "rows without lineage");
-    assert!(lineage.rows[0][1].as_i64().unwrap() > 600);
+    assert_eq!(lineage.rows[0][1].as_i64(), Some(counts.len() as i64));
 
-    // A one-day query opens only that day's objects.
+    // A one-day query of the raw table opens only that day's objects; a
+    // query of the curated table over the plain events' event time opens
+    // only that event day's files.
     let yesterday_dir_files = count_files(&lake_dir.join("events"), &format!("dt={}", day(yesterday)));
     let all_files = count_files(&lake_dir.join("events"), "dt=");
     let one_day = query(
@@ -148,6 +208,14 @@ async fn every_delivered_event_is_answered_once_by_the_deduplicating_view() {
     assert_eq!(one_day.count(), Some(200));
     assert_eq!(one_day.files_read, yesterday_dir_files as u64);
     assert!(yesterday_dir_files < all_files, "{yesterday_dir_files} of {all_files}");
+    let curated_files = count_files(&lake_dir.join("curated/chat_events_curated/data"), ".parquet");
+    let old_day = query(
+        &lake_dir,
+        "SELECT count(*) FROM chat_events_curated WHERE occurred_at >= TIMESTAMP '2023-12-12 00:00:00' AND occurred_at < TIMESTAMP '2023-12-13 00:00:00'",
+    );
+    assert_eq!(old_day.count(), Some(PLAIN.len() as i64));
+    assert_eq!(old_day.files_read, 1, "one event day, compacted into one file");
+    assert!(curated_files > 1, "{curated_files} curated files");
     let _ = std::fs::remove_dir_all(&lake_dir);
 }
 

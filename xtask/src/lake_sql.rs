@@ -1,7 +1,7 @@
 //! SQL over a local copy of the lake, through `tools/lake_sql.py` (DuckDB in
-//! the project's `.venv-query`, installed by `make setup`): the same view of
-//! the stack's Glue table that `make query` and `make demo` use, so the
-//! end-to-end tests end in the answers a user gets.
+//! the project's `.venv-query`, installed by `make setup`): the stack's raw
+//! table, its curated Iceberg table and views that `make query`, `make curate`
+//! and `make demo` use, so the end-to-end tests end in the answers a user gets.
 
 use std::path::{Path, PathBuf};
 
@@ -28,6 +28,8 @@ pub struct Answer {
     pub rows: Vec<Vec<serde_json::Value>>,
     /// Files DuckDB opened to answer (from its profile).
     pub files_read: u64,
+    /// Bytes DuckDB read from them (from its profile).
+    pub bytes_read: u64,
 }
 
 impl Answer {
@@ -42,6 +44,38 @@ impl Answer {
 
 /// Runs `sql` over the lake copied to `lake` (the bucket's keys mirrored).
 pub fn query(lake: &Path, sql: &str) -> Result<Answer, LakeSqlError> {
+    let out = run(lake, &["query", "--json", "--sql", sql], sql)?;
+    Ok(serde_json::from_slice(&out)?)
+}
+
+/// How a curation run is asked to go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CurationRun {
+    /// The hourly run.
+    Regular,
+    /// The daily run: late events, compaction, snapshot expiry too.
+    Maintenance,
+    /// A regular run that fails on purpose after its insert committed,
+    /// before it records its watermark (the retried run must insert nothing twice).
+    FailAfterInsert,
+    /// A regular run that fails after writing its data files, before the commit.
+    FailBeforeCommit,
+}
+
+/// Runs the stack's curation workflow over the lake (`make curate`); the
+/// tool's report. A run asked to fail returns `Failed`.
+pub fn curate(lake: &Path, how: CurationRun) -> Result<String, LakeSqlError> {
+    let args: &[&str] = match how {
+        CurationRun::Regular => &["curate"],
+        CurationRun::Maintenance => &["curate", "--maintenance"],
+        CurationRun::FailAfterInsert => &["curate", "--fail-at", "after-insert"],
+        CurationRun::FailBeforeCommit => &["curate", "--fail-at", "before-commit"],
+    };
+    let out = run(lake, args, "curate")?;
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+fn run(lake: &Path, args: &[&str], what: &str) -> Result<Vec<u8>, LakeSqlError> {
     let python = repo().join(".venv-query/bin/python");
     if !python.exists() {
         return Err(LakeSqlError::Missing(python));
@@ -50,14 +84,14 @@ pub fn query(lake: &Path, sql: &str) -> Result<Answer, LakeSqlError> {
         .arg(repo().join("tools/lake_sql.py"))
         .arg("--lake")
         .arg(lake)
-        .args(["query", "--json", sql])
+        .args(args)
         .output()
         .map_err(|e| LakeSqlError::Spawn(python.clone(), e))?;
     if !out.status.success() {
         return Err(LakeSqlError::Failed {
-            sql: sql.to_owned(),
+            sql: what.to_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
         });
     }
-    Ok(serde_json::from_slice(&out.stdout)?)
+    Ok(out.stdout)
 }
