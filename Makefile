@@ -1,75 +1,65 @@
-# The project's commands. `make demo` runs the pipeline locally; `make test`
-# is what CI runs. Both install what they need on a fresh machine: the Python
-# tools go into project-local virtualenvs (.venv, .venv-checkov,
-# .venv-ministack, .venv-query), pinned by tools/*.txt; nothing is installed
-# globally.
+# The project's commands; `make help` lists them. `make demo` runs the
+# pipeline locally, `make test` is everything CI runs, `make check` the fast
+# Rust-only part of it. The Python tools live in project-local virtualenvs,
+# one per job (.venv-tools, .venv-checkov, .venv-ministack, .venv-query),
+# each pinned by tools/requirements-<job>.txt and tools/constraints-<job>.txt;
+# nothing is installed globally.
 
 SHELL := /bin/bash
 PYTHON ?= python3
-VENV := $(CURDIR)/.venv
-VENV_CHECKOV := $(CURDIR)/.venv-checkov
-VENV_MINISTACK := $(CURDIR)/.venv-ministack
-VENV_QUERY := $(CURDIR)/.venv-query
-TOOLS := $(VENV)/.installed
-TOOLS_CHECKOV := $(VENV_CHECKOV)/.installed
-TOOLS_MINISTACK := $(VENV_MINISTACK)/.installed
-TOOLS_QUERY := $(VENV_QUERY)/.installed
-# DuckDB and sqlfluff: the local query engine and the SQL checks.
-LAKE_SQL := $(VENV_QUERY)/bin/python tools/lake_sql.py
-# cargo-lambda, sam, cfn-lint and moto_server are found in the virtualenv.
-export PATH := $(VENV)/bin:$(PATH)
+VENVS := tools checkov ministack query
+INSTALLED := $(VENVS:%=.venv-%/.installed)
+# cargo-lambda, sam, cfn-lint and moto_server are found in .venv-tools.
+export PATH := $(CURDIR)/.venv-tools/bin:$(PATH)
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 ENV ?= staging
+# The local lake `make demo` writes and `make query`/`make curate` read.
+LAKE ?= out
+LAKE_SQL := .venv-query/bin/python tools/lake_sql.py --lake $(LAKE)
+# The demo's size: schedule ticks, and events per tick (2 to 100000).
+TICKS ?= 3
+EVENTS ?= 500
 
-.PHONY: help demo setup test lint unit template-check sql-check query deploy-local build deploy arm64-target bench measure watch invoke-transformer invoke-producer freeze-tools
+.PHONY: help demo setup test check lint unit tools-test template-check sql-check deploy-local \
+	query describe curate curation-bench build deploy arm64-target bench measure watch \
+	invoke-transformer invoke-producer clean distclean freeze-tools
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
 
-demo: setup ## Run the whole pipeline locally on the AWS emulator and print what landed where
+demo: setup ## The whole pipeline on this machine (TICKS=3 EVENTS=500 LAKE=out KEEP=1 to keep the lake), then its curated table and the stack's queries
 	cargo build --locked -p producer -p transformer -p xtask --bin producer --bin transformer --bin demo
-	./target/debug/demo
-	@echo; echo "The stack's named queries (template.yaml), run by DuckDB over out/ (tools/lake_sql.py):"
+	./target/debug/demo --ticks $(TICKS) --events $(EVENTS) --lake $(LAKE) $(if $(KEEP),--keep)
+	@$(LAKE_SQL) curate --maintenance
+	@echo; echo "The stack's named queries (template.yaml), run by DuckDB over $(LAKE)/ (make query):"
 	@$(LAKE_SQL) named
 
-setup: $(TOOLS) $(TOOLS_CHECKOV) $(TOOLS_MINISTACK) $(TOOLS_QUERY) ## Install the pinned Python tools into the project virtualenvs
+setup: $(INSTALLED) ## Install the pinned Python tools into the project virtualenvs
 
-$(TOOLS): tools/requirements.txt tools/constraints.txt
-	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements.txt -c tools/constraints.txt
+# One rule for every virtualenv: .venv-<job> from tools/requirements-<job>.txt,
+# every transitive version pinned by tools/constraints-<job>.txt.
+.venv-%/.installed: tools/requirements-%.txt tools/constraints-%.txt
+	@echo "Installing the pinned tools of .venv-$* (once; a minute or less)"
+	rm -rf .venv-$*
+	$(PYTHON) -m venv .venv-$*
+	.venv-$*/bin/pip install --quiet --disable-pip-version-check -r tools/requirements-$*.txt -c tools/constraints-$*.txt
 	touch $@
 
-$(TOOLS_CHECKOV): tools/requirements-checkov.txt tools/constraints-checkov.txt
-	$(PYTHON) -m venv $(VENV_CHECKOV)
-	$(VENV_CHECKOV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements-checkov.txt -c tools/constraints-checkov.txt
-	touch $@
+freeze-tools: ## Re-pin every virtualenv's transitive versions after changing a tools/requirements-*.txt
+	for v in $(VENVS); do \
+		rm -rf .venv-$$v && $(PYTHON) -m venv .venv-$$v && \
+		.venv-$$v/bin/pip install --quiet --disable-pip-version-check -r tools/requirements-$$v.txt && \
+		.venv-$$v/bin/pip freeze --all | grep -vE '^(pip|setuptools|wheel)==' > tools/constraints-$$v.txt && \
+		touch .venv-$$v/.installed || exit 1; \
+	done
 
-$(TOOLS_MINISTACK): tools/requirements-ministack.txt tools/constraints-ministack.txt
-	$(PYTHON) -m venv $(VENV_MINISTACK)
-	$(VENV_MINISTACK)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements-ministack.txt -c tools/constraints-ministack.txt
-	touch $@
+test: setup lint template-check sql-check tools-test deploy-local unit ## Everything CI checks: formatting, lints, template and SQL checks, the tools' tests, the emulator deployment, unit and integration tests
 
-$(TOOLS_QUERY): tools/requirements-query.txt tools/constraints-query.txt
-	$(PYTHON) -m venv $(VENV_QUERY)
-	$(VENV_QUERY)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements-query.txt -c tools/constraints-query.txt
-	touch $@
-
-freeze-tools: ## Re-pin the tools' transitive dependencies after changing tools/requirements*.txt
-	rm -rf $(VENV) $(VENV_CHECKOV)
-	$(PYTHON) -m venv $(VENV) && $(VENV)/bin/pip install --quiet -r tools/requirements.txt
-	$(VENV)/bin/pip freeze --all | grep -vE '^(pip|setuptools|wheel)==' > tools/constraints.txt
-	$(PYTHON) -m venv $(VENV_CHECKOV) && $(VENV_CHECKOV)/bin/pip install --quiet -r tools/requirements-checkov.txt
-	$(VENV_CHECKOV)/bin/pip freeze --all | grep -vE '^(pip|setuptools|wheel)==' > tools/constraints-checkov.txt
-	rm -rf $(VENV_MINISTACK)
-	$(PYTHON) -m venv $(VENV_MINISTACK) && $(VENV_MINISTACK)/bin/pip install --quiet -r tools/requirements-ministack.txt
-	$(VENV_MINISTACK)/bin/pip freeze --all | grep -vE '^(pip|setuptools|wheel)==' > tools/constraints-ministack.txt
-	rm -rf $(VENV_QUERY)
-	$(PYTHON) -m venv $(VENV_QUERY) && $(VENV_QUERY)/bin/pip install --quiet -r tools/requirements-query.txt
-	$(VENV_QUERY)/bin/pip freeze --all | grep -vE '^(pip|setuptools|wheel)==' > tools/constraints-query.txt
-	touch $(TOOLS) $(TOOLS_CHECKOV) $(TOOLS_MINISTACK) $(TOOLS_QUERY)
-
-test: setup lint template-check sql-check deploy-local unit ## Everything CI checks: formatting, lints, template checks, the emulator deployment, unit and integration tests
+check: ## The fast loop: rustfmt, clippy and the Rust tests that need no Python tool (no emulator)
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets --locked -- -D warnings
+	cargo test --workspace --locked
 
 lint: ## rustfmt and clippy (warnings are errors)
 	cargo fmt --all -- --check
@@ -78,28 +68,47 @@ lint: ## rustfmt and clippy (warnings are errors)
 unit: ## cargo test for the whole workspace, the emulator tests included (plain `cargo test` lists them as ignored)
 	cargo test --workspace --locked -- --include-ignored
 
+tools-test: setup ## The Python tools' own tests: the dialect table, make query, the curated table's exactness and cost
+	cd tools && ../.venv-query/bin/python -m unittest discover --start-directory tests --pattern "test_*.py" -v
+
 template-check: setup ## Offline checks of template.yaml, options off (defaults) and on: sam validate --lint, cfn-lint, checkov
-	$(VENV)/bin/python tools/template_variants.py target/template-variants
+	.venv-tools/bin/python tools/template_variants.py target/template-variants
 	for t in template.yaml target/template-variants/template-options-on.json; do \
 		echo "== $$t"; \
 		sam validate --lint --template-file $$t && cfn-lint $$t && \
-		$(VENV_CHECKOV)/bin/checkov --file $$t --framework cloudformation --quiet --compact --skip-download || exit 1; \
+		.venv-checkov/bin/checkov --file $$t --framework cloudformation --quiet --compact --skip-download || exit 1; \
 	done
 
 sql-check: setup ## Every SQL file and named query parses in its dialect (sqlfluff), and every consumer's columns match schema/output-v1.schema.json
-	$(VENV_QUERY)/bin/python tools/check_sql.py
-
-query: setup ## Run SQL="..." over the last demo's lake (out/) in DuckDB, as Athena would over the stack's table
-	@if [ -z "$(SQL)" ]; then echo 'usage: make query SQL="SELECT count(*) FROM chat_events_deduplicated"'; exit 2; fi
-	@$(LAKE_SQL) query "$(SQL)"
+	.venv-query/bin/python tools/check_sql.py
 
 deploy-local: setup ## Deploy template.yaml (both source types) into the MiniStack emulator and check what it created
-	$(VENV)/bin/python tools/deploy_local.py --ministack $(VENV_MINISTACK)/bin/ministack
+	.venv-tools/bin/python tools/deploy_local.py --ministack .venv-ministack/bin/ministack
+
+# The SQL reaches the tool through the environment, untouched: $(value SQL)
+# is the text as given, which make does not expand, and the shell never sees it.
+query: export LAKE_SQL_QUERY = $(value SQL)
+query: setup ## Run SQL="..." (or FILE=path.sql, or FILE=- for standard input) over LAKE (default out/) as Athena would; JSON=1 prints JSON
+	@if [ -n "$$LAKE_SQL_QUERY" ] && [ -n "$(FILE)" ]; then echo 'make query: give SQL="..." or FILE=..., not both' >&2; exit 2; fi
+	@if [ -z "$$LAKE_SQL_QUERY" ] && [ -z "$(FILE)" ]; then \
+		echo 'usage: make query SQL="SELECT count(*) FROM chat_events_curated"   (or FILE=my.sql, or FILE=- to read standard input)' >&2; exit 2; fi
+	@$(LAKE_SQL) query $(if $(FILE),--file "$(FILE)",--sql-env LAKE_SQL_QUERY) $(if $(JSON),--json)
+
+describe: setup ## The columns of TABLE (default chat_events_curated; also chat_events, chat_events_recent) in LAKE
+	@$(LAKE_SQL) describe $(or $(TABLE),chat_events_curated) $(if $(JSON),--json)
+
+curate: setup ## Run the stack's curation workflow over LAKE (default out/); MAINTENANCE=1 for the daily run (late events, OPTIMIZE, VACUUM)
+	@$(LAKE_SQL) curate $(if $(MAINTENANCE),--maintenance)
+
+curation-bench: setup ## Exactness and cost of the curated table on synthetic lakes of 60 and 120 arrival days (a few minutes)
+	@echo "Writing and curating two synthetic lakes, day by day (60 and 120 arrival days, 500 events a day): a few minutes"
+	cd tools && ../.venv-query/bin/python curation_bench.py --days 60 120 --events-per-day 500
 
 arm64-target:
 	rustup target add aarch64-unknown-linux-gnu
 
 build: setup arm64-target ## sam build: arm64 bootstrap artifacts for both functions via cargo-lambda (Zig from PyPI)
+	@echo "sam build: a cold arm64 release build of both functions takes about 5 minutes on 2 cores"
 	sam build
 
 deploy: build ## sam deploy for ENV (staging|production); guided the first time
@@ -110,10 +119,12 @@ deploy: build ## sam deploy for ENV (staging|production); guided the first time
 	fi
 
 bench: ## Criterion benchmarks (see README for the figures)
+	@echo "Building the benchmarks in the release profile: about 4 minutes cold"
 	cargo bench -p transformer
 	cargo bench -p producer
 
 measure: ## Cold start, peak memory and warm end-to-end time of the release binaries, through the local Runtime API stand-in
+	@echo "Building the release binaries (LTO, one codegen unit): about 3.5 minutes cold, seconds when warm"
 	# The functions alone first, so their binaries are built without the
 	# test-util feature the tools crate turns on.
 	cargo build --release --locked -p transformer -p producer
@@ -122,11 +133,25 @@ measure: ## Cold start, peak memory and warm end-to-end time of the release bina
 	./target/release/lambda-probe --binary target/release/producer --event events/producer/scheduled-rule.json
 	./target/release/lambda-probe --binary target/release/transformer --synthetic-direct-put-bytes 2000000 --repeat 50 --starts 0 --env REINGEST=false
 
-watch: setup ## Serve both functions locally on the Lambda Invoke API (cargo lambda watch, port 9000)
+watch: setup ## Serve both functions locally on the Lambda Invoke API (cargo lambda watch, port 9000); invoke from another terminal
 	cargo lambda watch
 
+# cargo lambda invoke talks to `make watch` on port 9000: say so instead of
+# a bare "Connection refused" when nothing listens there.
+WATCHING = (exec 3<>/dev/tcp/127.0.0.1/9000) 2>/dev/null || { echo "Nothing listens on 127.0.0.1:9000: start \`make watch\` in another terminal first." >&2; exit 2; }
+
 invoke-transformer: setup ## Invoke the transformer under `make watch` with EVENT (default: events/transformer/direct-put.json)
+	@$(WATCHING)
 	cargo lambda invoke transformer --data-file $(or $(EVENT),events/transformer/direct-put.json)
 
 invoke-producer: setup ## Invoke the producer under `make watch` with EVENT (default: events/producer/scheduled-rule.json)
+	@$(WATCHING)
 	cargo lambda invoke producer --data-file $(or $(EVENT),events/producer/scheduled-rule.json)
+
+clean: ## Remove what builds and runs write: target/ (Rust builds), out/ (the demo's lake), .aws-sam/ (sam build); keeps the virtualenvs
+	@du -sh target out .aws-sam 2>/dev/null || true
+	rm -rf target out .aws-sam
+
+distclean: clean ## clean, and remove the Python virtualenvs too (the next make reinstalls them)
+	@du -sh .venv-* 2>/dev/null || true
+	rm -rf .venv-*

@@ -46,7 +46,7 @@ impl Drop for Emulator {
 
 /// Where moto_server is: `$MOTO_SERVER`, the project's `.venv`, or `PATH`.
 pub fn find_moto_server() -> Result<PathBuf, EmulatorError> {
-    harness::find_tool("MOTO_SERVER", ".venv/bin/moto_server", "moto_server")
+    harness::find_tool("MOTO_SERVER", ".venv-tools/bin/moto_server", "moto_server")
         .map_err(|tried| EmulatorError::NotInstalled { tried })
 }
 

@@ -74,7 +74,7 @@ impl Drop for LambdaWatch {
 
 /// Where cargo-lambda is: `$CARGO_LAMBDA`, the project's `.venv`, or `PATH`.
 pub fn find_cargo_lambda() -> Result<PathBuf, WatchError> {
-    harness::find_tool("CARGO_LAMBDA", ".venv/bin/cargo-lambda", "cargo-lambda")
+    harness::find_tool("CARGO_LAMBDA", ".venv-tools/bin/cargo-lambda", "cargo-lambda")
         .map_err(|tried| WatchError::NotInstalled { tried })
 }
 

@@ -2,9 +2,10 @@
 //! and `cargo lambda watch`, creates the stream, bucket and delivery streams,
 //! invokes the producer for a few schedule ticks, slips in malformed records,
 //! drives everything through the transformer with the local Firehose
-//! stand-in, and prints what landed where. Everything it started is stopped
-//! at the end, and on Ctrl-C. (`make demo` then runs the stack's named
-//! queries over the copy in out/, with tools/lake_sql.py.)
+//! stand-in, and prints what landed where (and why each failed record
+//! failed). Everything it started is stopped at the end, and on Ctrl-C.
+//! (`make demo` then curates the lake and runs the stack's named queries,
+//! with tools/lake_sql.py.)
 //!
 //! Each numbered step is one function below; `run` reads as the list of
 //! steps.
@@ -16,6 +17,7 @@ use std::time::Instant;
 use aws_config::SdkConfig;
 use base64_simd::STANDARD;
 use chat_pipeline::timestamp::{TimeError, Timestamp};
+use clap::Parser;
 use xtask::emulator::{Emulator, EmulatorError, s3_client};
 use xtask::harness::repo;
 use xtask::lake::{self, LakeError};
@@ -25,8 +27,27 @@ use xtask::resources::{self, Names, ResourceError};
 use xtask::scenario::{self, PutRawError};
 use xtask::template::{DeliverySettings, Template, TemplateError};
 
-const TICKS: i64 = 3;
-const EVENTS_PER_TICK: &str = "500";
+/// The whole pipeline on this machine: producer -> Kinesis -> Firehose and
+/// the transformer -> S3, on the moto emulator, then the lake copied to a
+/// local directory for `make query`. Run it with `make demo` (which also
+/// curates the lake and runs the stack's named queries).
+#[derive(Debug, Parser)]
+#[command(name = "demo", version)]
+struct Args {
+    /// Schedule ticks to invoke the producer for, one minute apart, ending now.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(i64).range(1..=1440))]
+    ticks: i64,
+    /// Events the producer generates per tick (its EVENTS_PER_INVOCATION).
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(2..=100_000))]
+    events: u32,
+    /// Where to copy the lake (the bucket's keys become paths).
+    #[arg(long, default_value = "out")]
+    lake: PathBuf,
+    /// Add to the lake instead of replacing it, so days accumulate (the
+    /// curated table and its watermark are kept too).
+    #[arg(long)]
+    keep: bool,
+}
 
 /// Why the demo stopped; each step's own error, with its context.
 #[derive(Debug, thiserror::Error)]
@@ -64,8 +85,9 @@ fn step(n: usize, text: &str) {
 
 #[tokio::main]
 async fn main() {
+    let args = Args::parse();
     let outcome = tokio::select! {
-        result = run() => result,
+        result = run(&args) => result,
         _ = tokio::signal::ctrl_c() => Err(DemoError::Interrupted),
     };
     // Leaving `run` dropped the emulator and cargo lambda watch, which stops them.
@@ -78,18 +100,22 @@ async fn main() {
     }
 }
 
-async fn run() -> Result<(), DemoError> {
+async fn run(args: &Args) -> Result<(), DemoError> {
     let started = Instant::now();
-    println!("chat-pipeline: local demo (producer -> Kinesis -> Firehose/transformer -> S3), all on this machine");
+    println!(
+        "chat-pipeline: local demo (producer -> Kinesis -> Firehose/transformer -> S3), all on this machine: \
+         {} tick(s) of {} events",
+        args.ticks, args.events
+    );
     let emulator = start_emulator().await?;
     let config = emulator.sdk_config().await;
     let (names, settings) = create_resources(&config).await?;
-    let (watch, log) = start_functions(&emulator, &names).await?;
-    let (generated, delivered) = run_producer(&watch, &log).await?;
+    let (watch, log) = start_functions(&emulator, &names, args.events).await?;
+    let (generated, delivered) = run_producer(&watch, &log, args.ticks).await?;
     let malformed = put_malformed(&config, &names).await?;
     let stats = run_firehose(&config, &names, &settings, &watch).await?;
-    let landed = read_lake(&config, &names).await?;
-    print_summary(generated, delivered, &stats, &landed, malformed)?;
+    let landed = read_lake(&config, &names, &args.lake, args.keep).await?;
+    print_summary(generated, delivered, &stats, &landed, malformed, &log)?;
     print_where_it_landed(&names, &landed);
     println!("Finished in {:.1} s.", started.elapsed().as_secs_f64());
     drop(watch);
@@ -123,16 +149,21 @@ async fn create_resources(config: &SdkConfig) -> Result<(Names, DeliverySettings
 }
 
 /// 3. Both functions under `cargo lambda watch`, pointed at the emulator.
-async fn start_functions(emulator: &Emulator, names: &Names) -> Result<(LambdaWatch, PathBuf), DemoError> {
+async fn start_functions(
+    emulator: &Emulator,
+    names: &Names,
+    events_per_tick: u32,
+) -> Result<(LambdaWatch, PathBuf), DemoError> {
     step(
         3,
         "Starting both functions under `cargo lambda watch` (the real Lambda runtime path)",
     );
     let mut env = emulator.function_env();
+    let events = events_per_tick.to_string();
     for (k, v) in [
         ("SINK", "kinesis"),
         ("STREAM_NAME", names.stream.as_str()),
-        ("EVENTS_PER_INVOCATION", EVENTS_PER_TICK),
+        ("EVENTS_PER_INVOCATION", events.as_str()),
     ] {
         env.push((k.to_owned(), v.to_owned()));
     }
@@ -149,11 +180,11 @@ async fn start_functions(emulator: &Emulator, names: &Names) -> Result<(LambdaWa
 }
 
 /// 4. One producer invocation per schedule tick; returns (generated, delivered).
-async fn run_producer(watch: &LambdaWatch, log: &Path) -> Result<(u64, u64), DemoError> {
+async fn run_producer(watch: &LambdaWatch, log: &Path, ticks: i64) -> Result<(u64, u64), DemoError> {
     step(4, "Producer: one invocation per schedule tick, through the Invoke API");
     let now = Timestamp::now().millis() / 60_000 * 60_000;
     let (mut generated, mut delivered) = (0u64, 0u64);
-    for i in (0..TICKS).rev() {
+    for i in (0..ticks).rev() {
         let tick = Timestamp::from_millis(now - i * 60_000)?;
         let event = scenario::scheduled_event(tick);
         let body = watch
@@ -222,14 +253,22 @@ struct Landed {
     copied: usize,
 }
 
-/// 7. The lake read back, and copied to out/ for `make query`.
-async fn read_lake(config: &SdkConfig, names: &Names) -> Result<Landed, DemoError> {
+/// 7. The lake read back, and copied to the local lake for `make query`.
+async fn read_lake(config: &SdkConfig, names: &Names, lake_dir: &Path, keep: bool) -> Result<Landed, DemoError> {
     step(7, "Reading back the data lake");
     let s3 = s3_client(config);
     let events = lake::objects(&s3, &names.bucket, "events/").await?;
     let errors = lake::objects(&s3, &names.bucket, "errors/").await?;
-    let out = repo().join("out");
-    let _ = std::fs::remove_dir_all(&out);
+    let out = if lake_dir.is_absolute() {
+        lake_dir.to_path_buf()
+    } else {
+        repo().join(lake_dir)
+    };
+    if keep {
+        println!("      adding to {} (--keep): earlier runs' objects stay", shown(&out));
+    } else {
+        let _ = std::fs::remove_dir_all(&out);
+    }
     let copied = lake::download_all(&s3, &names.bucket, &out).await?;
     Ok(Landed {
         events,
@@ -245,7 +284,9 @@ fn print_summary(
     stats: &DeliveryStats,
     landed: &Landed,
     malformed: usize,
+    log: &Path,
 ) -> Result<(), DemoError> {
+    let reasons = failure_reasons(log);
     println!("\n================================ Summary ================================");
     println!("  events produced            {generated:>6}");
     println!("  delivered to Kinesis       {delivered:>6}");
@@ -275,9 +316,39 @@ fn print_summary(
                 record["errorCode"].as_str().unwrap_or("?"),
                 String::from_utf8_lossy(&raw)
             );
+            match reasons.iter().find(|r| raw.starts_with(r.excerpt.as_bytes())) {
+                Some(r) => println!("      why: {} ({})", r.reason, r.code),
+                None => println!(
+                    "      why: not in {} (the transformer logs each failure there)",
+                    shown(log)
+                ),
+            }
         }
     }
     Ok(())
+}
+
+/// Why a record failed, as the transformer logged it ("record failed
+/// processing": a stable code, the reason naming the field, the payload's
+/// first 256 bytes). Firehose's error records carry only the raw data, so
+/// the reason is matched to the record by that excerpt.
+struct FailureReason {
+    code: String,
+    reason: String,
+    excerpt: String,
+}
+
+fn failure_reasons(log: &Path) -> Vec<FailureReason> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    text.lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|v| v["message"] == "record failed processing")
+        .map(|v| FailureReason {
+            code: v["code"].as_str().unwrap_or("?").to_owned(),
+            reason: v["reason"].as_str().unwrap_or("?").to_owned(),
+            excerpt: v["excerpt"].as_str().unwrap_or_default().to_owned(),
+        })
+        .collect()
 }
 
 fn print_where_it_landed(names: &Names, landed: &Landed) {
