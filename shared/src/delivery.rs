@@ -165,10 +165,17 @@ pub fn deadline_from_epoch_millis(deadline_ms: u64, margin: std::time::Duration)
             Some(Instant::now() + remaining.saturating_sub(margin))
         }
         _ => {
-            tracing::warn!(
-                deadline_ms,
-                "the invocation deadline is not a plausible epoch time; ignoring it"
-            );
+            // Lambda sends the deadline as epoch milliseconds; `cargo lambda
+            // watch` sends 600000 (ten minutes, not an epoch time). Said once
+            // per process, not on every local invocation.
+            static NOTED: std::sync::Once = std::sync::Once::new();
+            NOTED.call_once(|| {
+                tracing::info!(
+                    deadline_ms,
+                    "the invocation deadline is not an epoch time (cargo lambda watch sends 600000); \
+                     running without a deadline, bounded by attempts"
+                )
+            });
             None
         }
     }

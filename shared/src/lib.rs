@@ -33,10 +33,12 @@
 //!   name the variable.
 //! * [`metrics`] and [`logging`]: CloudWatch Embedded Metric Format lines and
 //!   JSON logs.
+//! * [`bootstrap`]: `--help` and `--version` of the function binaries.
 
 pub mod allocator;
 pub mod aws;
 pub mod batching;
+pub mod bootstrap;
 pub mod delivery;
 pub mod destination;
 pub mod event;

@@ -60,7 +60,7 @@ async fn transformer_binary_answers_sample_events_and_reports_bad_payloads() {
         Outcome::Response(body) => panic!("expected an error, got {}", String::from_utf8_lossy(&body)),
     }
     // The handler, not lambda_runtime, checks the body is JSON (see
-    // transformer::raw_body), and says so through the runtime.
+    // transformer::runtime), and says so through the runtime.
     match api
         .invoke(b"{\"records\":[".to_vec(), Duration::from_secs(30))
         .await
@@ -98,6 +98,57 @@ async fn transformer_binary_answers_sample_events_and_reports_bad_payloads() {
             );
         }
         Outcome::Response(body) => panic!("expected an error, got {}", String::from_utf8_lossy(&body)),
+    }
+}
+
+/// Lambda Managed Instances run invocations concurrently in one process
+/// (lambda_runtime's `run_concurrent`, `AWS_LAMBDA_MAX_CONCURRENCY`): every
+/// response must answer its own request, though the request bodies reach
+/// the handler through a task-local value rather than the payload.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_invocations_each_answer_their_own_request() {
+    const WORKERS: usize = 4;
+    const INVOCATIONS: usize = 12;
+    let binary = binaries::build("transformer", false).unwrap();
+    let api = RuntimeApi::start().await.unwrap();
+    let concurrency = WORKERS.to_string();
+    let _f = FunctionProcess::spawn(&binary, &api, &[("AWS_LAMBDA_MAX_CONCURRENCY", &concurrency)], true).unwrap();
+    // Every worker long-polls on its own before any event is queued.
+    api.wait_for_polls(WORKERS, Duration::from_secs(30)).await.unwrap();
+
+    let sample: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(repo("events/transformer/direct-put.json")).unwrap()).unwrap();
+    let request = |i: usize| {
+        let mut event = sample.clone();
+        for (n, record) in event["records"].as_array_mut().unwrap().iter_mut().enumerate() {
+            record["recordId"] = serde_json::json!(format!("request-{i}-record-{n}"));
+        }
+        // Requests differ in size too, so they take different times.
+        let records = event["records"].as_array().unwrap().clone();
+        event["records"] = serde_json::json!(records.into_iter().take(1 + i % 3).collect::<Vec<_>>());
+        serde_json::to_vec(&event).unwrap()
+    };
+    let answers = futures_util::future::join_all((0..INVOCATIONS).map(|i| {
+        let api = &api;
+        let body = request(i);
+        async move { (i, api.invoke(body, Duration::from_secs(30)).await) }
+    }))
+    .await;
+    for (i, answer) in answers {
+        match answer.unwrap() {
+            Outcome::Response(body) => {
+                let response: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                let ids: Vec<&str> = response["records"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r["recordId"].as_str().unwrap())
+                    .collect();
+                let expected: Vec<String> = (0..1 + i % 3).map(|n| format!("request-{i}-record-{n}")).collect();
+                assert_eq!(ids, expected, "invocation {i} answered another request");
+            }
+            Outcome::Error(e) => panic!("invocation {i}: {e}"),
+        }
     }
 }
 

@@ -58,7 +58,7 @@ pub struct InProcess {
 
 impl Invoker for InProcess {
     async fn invoke(&self, payload: Vec<u8>) -> Result<Vec<u8>, InvokeError> {
-        // What `raw_body` hands the handler: the body as the runtime received it.
+        // What `transformer::runtime` hands the handler: the body as the runtime received it.
         let body = bytes::Bytes::from(payload);
         let mut context = Context::default();
         context.deadline = (Timestamp::now().millis() + 120_000) as u64;

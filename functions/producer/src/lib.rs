@@ -12,6 +12,7 @@
 //! * [`generator`]: the simulated sessions, deterministic in the seed.
 //! * [`handler`]: one invocation: generate, serialize, deliver, summarize.
 //! * [`config`]: environment variables, checked at cold start.
+//! * [`runtime`]: what `main.rs` starts: the Lambda runtime around the handler.
 //!
 //! The event model, sinks, batching and retry are in the shared
 //! `chat_pipeline` crate.
@@ -19,7 +20,22 @@
 pub mod config;
 pub mod generator;
 pub mod handler;
+pub mod runtime;
 pub mod trigger;
 
 pub use config::Config;
 pub use handler::{Producer, handle};
+
+/// What `producer --help` says: what the binary is, and how to run it.
+pub const ABOUT: &str = "\
+The chat pipeline's producer Lambda (the `bootstrap` of the producer
+function): on each schedule tick it simulates chat users and writes their
+events to Kinesis or Firehose. It serves the Lambda Runtime API named by
+AWS_LAMBDA_RUNTIME_API, so run it through a runtime rather than by hand:
+
+  make watch                  serve it (and the transformer) on port 9000
+  make invoke-producer EVENT=events/producer/override.json
+
+With no SINK set it prints its events on stdout. Configuration: SINK,
+STREAM_NAME, DELIVERY_STREAM_NAME, EVENTS_PER_INVOCATION, USERS, ... (README,
+\"The producer\"). Sample events: events/producer/.";

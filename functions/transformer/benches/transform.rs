@@ -8,7 +8,7 @@
 //!   re-ingestion, the response written). This is the function's own work and
 //!   the figure the 300 MB/s target is about.
 //! * `invocation/*`: what Lambda bills, request bytes to response bytes:
-//!   the body taken from the runtime (`raw_body`: lambda_runtime then
+//!   the body taken from the runtime (`transformer::runtime`: lambda_runtime then
 //!   deserializes its payload from `null`), the handler's JSON check and
 //!   borrowed parse (`parse_request`), the handler, and lambda_runtime's
 //!   `serde_json::to_vec` of the rendered response.
@@ -45,7 +45,7 @@ fn runtime() -> tokio::runtime::Runtime {
 /// What lambda_runtime does with the request body, then the handler, then
 /// lambda_runtime's serialization of the response.
 fn invoke<P: SinkProvider>(rt: &tokio::runtime::Runtime, state: &Transformer<P>, body: &[u8]) -> Vec<u8> {
-    // The payload lambda_runtime deserializes once `raw_body` took the body.
+    // The payload lambda_runtime deserializes once `transformer::runtime` took the body.
     let de = &mut serde_json::Deserializer::from_slice(b"null");
     let _: IgnoredAny = serde_path_to_error::deserialize(de).unwrap();
     let (response, _, _) = rt.block_on(respond(state, body, None)).unwrap();

@@ -6,39 +6,11 @@
 //! the same from the request body's text, and [`process`] from a parsed
 //! event, for tests and benchmarks.
 //!
-//! ## How the batch gets past lambda_runtime without copies
-//!
-//! lambda_runtime deserializes the request into an owned payload type and
-//! serializes the handler's answer with `serde_json::to_vec`. With the event
-//! types as owned `String`s that cost more than the transformation itself:
-//! a string per record id and per base64 payload (about 10 MB of copies for
-//! a 6 MB request), then every byte of a 6 MB response escape-checked again.
-//! So the handler takes the request body as the `Bytes` the runtime received
-//! ([`crate::raw_body`] takes them from the invocation before the runtime's
-//! deserializer sees it), checks it is JSON and parses it with strings
-//! borrowed from it ([`crate::firehose::parse_request`]), and returns the
-//! response already written ([`crate::response::RenderedResponse`]), which
-//! `serde_json` copies out verbatim.
-//!
-//! Of the ways weighed, this one keeps lambda_runtime's public API and its
-//! polling, error reporting and tracing untouched, and the handler an
-//! ordinary async function:
-//!
-//! * a payload of `Box<RawValue>` (the first version): the same parse, but
-//!   lambda_runtime copies the validated body into it, and the copy and the
-//!   original together put a 6 MB invocation's peak RSS at 36 to 37 MiB,
-//!   against 29 to 36 MiB now (README, "Performance");
-//! * a runtime layer alone cannot answer: the runtime's inner service still
-//!   deserializes a payload and serializes a response (lambda_runtime 1.5,
-//!   `layers/api_response.rs`, `requests.rs`), so [`crate::raw_body`] only
-//!   takes the body and the handler answers as usual. Datadog's tracer met the
-//!   same limit (DataDog/dd-trace-rs pull request 190: "layers don't have
-//!   access to the response");
-//! * a handler type of our own would need `RuntimeApiResponseService`, which
-//!   is crate-private.
-//!
-//! What remains is lambda_runtime's copy of the response into the request it
-//! posts. Measured: README, "Performance".
+//! The handler takes the request body as the `Bytes` the runtime received
+//! ([`crate::runtime`]), parses it with strings borrowed from it
+//! ([`crate::firehose::parse_request`]) and returns the response already
+//! written ([`crate::response::RenderedResponse`]); why:
+//! docs/decisions/transformer-request-body.md.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -81,9 +53,18 @@ impl<P: SinkProvider> Transformer<P> {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TransformerError {
     /// The body is not UTF-8, not JSON, or JSON but not a transformation
-    /// event.
-    #[error("not a valid Firehose transformation event: {0}")]
-    InvalidEvent(String),
+    /// event. The message says why, what was expected, and what the body
+    /// looks like when it is a well-known other event.
+    #[error(
+        "not a valid Firehose transformation event: {reason}{}. Expected what Firehose sends a \
+         transformation Lambda: {{\"deliveryStreamArn\": ..., \"records\": [{{\"recordId\": ..., \
+         \"approximateArrivalTimestamp\": ..., \"data\": \"<base64>\"}}]}}; samples are in events/transformer/",
+        looks_like.map(|l| format!(" (this looks like {l})")).unwrap_or_default()
+    )]
+    InvalidEvent {
+        reason: String,
+        looks_like: Option<&'static str>,
+    },
     #[error("not a valid Firehose transformation event: record {index} has an empty recordId")]
     EmptyRecordId { index: usize },
     #[error(
@@ -94,6 +75,27 @@ pub enum TransformerError {
         first: usize,
         second: usize,
     },
+}
+
+/// What a body that is not a transformation event looks like, when it is an
+/// event people often send by mistake (by the keys AWS's sample events of
+/// those services carry).
+fn looks_like(body: &[u8]) -> Option<&'static str> {
+    let text = std::str::from_utf8(body).ok()?;
+    let has = |key: &str| text.contains(key);
+    if has("\"Records\"") && has("\"s3\"") {
+        Some("an S3 event notification")
+    } else if has("\"Records\"") && has("\"kinesis\"") {
+        Some("a Kinesis event for a Lambda event source mapping")
+    } else if has("\"Records\"") && has("\"Sns\"") {
+        Some("an SNS notification")
+    } else if has("\"event_name\"") && has("\"event_time\"") {
+        Some("a single chat event, which Firehose would send base64-encoded in a record's data")
+    } else if has("\"detail-type\"") {
+        Some("an EventBridge event (the producer's trigger)")
+    } else {
+        None
+    }
 }
 
 impl From<TransformerError> for lambda_runtime::Diagnostic {
@@ -127,7 +129,7 @@ pub struct Summary {
 }
 
 /// The Lambda entry point: the request body as the runtime received it (see
-/// [`crate::raw_body`]), the response as bytes to send.
+/// [`crate::runtime`]), the response as bytes to send.
 pub async fn handle<P: SinkProvider>(
     state: &Transformer<P>,
     event: LambdaEvent<Bytes>,
@@ -160,7 +162,10 @@ pub async fn respond<P: SinkProvider>(
     body: &[u8],
     deadline: Option<Instant>,
 ) -> Result<(RenderedResponse, Summary, String), TransformerError> {
-    let event = parse_request(body).map_err(TransformerError::InvalidEvent)?;
+    let event = parse_request(body).map_err(|reason| TransformerError::InvalidEvent {
+        looks_like: looks_like(body),
+        reason,
+    })?;
     let invocation_id = event.invocation_id.clone().into_owned();
     let (answers, summary) = process(state, event, deadline).await?;
     Ok((answers.render(), summary, invocation_id))

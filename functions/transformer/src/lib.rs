@@ -21,8 +21,8 @@
 //! * [`reingest`]: where overflow records go (a
 //!   [`chat_pipeline::destination::Destination`]) and what is put back.
 //! * [`config`]: environment variables, checked at cold start.
-//! * [`raw_body`]: the runtime layer that hands the handler the request body
-//!   without lambda_runtime's copy.
+//! * [`runtime`]: what `main.rs` starts: the Lambda runtime around the
+//!   handler, which gets each request body without lambda_runtime's copy.
 //! * `synthetic` (feature `test-util`): generated events for benchmarks and
 //!   tests.
 //!
@@ -33,12 +33,25 @@ pub mod config;
 pub mod envelope_scan;
 pub mod firehose;
 pub mod handler;
-pub mod raw_body;
 pub mod record;
 pub mod reingest;
 pub mod response;
+pub mod runtime;
 #[cfg(feature = "test-util")]
 pub mod synthetic;
 
 pub use config::Config;
+
+/// What `transformer --help` says: what the binary is, and how to run it.
+pub const ABOUT: &str = "\
+The chat pipeline's Firehose data-transformation Lambda (the `bootstrap` of
+the transformer function). It serves the Lambda Runtime API named by
+AWS_LAMBDA_RUNTIME_API, so run it through a runtime rather than by hand:
+
+  make watch                    serve it (and the producer) on port 9000
+  make invoke-transformer EVENT=events/transformer/direct-put.json
+
+Configuration: DROP_EVENT_TYPES, REINGEST, MAX_ATTEMPTS (README, \"The
+transformer\"). Sample events and their expected responses:
+events/transformer/.";
 pub use handler::{Transformer, handle, process, respond};

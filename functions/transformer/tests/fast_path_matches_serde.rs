@@ -61,7 +61,7 @@ fn serde_path(state: &Transformer<MemorySinks>, body: &[u8]) -> Option<Vec<u8>> 
     Some(serde_json::to_vec(&answers.to_response()).unwrap())
 }
 
-/// The fast path, as the function runs it (`raw_body` hands `handle` the
+/// The fast path, as the function runs it (`transformer::runtime` hands `handle` the
 /// bytes the runtime received).
 fn fast_path(state: &Transformer<MemorySinks>, body: &[u8]) -> Option<Vec<u8>> {
     let (response, summary, _) = runtime().block_on(respond(state, body, None)).ok()?;

@@ -28,7 +28,7 @@ fn state() -> Transformer<MemorySinks> {
     )
 }
 
-/// The body as the runtime received it (`raw_body` hands it over).
+/// The body as the runtime received it (`transformer::runtime` hands it over).
 fn raw(event: &TransformationEvent<'_>) -> Bytes {
     Bytes::from(serde_json::to_vec(event).unwrap())
 }
@@ -70,6 +70,41 @@ fn other_event_shapes_name_the_missing_field() {
         ok.records[0].approximate_arrival_timestamp.0.millis(),
         1_795_305_600_000
     );
+}
+
+/// Someone invoking the transformer with another event is told what was
+/// expected, where the samples are, and what they sent when it is a
+/// well-known other event.
+#[tokio::test]
+async fn other_events_are_told_what_was_expected() {
+    let cases = [
+        (
+            r#"{"Records":[{"eventSource":"aws:s3","s3":{"bucket":{"name":"b"},"object":{"key":"k"}}}]}"#,
+            Some("an S3 event notification"),
+        ),
+        (
+            r#"{"Records":[{"kinesis":{"data":"e30="},"eventSource":"aws:kinesis"}]}"#,
+            Some("a Kinesis event"),
+        ),
+        (
+            r#"{"event_name":"JOIN","event_time":"2026-11-21T12:00:00Z","user":7}"#,
+            Some("a single chat event"),
+        ),
+        (r#"{"hello":"world"}"#, None),
+    ];
+    for (body, looks_like) in cases {
+        let err = handle(&state(), LambdaEvent::new(Bytes::from(body), Context::default()))
+            .await
+            .unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("missing field `deliveryStreamArn`"), "{message}");
+        assert!(message.contains("events/transformer/"), "{message}");
+        assert!(message.contains(r#""records": [{"recordId""#), "{message}");
+        match looks_like {
+            Some(kind) => assert!(message.contains(&format!("(this looks like {kind}")), "{message}"),
+            None => assert!(!message.contains("this looks like"), "{message}"),
+        }
+    }
 }
 
 #[tokio::test]
@@ -118,7 +153,7 @@ async fn a_body_that_is_not_an_event_is_an_invocation_error_naming_the_place() {
     );
 }
 
-/// lambda_runtime no longer parses the body (see `raw_body`): the handler
+/// lambda_runtime no longer parses the body (see `transformer::runtime`): the handler
 /// refuses what it used to refuse, with the reason.
 #[tokio::test]
 async fn a_body_that_is_not_json_or_not_utf8_is_an_invocation_error_saying_so() {

@@ -35,7 +35,7 @@ fn sample_path(name: &str) -> PathBuf {
 
 async fn answer(name: &str) -> (serde_json::Value, Vec<u8>) {
     let bytes = std::fs::read(sample_path(&format!("{name}.json"))).unwrap();
-    // What the runtime received, as `raw_body` hands it to the handler.
+    // What the runtime received, as `transformer::runtime` hands it to the handler.
     let body = Bytes::from(bytes);
     let state = Transformer::new(
         Config::default(),
