@@ -79,11 +79,17 @@ ACCEPTED = {
 # The curation workflow's Athena states (template.yaml, CurationStateMachine).
 ATHENA_STATES = ["CreateTable", "InsertNewEvents", "InsertLateEvents", "CompactSmallFiles", "ExpireSnapshotsAndOrphans"]
 
+# The warehouse recipes over the curated Iceberg table.
+CURATED_RECIPES = ["06_curated_table.sql", "06_curated_iceberg_table.sql"]
+
 # Athena User Guide, "OPTIMIZE" and "VACUUM": their synopses, for the table.
 ATHENA_MAINTENANCE_SYNOPSES = {
     "CompactSmallFiles": r"OPTIMIZE chat_events_curated REWRITE DATA USING BIN_PACK",
     "ExpireSnapshotsAndOrphans": r"VACUUM chat_events_curated",
 }
+
+# The curated Iceberg table, as DuckDB reads its Parquet files.
+ACCEPTED["iceberg"] = ACCEPTED["duckdb"]
 
 # Columns a consumer adds beyond the schema, with why.
 EXTRA = {
@@ -144,7 +150,7 @@ def compare(c: Checks, consumer: str, schema: dict, declared: dict[str, tuple[st
         written, null = declared[name]
         norm = re.sub(r"\s+", "", written).upper()
         k = kind(prop)
-        if k == "struct" and consumer in ("glue", "duckdb"):
+        if k == "struct" and consumer in ("glue", "duckdb", "iceberg"):
             fields = struct_fields(written, consumer)
             ok = list(fields) == list(prop["properties"]) and all(
                 fields[f] in ACCEPTED[consumer][kind(p)] for f, p in prop["properties"].items()
@@ -283,11 +289,24 @@ def main() -> int:
         definition = lake.definition
         iceberg = {f.name: (curated.duckdb_type(f.field_type), None) for f in definition.schema.fields}
         iceberg["dt"] = ("VARCHAR", None)  # not in the table; compare() expects the lake partition
-        compare(c, "duckdb", schema, iceberg)
+        compare(c, "iceberg", schema, iceberg)
         c.check("iceberg: chat_events_curated has no dt column (its partition is day(occurred_at))",
                 "dt" not in {f.name for f in definition.schema.fields}, "dt found")
         spec = [(f.name, str(f.transform)) for f in definition.spec.fields]
         c.check("iceberg: partitioned by day(occurred_at)", spec == [("occurred_at_day", "day")], str(spec))
+
+    # The recipes that read the curated table name only its columns (which
+    # are the schema's, checked above).
+    curated_columns = {f.name for f in definition.schema.fields}
+    for name in CURATED_RECIPES:
+        tree = trees.get(name)
+        if tree is None:
+            c.check(f"{name}: exists and parses", False, "missing")
+            continue
+        aliases = {a.raw.split()[-1].lower() for a in tree.recursive_crawl("alias_expression")}
+        used = {seg.raw.split(".")[-1].strip('"').lower() for seg in tree.recursive_crawl("column_reference")}
+        unknown = sorted(used - curated_columns - aliases)
+        c.check(f"{name}: reads only chat_events_curated's columns", not unknown, f"unknown {unknown}")
 
     redshift = trees.get("03_chat_events_view.sql")
     if redshift is not None:

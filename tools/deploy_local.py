@@ -586,6 +586,7 @@ def check_left_out_alarm(c: Checks, template: dict):
 
 SNOWFLAKE_USER = "arn:aws:iam::123456789012:user/abc1-s-example"
 SNOWFLAKE_EXTERNAL_ID = "MYACCOUNT_SFCRole=2_abcdefg="
+SNOWFLAKE_ICEBERG_EXTERNAL_IDS = ["MYACCOUNT_SFCRole=2_glue000=", "MYACCOUNT_SFCRole=2_volume0="]
 
 
 def check_snowflake_options(c: Checks, aws, body: str, name: str):
@@ -599,6 +600,7 @@ def check_snowflake_options(c: Checks, aws, body: str, name: str):
     stack = deploy(aws, body, name, "DirectPut", update=True, extra={
         "SnowflakeIamUserArn": SNOWFLAKE_USER,
         "SnowflakeExternalId": SNOWFLAKE_EXTERNAL_ID,
+        "SnowflakeIcebergExternalIds": ",".join(SNOWFLAKE_ICEBERG_EXTERNAL_IDS),
         "SnowpipeQueueArn": queue_arn,
     })
     c.equal("update completes", stack["StackStatus"], "UPDATE_COMPLETE")
@@ -618,6 +620,25 @@ def check_snowflake_options(c: Checks, aws, body: str, name: str):
     c.equal("read only, on events/ only", role_grants(iam, role_name), {
         "s3:GetObject": {f"{bucket_arn}/events/*"},
         "s3:GetObjectVersion": {f"{bucket_arn}/events/*"},
+        "s3:ListBucket": {bucket_arn},
+        "s3:GetBucketLocation": {bucket_arn},
+    })
+    # The Iceberg role: the catalog integration and the external volume, each
+    # with its own external ID; reads of the curated table only.
+    iceberg_role_name = physical(stack, "SnowflakeIcebergRole")
+    c.equal("iceberg role has the fixed name the integrations were told", iceberg_role_name, f"{name}-snowflake-iceberg")
+    iceberg_role = iam.get_role(RoleName=iceberg_role_name)["Role"]
+    c.equal("output SnowflakeIcebergRoleArn is the role's ARN", outputs.get("SnowflakeIcebergRoleArn"), iceberg_role["Arn"])
+    (statement,) = trust_statements(iceberg_role)
+    c.equal("iceberg role: trusted by Snowflake's IAM user with either integration's external ID",
+            (statement["Principal"], statement.get("Condition")),
+            ({"AWS": SNOWFLAKE_USER}, {"StringEquals": {"sts:ExternalId": SNOWFLAKE_ICEBERG_EXTERNAL_IDS}}))
+    glue = curated_table_glue_resources(physical(stack, "EventsDatabase"))
+    c.equal("iceberg role: reads the curated table's definition and files only", role_grants(iam, iceberg_role_name), {
+        "glue:GetTable": glue,
+        "glue:GetTables": glue,
+        "s3:GetObject": {f"{bucket_arn}/curated/*"},
+        "s3:GetObjectVersion": {f"{bucket_arn}/curated/*"},
         "s3:ListBucket": {bucket_arn},
         "s3:GetBucketLocation": {bucket_arn},
     })
@@ -659,7 +680,21 @@ def check_redshift_role(c: Checks, aws, translated: dict):
     stream_arn = aws("kinesis").describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]["StreamARN"]
     reads = {"kinesis:DescribeStreamSummary", "kinesis:DescribeStream", "kinesis:GetShardIterator", "kinesis:GetRecords", "kinesis:ListShards"}
     expected = {a: {stream_arn} for a in reads} | {"kinesis:ListStreams": {"*"}}
-    c.equal("exactly the streaming-ingestion reads, on this stream", role_grants(iam, role_name), expected)
+    database, bucket = physical(stack, "EventsDatabase"), physical(stack, "DataBucket")
+    glue = curated_table_glue_resources(database)
+    bucket_arn = f"arn:aws:s3:::{bucket}"
+    expected |= {a: glue for a in ("glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:GetPartitions")}
+    expected |= {"s3:GetObject": {f"{bucket_arn}/curated/*"}, "s3:ListBucket": {bucket_arn}, "s3:GetBucketLocation": {bucket_arn}}
+    c.equal("exactly the streaming-ingestion reads on this stream, and reads of the curated table", role_grants(iam, role_name), expected)
+
+
+def curated_table_glue_resources(database: str) -> set[str]:
+    region_account = f"{REGION}:{ACCOUNT}"
+    return {
+        f"arn:aws:glue:{region_account}:catalog",
+        f"arn:aws:glue:{region_account}:database/{database}",
+        f"arn:aws:glue:{region_account}:table/{database}/chat_events_curated",
+    }
 
 
 def check_source_switch(c: Checks, aws, body: str, name: str, before: dict):

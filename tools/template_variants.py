@@ -24,6 +24,7 @@ OPTIONS_ON = {
     "SnowflakeIamUserArn": "arn:aws:iam::123456789012:user/abc1-s-example",
     "SnowflakeExternalId": "MYACCOUNT_SFCRole=2_abcdefg=",
     "SnowpipeQueueArn": "arn:aws:sqs:us-east-1:123456789012:sf-snowpipe-AIDAEXAMPLE-example",
+    "SnowflakeIcebergExternalIds": "MYACCOUNT_SFCRole=2_glue000=,MYACCOUNT_SFCRole=2_volume0=",
 }
 
 

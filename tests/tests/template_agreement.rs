@@ -415,6 +415,80 @@ fn nothing_arriving_breaches_an_alarm() {
     }
 }
 
+/// The curation workflow's alarms: "stopped" watches exactly the metric its
+/// last state publishes (namespace, name, dimension), with missing data
+/// breaching; "failed" watches the state machine's own failures.
+#[test]
+fn the_curation_alarms_watch_what_the_workflow_does() {
+    let t = template();
+    let machine = t.properties("CurationStateMachine").unwrap();
+    let publish = at(machine, &["Definition", "States", "PublishRun", "Parameters"]).unwrap();
+    let metric = at(publish, &["MetricData"]).and_then(|m| m.get(0)).unwrap();
+    let stopped = t.properties("CurationStoppedAlarm").unwrap();
+    assert_eq!(at(stopped, &["Namespace"]), at(publish, &["Namespace"]));
+    assert_eq!(at(stopped, &["MetricName"]), at(metric, &["MetricName"]));
+    let dimension = at(metric, &["Dimensions"]).and_then(|d| d.get(0)).unwrap();
+    let alarm_dimension = at(stopped, &["Dimensions"]).and_then(|d| d.get(0)).unwrap();
+    assert_eq!(at(alarm_dimension, &["Name"]), at(dimension, &["Name"]));
+    // ${StackName} in the definition is the stack name, as in the alarm.
+    assert_eq!(at(dimension, &["Value"]).and_then(Value::as_str), Some("${StackName}"));
+    let substituted = at(machine, &["DefinitionSubstitutions"])
+        .and_then(|d| d.get("StackName"))
+        .unwrap();
+    assert_eq!(tag(substituted).as_deref(), Some("Ref"));
+    assert_eq!(untag(substituted), &Value::String("AWS::StackName".into()));
+    let alarm_value = alarm_dimension.get("Value").unwrap();
+    assert_eq!(tag(alarm_value).as_deref(), Some("Ref"));
+    assert_eq!(untag(alarm_value), &Value::String("AWS::StackName".into()));
+    assert_eq!(
+        at(stopped, &["TreatMissingData"]).and_then(Value::as_str),
+        Some("breaching")
+    );
+    let failed = t.properties("CurationFailedAlarm").unwrap();
+    assert_eq!(
+        (at(failed, &["Namespace"]), at(failed, &["MetricName"])),
+        (
+            Some(&Value::String("AWS/States".into())),
+            Some(&Value::String("ExecutionsFailed".into()))
+        )
+    );
+    // Every failure path ends in the Fail state the failed alarm counts.
+    let states = at(machine, &["Definition", "States"])
+        .and_then(Value::as_mapping)
+        .unwrap();
+    for (name, state) in states {
+        for catch in at(state, &["Catch"]).and_then(Value::as_sequence).into_iter().flatten() {
+            let next = at(catch, &["Next"]).and_then(Value::as_str).unwrap();
+            assert!(
+                [
+                    "ReleaseLockAfterFailure",
+                    "RunFailed",
+                    "ReadLockHolder",
+                    "SkipRun",
+                    "TakeOverLock"
+                ]
+                .contains(&next),
+                "{name:?} catches into {next}"
+            );
+        }
+    }
+}
+
+/// MiniStack does not keep a state machine's logging configuration, so it is
+/// held to the template here: errors, to the workflow's own log group.
+#[test]
+fn the_curation_logs_its_errors_to_its_log_group() {
+    let t = template();
+    let logging = at(t.properties("CurationStateMachine").unwrap(), &["LoggingConfiguration"]).unwrap();
+    assert_eq!(at(logging, &["Level"]).and_then(Value::as_str), Some("ERROR"));
+    let destination = at(logging, &["Destinations"]).and_then(|d| d.get(0)).unwrap();
+    let arn = at(destination, &["CloudWatchLogsLogGroup"])
+        .and_then(|g| g.get("LogGroupArn"))
+        .unwrap();
+    assert_eq!(tag(arn).as_deref(), Some("GetAtt"));
+    assert!(format!("{:?}", untag(arn)).contains("CurationLogGroup"), "{arn:?}");
+}
+
 /// The smallest record the transformer accepts (55 bytes: the three required
 /// fields, the shortest event name, the smallest epoch-milliseconds time it
 /// takes for one), the worst case for the response's growth: its answer is
