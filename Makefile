@@ -21,7 +21,7 @@ LAKE_SQL := .venv-query/bin/python tools/lake_sql.py --lake $(LAKE)
 TICKS ?= 3
 EVENTS ?= 500
 
-.PHONY: help demo setup test check lint unit tools-test template-check sql-check deploy-local \
+.PHONY: help demo demo-transcript setup test check lint unit tools-test template-check sql-check deploy-local \
 	query describe curate curation-bench build deploy arm64-target bench measure watch \
 	invoke-transformer invoke-producer clean distclean freeze-tools
 
@@ -34,6 +34,9 @@ demo: setup ## The whole pipeline on this machine (TICKS=3 EVENTS=500 LAKE=out K
 	@$(LAKE_SQL) curate --maintenance
 	@echo; echo "The stack's named queries (template.yaml), run by DuckDB over $(LAKE)/ (make query):"
 	@$(LAKE_SQL) named
+
+demo-transcript: ## Run make demo and keep its whole output in docs/demo-output.txt (the README quotes it)
+	$(MAKE) --no-print-directory demo 2>&1 | tee docs/demo-output.txt
 
 setup: $(INSTALLED) ## Install the pinned Python tools into the project virtualenvs
 
@@ -100,8 +103,8 @@ describe: setup ## The columns of TABLE (default chat_events_curated; also chat_
 curate: setup ## Run the stack's curation workflow over LAKE (default out/); MAINTENANCE=1 for the daily run (late events, OPTIMIZE, VACUUM)
 	@$(LAKE_SQL) curate $(if $(MAINTENANCE),--maintenance)
 
-curation-bench: setup ## Exactness and cost of the curated table on synthetic lakes of 60 and 120 arrival days (a few minutes)
-	@echo "Writing and curating two synthetic lakes, day by day (60 and 120 arrival days, 500 events a day): a few minutes"
+curation-bench: setup ## Exactness and cost of the curated table on synthetic lakes of 60 and 120 arrival days (about 20 minutes)
+	@echo "Writing and curating two synthetic lakes day by day (60 and 120 arrival days, 500 events a day): about 20 minutes on 2 cores"
 	cd tools && ../.venv-query/bin/python curation_bench.py --days 60 120 --events-per-day 500
 
 arm64-target:

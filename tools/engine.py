@@ -33,6 +33,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import sqlglot
 from pyiceberg import expressions as ice
+from pyiceberg.types import TimestampType
 from sqlglot import exp
 
 import cfn_template
@@ -106,7 +107,10 @@ def _conjuncts(node: exp.Expression | None) -> list[exp.Expression]:
 class Lake:
     """A DuckDB connection over one local lake, with the stack's tables and views."""
 
-    def __init__(self, lake: Path, parameters: dict[str, str] | None = None):
+    def __init__(self, lake: Path, parameters: dict[str, str] | None = None, prune: bool = True):
+        # prune=False reads every data file of the curated table (tests
+        # compare the two: pruning must never change an answer).
+        self.prune = prune
         self.dir = lake.resolve()
         self.template = cfn_template.load()
         self.parameters = cfn_template.parameter_values(self.template, parameters)
@@ -141,9 +145,26 @@ class Lake:
         """Athena SQL as the DuckDB statements that answer it here."""
         out = []
         for tree in dialect.parse(sql, parameters):
+            self.unqualify(tree)
             self.resolve_curated(tree)
             out.append(dialect.to_duckdb(tree))
         return out
+
+    def stack_tables(self) -> set[str]:
+        views = {m.group(1) for q in self.queries if q.creates_view
+                 for m in [re.search(r"VIEW\s+(\w+)", q.sql, flags=re.IGNORECASE)] if m}
+        return {self.raw.name, self.definition.name} | views
+
+    def unqualify(self, tree: exp.Expression):
+        """`chat_pipeline_staging.chat_events_curated` (or with the catalog,
+        `awsdatacatalog.<database>.<table>`) as Athena names the stack's tables
+        in its Glue database: here there is one database, so the qualifier
+        goes."""
+        tables = self.stack_tables()
+        for ref in tree.find_all(exp.Table):
+            if ref.name in tables and ref.args.get("db") is not None:
+                ref.set("db", None)
+                ref.set("catalog", None)
 
     def resolve_curated(self, tree: exp.Expression):
         """Replaces every read of the curated table in `tree` with a read of
@@ -178,7 +199,7 @@ class Lake:
         columns with a constant. Anything else is left to the query, which
         still applies it: pruning only ever skips files that cannot match."""
         select = ref.find_ancestor(exp.Select)
-        if select is None:
+        if select is None or not self.prune:
             return ice.AlwaysTrue()
         sources = [select.args["from_"].this] if select.args.get("from_") else []
         sources += [j.this for j in select.args.get("joins") or []]
@@ -191,7 +212,7 @@ class Lake:
             for column, op, value in self._comparisons(c):
                 if column.name not in columns or (column.table and column.table != alias) or (not column.table and not alone):
                     continue
-                literal = self._constant(value)
+                literal = self._constant(value, columns[column.name].field_type)
                 if literal is None:
                     continue
                 result = ice.And(result, _ICEBERG_OPS[op](column.name, literal))
@@ -211,16 +232,25 @@ class Lake:
         elif isinstance(right, exp.Column) and not left.find(exp.Column, exp.Subquery, exp.Select):
             yield right, _FLIPPED[op], left
 
-    def _constant(self, value: exp.Expression):
-        """A constant expression's value, as Iceberg literals take it."""
+    def _constant(self, value: exp.Expression, field_type):
+        """A constant expression's value, as Iceberg literals of the column's
+        type take it (a date compared with a timestamp is its midnight, as
+        the engines compare them)."""
         try:
             ((result,),) = self.con.execute(dialect.to_duckdb(exp.select(value.copy()))).fetchall()
         except duckdb.Error:
             return None
+        if isinstance(result, dt.date) and not isinstance(result, dt.datetime) and isinstance(field_type, TimestampType):
+            result = dt.datetime.combine(result, dt.time())
         if isinstance(result, dt.datetime):
             if result.tzinfo is not None:
                 result = result.astimezone(dt.timezone.utc).replace(tzinfo=None)
-            return result.isoformat()
+            if isinstance(field_type, TimestampType):
+                return result.isoformat()
+            # A date column against a time of day: the engines compare the
+            # date's midnight, which no date literal states for every
+            # operator; leave it to the query (no pruning, never a wrong one).
+            return result.date().isoformat() if result.time() == dt.time() else None
         if isinstance(result, dt.date):
             return result.isoformat()
         if isinstance(result, (int, str)):

@@ -1,0 +1,58 @@
+"""Every SQL block of the README runs unchanged with `make query` (here:
+the engine `make query` uses, over a lake curated by the stack's workflow),
+or is marked `*Athena only:*` on the line before it, and then at least reads as Athena SQL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+
+TOOLS = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(TOOLS))
+import dialect  # noqa: E402
+import engine  # noqa: E402
+import synthetic_lake  # noqa: E402
+
+README = TOOLS.parent / "README.md"
+
+
+def sql_blocks(text: str) -> list[tuple[str, bool]]:
+    """(sql, athena_only) for every ```sql block: Athena only when the line
+    just before the block is `*Athena only:*`."""
+    out = []
+    for m in re.finditer(r"```sql\n(.*?)```", text, flags=re.DOTALL):
+        before = text[: m.start()].rstrip().rsplit("\n", 1)[-1]
+        out.append((m.group(1), before.strip() == "*Athena only:*"))
+    return out
+
+
+class ReadmeSql(unittest.TestCase):
+    def test_every_sql_block_runs_here_or_says_it_is_for_athena(self):
+        blocks = sql_blocks(README.read_text())
+        self.assertGreaterEqual(len(blocks), 4)
+        with tempfile.TemporaryDirectory(prefix="readme-sql-") as d:
+            lake_dir = Path(d)
+            today = dt.datetime.now(dt.timezone.utc).date()
+            for day in (today - dt.timedelta(days=1), today):
+                for obj in synthetic_lake.objects_of(day, 50, seed=3):
+                    synthetic_lake.write(lake_dir, obj)
+            lake = engine.Lake(lake_dir)
+            engine.Curation(lake).run(maintenance=True)
+            lake.refresh()
+            for sql, athena_only in blocks:
+                with self.subTest(sql=sql.splitlines()[0]):
+                    if athena_only:
+                        self.assertEqual(len(dialect.parse(sql)), 1)
+                        continue
+                    columns, rows = lake.run(sql)
+                    self.assertTrue(columns)
+                    self.assertTrue(rows, "the query answered nothing over a two-day lake")
+
+
+if __name__ == "__main__":
+    unittest.main()
