@@ -16,6 +16,8 @@
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use chat_pipeline::timestamp::Timestamp;
+use serde::Deserialize;
+use serde::de::{self, Deserializer};
 use serde_json::{Map, Value};
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -36,9 +38,6 @@ const ENVELOPE_KEYS: [&str; 10] = [
     "detail",
     "replay-name",
 ];
-
-/// Keys an invocation may use to override the configuration.
-pub const OVERRIDE_KEYS: [&str; 4] = ["events", "seed", "sink", "dry_run"];
 
 /// An invocation payload the producer cannot act on.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -165,58 +164,81 @@ fn detail_object(detail: &Value) -> Result<Map<String, Value>, TriggerError> {
     }
 }
 
+/// The overrides as a direct invocation writes them: exactly these fields,
+/// each checked as it is read (serde names the field of any error through
+/// `serde_path_to_error`, an unknown one included).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OverrideFields {
+    #[serde(default, deserialize_with = "events_in_range")]
+    events: Option<u64>,
+    #[serde(default, deserialize_with = "non_negative_integer")]
+    seed: Option<u64>,
+    #[serde(default, deserialize_with = "sink_name")]
+    sink: Option<DestinationKind>,
+    #[serde(default, deserialize_with = "boolean")]
+    dry_run: Option<bool>,
+}
+
+fn events_in_range<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    let value = Value::deserialize(d)?;
+    value
+        .as_u64()
+        .filter(|n| (MIN_EVENTS..=MAX_EVENTS).contains(n))
+        .map(Some)
+        .ok_or_else(|| {
+            de::Error::custom(format!(
+                "expected an integer from {MIN_EVENTS} to {MAX_EVENTS}, found {value}"
+            ))
+        })
+}
+
+fn non_negative_integer<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    let value = Value::deserialize(d)?;
+    value
+        .as_u64()
+        .map(Some)
+        .ok_or_else(|| de::Error::custom(format!("expected a non-negative integer, found {value}")))
+}
+
+fn sink_name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DestinationKind>, D::Error> {
+    let value = Value::deserialize(d)?;
+    value
+        .as_str()
+        .and_then(DestinationKind::parse)
+        .map(Some)
+        .ok_or_else(|| de::Error::custom(format!("expected {}, found {value}", DestinationKind::NAMES)))
+}
+
+fn boolean<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    let value = Value::deserialize(d)?;
+    value
+        .as_bool()
+        .map(Some)
+        .ok_or_else(|| de::Error::custom(format!("expected true or false, found {value}")))
+}
+
 fn read_overrides(map: &Map<String, Value>, prefix: &str, out: &mut Overrides) -> Result<(), TriggerError> {
-    for (key, value) in map {
-        let field = format!("{prefix}{key}");
-        let twice = || TriggerError::new(field.clone(), "given both in `detail` and at the top level");
-        match key.as_str() {
-            "events" => {
-                let n = value
-                    .as_u64()
-                    .filter(|n| (MIN_EVENTS..=MAX_EVENTS).contains(n))
-                    .ok_or_else(|| {
-                        TriggerError::new(
-                            &field,
-                            format!("expected an integer from {MIN_EVENTS} to {MAX_EVENTS}, found {value}"),
-                        )
-                    })?;
-                if out.events.replace(n).is_some() {
-                    return Err(twice());
-                }
-            }
-            "seed" => {
-                let n = value.as_u64().ok_or_else(|| {
-                    TriggerError::new(&field, format!("expected a non-negative integer, found {value}"))
-                })?;
-                if out.seed.replace(n).is_some() {
-                    return Err(twice());
-                }
-            }
-            "sink" => {
-                let s = value.as_str().and_then(DestinationKind::parse).ok_or_else(|| {
-                    TriggerError::new(&field, format!("expected {}, found {value}", DestinationKind::NAMES))
-                })?;
-                if out.sink.replace(s).is_some() {
-                    return Err(twice());
-                }
-            }
-            "dry_run" => {
-                let b = value
-                    .as_bool()
-                    .ok_or_else(|| TriggerError::new(&field, format!("expected true or false, found {value}")))?;
-                if out.dry_run.replace(b).is_some() {
-                    return Err(twice());
-                }
-            }
-            _ => {
-                return Err(TriggerError::new(
-                    &field,
-                    format!("unknown field; overrides are {}", OVERRIDE_KEYS.join(", ")),
-                ));
-            }
-        }
-    }
+    let fields: OverrideFields = serde_path_to_error::deserialize(Value::Object(map.clone()))
+        .map_err(|e| TriggerError::new(format!("{prefix}{}", e.path()), e.inner().to_string()))?;
+    let twice = |key: &str| TriggerError::new(format!("{prefix}{key}"), "given both in `detail` and at the top level");
+    merge(&mut out.events, fields.events).map_err(|()| twice("events"))?;
+    merge(&mut out.seed, fields.seed).map_err(|()| twice("seed"))?;
+    merge(&mut out.sink, fields.sink).map_err(|()| twice("sink"))?;
+    merge(&mut out.dry_run, fields.dry_run).map_err(|()| twice("dry_run"))?;
     Ok(())
+}
+
+/// Sets `slot` from `value`; a value given twice is refused.
+fn merge<T>(slot: &mut Option<T>, value: Option<T>) -> Result<(), ()> {
+    match (slot.is_some(), value) {
+        (true, Some(_)) => Err(()),
+        (_, Some(v)) => {
+            *slot = Some(v);
+            Ok(())
+        }
+        (_, None) => Ok(()),
+    }
 }
 
 fn kind(v: &Value) -> &'static str {

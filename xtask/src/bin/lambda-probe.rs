@@ -19,54 +19,41 @@ use std::time::Duration;
 use transformer::synthetic::{Format, Source, transformation_event};
 use xtask::runtime_api::{FunctionProcess, Outcome, RuntimeApi};
 
+/// Measures a function binary the way Lambda runs it, against the local
+/// Runtime API stand-in: cold start (process start until it first asks for
+/// an event), one invocation's round trip and peak resident memory, and
+/// optionally warm repeats. `make measure` runs it on the release binaries.
+#[derive(Debug, clap::Parser)]
+#[command(name = "lambda-probe", version)]
+#[command(group = clap::ArgGroup::new("payload").multiple(false))]
 struct Args {
+    /// The function binary (a `bootstrap`), e.g. target/release/transformer.
+    #[arg(long)]
     binary: PathBuf,
+    /// The event to invoke it with, a JSON file.
+    #[arg(long, group = "payload")]
     event: Option<PathBuf>,
-    synthetic_bytes: Option<usize>,
-    source: Source,
+    /// A generated Kinesis-source transformation event of about this many bytes.
+    #[arg(long, group = "payload", value_name = "BYTES")]
+    synthetic_transformer_bytes: Option<usize>,
+    /// A generated Direct PUT transformation event of about this many bytes.
+    #[arg(long, group = "payload", value_name = "BYTES")]
+    synthetic_direct_put_bytes: Option<usize>,
+    /// An environment variable for the function, KEY=VALUE (repeatable).
+    #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
     env: Vec<(String, String)>,
+    /// Fresh processes to time the cold start over.
+    #[arg(long, default_value_t = 20)]
     starts: usize,
+    /// Invoke the same event this many more times in the warm process.
+    #[arg(long, default_value_t = 0)]
     repeat: usize,
 }
 
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        binary: PathBuf::new(),
-        event: None,
-        synthetic_bytes: None,
-        source: Source::KinesisStream,
-        env: Vec::new(),
-        starts: 20,
-        repeat: 0,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--binary" => args.binary = PathBuf::from(value()?),
-            "--event" => args.event = Some(PathBuf::from(value()?)),
-            "--synthetic-transformer-bytes" | "--synthetic-direct-put-bytes" => {
-                args.source = if flag == "--synthetic-direct-put-bytes" {
-                    Source::DirectPut
-                } else {
-                    Source::KinesisStream
-                };
-                args.synthetic_bytes = Some(value()?.parse().map_err(|e| format!("{flag}: {e}"))?)
-            }
-            "--repeat" => args.repeat = value()?.parse().map_err(|e| format!("--repeat: {e}"))?,
-            "--env" => {
-                let v = value()?;
-                let (k, val) = v.split_once('=').ok_or("--env takes KEY=VALUE")?;
-                args.env.push((k.to_owned(), val.to_owned()));
-            }
-            "--starts" => args.starts = value()?.parse().map_err(|e| format!("--starts: {e}"))?,
-            other => return Err(format!("unknown argument {other}")),
-        }
-    }
-    if args.binary.as_os_str().is_empty() {
-        return Err("--binary is required".into());
-    }
-    Ok(args)
+fn parse_env(v: &str) -> Result<(String, String), String> {
+    v.split_once('=')
+        .map(|(k, val)| (k.to_owned(), val.to_owned()))
+        .ok_or_else(|| format!("{v:?}: expected KEY=VALUE"))
 }
 
 /// A transformation event of producer events from `source` whose JSON is
@@ -94,7 +81,7 @@ async fn main() {
 type ProbeError = Box<dyn std::error::Error + Send + Sync>;
 
 async fn run() -> Result<(), ProbeError> {
-    let args = parse_args()?;
+    let args = <Args as clap::Parser>::parse();
     let env: Vec<(&str, &str)> = args.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let name = args.binary.display().to_string();
 
@@ -118,10 +105,15 @@ async fn run() -> Result<(), ProbeError> {
     }
 
     // One invocation in a fresh process, then its peak memory.
-    let payload = match (&args.event, args.synthetic_bytes) {
-        (Some(path), _) => std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?,
-        (None, Some(bytes)) => synthetic_event(args.source, bytes)?,
-        (None, None) => return Ok(()),
+    let payload = match (
+        &args.event,
+        args.synthetic_transformer_bytes,
+        args.synthetic_direct_put_bytes,
+    ) {
+        (Some(path), _, _) => std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?,
+        (None, Some(bytes), _) => synthetic_event(Source::KinesisStream, bytes)?,
+        (None, None, Some(bytes)) => synthetic_event(Source::DirectPut, bytes)?,
+        (None, None, None) => return Ok(()),
     };
     let api = RuntimeApi::start().await?;
     let f = FunctionProcess::spawn(&args.binary, &api, &env, true).map_err(|e| format!("{name}: {e}"))?;
