@@ -1,5 +1,8 @@
 """Reading template.yaml from Python: CloudFormation's short-form tags as
 their long forms, parameter defaults, and `Fn::Sub` over parameters.
+`python3 tools/cfn_template.py` prints the template so read, as JSON: the
+Rust reader (xtask/src/template.rs) is held to the same values by
+tests/tests/template_agreement.rs.
 
 Shared by tools/deploy_local.py (the emulator deployment) and
 tools/lake_sql.py (the local query engine), which both read the template as
@@ -81,3 +84,10 @@ def sub(value, parameters: dict[str, str], others: dict[str, str] | None = None)
         return names[inner]
 
     return re.sub(r"\$\{([^}]*)\}", replace, value["Fn::Sub"])
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    json.dump(load(Path(sys.argv[1]) if len(sys.argv) > 1 else TEMPLATE), sys.stdout)

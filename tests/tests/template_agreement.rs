@@ -415,6 +415,24 @@ fn nothing_arriving_breaches_an_alarm() {
     }
 }
 
+/// template.yaml has two readers, this crate's (xtask::template, for the
+/// tests and the local Firehose) and tools/cfn_template.py (for the query
+/// engine, the curation and the emulator deployment): they read the same
+/// values, short-form tags included.
+#[test]
+#[ignore = "needs .venv-query from `make setup`; `make test` runs it"]
+fn both_readers_of_the_template_read_the_same_values() {
+    let python = xtask::harness::repo().join(".venv-query/bin/python");
+    assert!(python.exists(), "{} is missing: run `make setup`", python.display());
+    let out = std::process::Command::new(&python)
+        .arg(xtask::harness::repo().join("tools/cfn_template.py"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let python_reads: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(template().long_form(), python_reads);
+}
+
 /// The curation workflow's alarms: "stopped" watches exactly the metric its
 /// last state publishes (namespace, name, dimension), with missing data
 /// breaching; "failed" watches the state machine's own failures.

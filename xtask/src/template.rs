@@ -112,6 +112,50 @@ impl Template {
     }
 }
 
+impl Template {
+    /// The template with CloudFormation's short-form tags written in their
+    /// long forms (`!Ref x` as `{"Ref": "x"}`, `!GetAtt a.b` as
+    /// `{"Fn::GetAtt": ["a", "b"]}`, `!Sub s` as `{"Fn::Sub": s}`), as JSON:
+    /// what `tools/cfn_template.py` reads, so a test can hold the two readers
+    /// of template.yaml to the same values.
+    pub fn long_form(&self) -> serde_json::Value {
+        long_form(&self.root)
+    }
+}
+
+fn long_form(v: &Value) -> serde_json::Value {
+    use serde_json::Value as Json;
+    match v {
+        Value::Null => Json::Null,
+        Value::Bool(b) => Json::Bool(*b),
+        Value::Number(n) => serde_json::to_value(n).unwrap_or(Json::Null),
+        Value::String(s) => Json::String(s.clone()),
+        Value::Sequence(items) => Json::Array(items.iter().map(long_form).collect()),
+        Value::Mapping(m) => Json::Object(
+            m.iter()
+                .map(|(k, v)| (k.as_str().map_or_else(|| format!("{k:?}"), str::to_owned), long_form(v)))
+                .collect(),
+        ),
+        Value::Tagged(t) => {
+            let tag = t.tag.to_string();
+            let tag = tag.trim_start_matches('!');
+            let name = if matches!(tag, "Ref" | "Condition") {
+                tag.to_owned()
+            } else {
+                format!("Fn::{tag}")
+            };
+            let inner = match (tag, &t.value) {
+                ("GetAtt", Value::String(s)) => {
+                    let (resource, attribute) = s.split_once('.').unwrap_or((s.as_str(), ""));
+                    serde_json::json!([resource, attribute])
+                }
+                (_, value) => long_form(value),
+            };
+            serde_json::json!({ name: inner })
+        }
+    }
+}
+
 /// The value at `path` below `v`, looking through CloudFormation tags.
 pub fn at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
     path.iter().try_fold(v, |v, key| untag(v).get(*key)).map(untag)
