@@ -48,7 +48,7 @@ fn invoke<P: SinkProvider>(rt: &tokio::runtime::Runtime, state: &Transformer<P>,
     // The payload lambda_runtime deserializes once `transformer::runtime` took the body.
     let de = &mut serde_json::Deserializer::from_slice(b"null");
     let _: IgnoredAny = serde_path_to_error::deserialize(de).unwrap();
-    let (response, _, _) = rt.block_on(respond(state, body, None)).unwrap();
+    let response = rt.block_on(respond(state, body, None)).unwrap().response;
     serde_json::to_vec(&response).unwrap()
 }
 

@@ -73,14 +73,14 @@ fn main() {
             return;
         }
         "ser" => {
-            let (response, _, _) = rt.block_on(respond(&state, &body, None)).unwrap();
+            let response = rt.block_on(respond(&state, &body, None)).unwrap().response;
             for _ in 0..rounds {
                 total += serde_json::to_vec(&response).unwrap().len();
             }
         }
         _ => {
             for _ in 0..rounds {
-                let (response, _, _) = rt.block_on(respond(&state, &body, None)).unwrap();
+                let response = rt.block_on(respond(&state, &body, None)).unwrap().response;
                 total += serde_json::to_vec(&response).unwrap().len();
             }
         }

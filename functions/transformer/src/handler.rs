@@ -9,11 +9,10 @@
 //! The handler takes the request body as the `Bytes` the runtime received
 //! ([`crate::runtime`]), parses it with strings borrowed from it
 //! ([`crate::firehose::parse_request`]) and returns the response already
-//! written ([`crate::response::RenderedResponse`]); why:
+//! written ([`crate::firehose::response::RenderedResponse`]); why:
 //! docs/decisions/transformer-request-body.md.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::time::Instant as StdInstant;
 
 use bytes::Bytes;
@@ -25,13 +24,15 @@ use lambda_runtime::LambdaEvent;
 use tokio::time::Instant;
 
 use crate::config::Config;
+use crate::firehose::response::{
+    Answer, AnswerData, Answers, EntrySizes, MeasuredId, RenderedResponse, base64_len, entry_len_with_id_len,
+    fitting_prefix,
+};
 use crate::firehose::{
-    FirehoseRecord, RecordResult, ResponseMetadata, TransformationEvent, entry_len_with_id_len, json_escaped_len,
-    parse_request, response_len,
+    FirehoseRecord, RecordResult, RequestError, ResponseMetadata, TransformationEvent, json_escaped_len, parse_request,
 };
 use crate::record::{BatchState, DropReason, Outcome, excerpt};
 use crate::reingest::{reingest_destination, reingest_record};
-use crate::response::{Answer, AnswerData, Answers, RenderedResponse, base64_len};
 
 /// The function's state, built once per container: the configuration and
 /// the provider of re-ingestion sinks (`AwsSinks` in the function;
@@ -50,7 +51,7 @@ impl<P: SinkProvider> Transformer<P> {
 
 /// The event cannot be answered record by record; Firehose retries the
 /// invocation.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum TransformerError {
     /// The body is not UTF-8, not JSON, or JSON but not a transformation
     /// event. The message says why, what was expected, and what the body
@@ -62,7 +63,7 @@ pub enum TransformerError {
         looks_like.map(|l| format!(" (this looks like {l})")).unwrap_or_default()
     )]
     InvalidEvent {
-        reason: String,
+        reason: RequestError,
         looks_like: Option<&'static str>,
     },
     #[error("not a valid Firehose transformation event: record {index} has an empty recordId")]
@@ -137,7 +138,11 @@ pub async fn handle<P: SinkProvider>(
     let started = StdInstant::now();
     let (body, context) = event.into_parts();
     let deadline = deadline_from_epoch_millis(context.deadline, state.config.deadline_margin);
-    let (response, summary, invocation_id) = respond(state, &body, deadline).await?;
+    let Responded {
+        response,
+        summary,
+        invocation_id,
+    } = respond(state, &body, deadline).await?;
     let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
     tracing::info!(
         invocation_id = %invocation_id,
@@ -154,21 +159,35 @@ pub async fn handle<P: SinkProvider>(
     Ok(response)
 }
 
+/// What one invocation answered, with what its log line says about it.
+#[derive(Clone, Debug)]
+pub struct Responded {
+    /// The response, written.
+    pub response: RenderedResponse,
+    /// Counts and sizes, for the log line and the metrics.
+    pub summary: Summary,
+    /// Firehose's id of the invocation.
+    pub invocation_id: String,
+}
+
 /// One invocation from the request body: check and parse it (strings
-/// borrowed from `body`), [`process`] it, and write the response. Also
-/// returns the summary and the invocation id, for the log line.
+/// borrowed from `body`), [`process`] it, and write the response.
 pub async fn respond<P: SinkProvider>(
     state: &Transformer<P>,
     body: &[u8],
     deadline: Option<Instant>,
-) -> Result<(RenderedResponse, Summary, String), TransformerError> {
+) -> Result<Responded, TransformerError> {
     let event = parse_request(body).map_err(|reason| TransformerError::InvalidEvent {
         looks_like: looks_like(body),
         reason,
     })?;
     let invocation_id = event.invocation_id.clone().into_owned();
     let (answers, summary) = process(state, event, deadline).await?;
-    Ok((answers.render(), summary, invocation_id))
+    Ok(Responded {
+        response: answers.render(),
+        summary,
+        invocation_id,
+    })
 }
 
 impl Summary {
@@ -214,7 +233,7 @@ pub async fn process<'a, P: SinkProvider>(
         .filter(|&i| matches!(outcomes[i], Outcome::Ok(_)))
         .collect();
     let reingested = if overflow.is_empty() {
-        HashMap::new()
+        Reingested::default()
     } else {
         reingest(state, &event, &outcomes, &overflow, deadline).await
     };
@@ -272,7 +291,7 @@ fn answer<'a>(
     outcomes: Vec<Outcome>,
     sizes: &[EntrySizes],
     fit: usize,
-    reingested: &HashMap<usize, bool>,
+    reingested: &Reingested,
 ) -> (Answers<'a>, Summary) {
     let mut summary = Summary {
         records: records.len(),
@@ -280,14 +299,17 @@ fn answer<'a>(
     };
     let mut entries = Vec::with_capacity(records.len());
     for (i, (record, outcome)) in records.into_iter().zip(outcomes).enumerate() {
-        let id = (record.record_id, sizes[i].id_len);
+        let id = MeasuredId {
+            id: record.record_id,
+            escaped_len: sizes[i].id_len,
+        };
         let entry = match outcome {
             Outcome::Ok(t) if i < fit => {
                 summary.ok += 1;
                 summary.bytes_out += t.line.len();
                 Answer::new(id, RecordResult::Ok, AnswerData::Line(t.line), Some(t.keys))
             }
-            Outcome::Ok(_) if reingested.get(&i).copied().unwrap_or(false) => {
+            Outcome::Ok(_) if reingested.accepted(i) => {
                 summary.reingested += 1;
                 summary.dropped += 1;
                 Answer::new(id, RecordResult::Dropped, AnswerData::Empty, None)
@@ -345,19 +367,7 @@ fn check_record_ids(records: &[FirehoseRecord<'_>]) -> Result<(), TransformerErr
     Ok(())
 }
 
-/// Serialized sizes of one record's answer: in full, and compact (no data);
-/// and of its record id, escaped, which the answer keeps.
-#[derive(Clone, Copy, Debug)]
-struct EntrySizes {
-    full: usize,
-    compact: usize,
-    id_len: usize,
-    /// A failed record's full answer echoes its data
-    /// ([`crate::record::RecordFailure::echoes`]); decided once, here, for the size and
-    /// the answer alike.
-    echo: bool,
-}
-
+/// The sizes of `record`'s answer, in full and compact, and of its id.
 fn entry_sizes(record: &FirehoseRecord<'_>, outcome: &Outcome) -> EntrySizes {
     // The id is the only part whose length depends on escaping: measure it once.
     let id_len = json_escaped_len(&record.record_id);
@@ -387,30 +397,28 @@ fn entry_sizes(record: &FirehoseRecord<'_>, outcome: &Outcome) -> EntrySizes {
     }
 }
 
-/// The largest `k` such that full answers for records `..k` and compact
-/// answers for `k..` fit in `budget` bytes.
-fn fitting_prefix(sizes: &[EntrySizes], budget: usize) -> usize {
-    let mut total = response_len(sizes.iter().map(|s| s.compact));
-    for (i, s) in sizes.iter().enumerate() {
-        let grown = total - s.compact + s.full;
-        if grown > budget {
-            return i;
-        }
-        total = grown;
-    }
-    sizes.len()
+/// Which overflow records re-ingestion put back into the source.
+#[derive(Clone, Debug, Default)]
+struct Reingested {
+    accepted: foldhash::HashSet<usize>,
 }
 
-/// Puts the overflow records back into the source; returns, per record index,
-/// whether it was accepted.
+impl Reingested {
+    /// Whether the record at input index `i` was accepted by the source.
+    fn accepted(&self, i: usize) -> bool {
+        self.accepted.contains(&i)
+    }
+}
+
+/// Puts the overflow records back into the source; says which were accepted.
 async fn reingest<P: SinkProvider>(
     state: &Transformer<P>,
     event: &TransformationEvent<'_>,
     outcomes: &[Outcome],
     overflow: &[usize],
     deadline: Option<Instant>,
-) -> HashMap<usize, bool> {
-    let mut accepted: HashMap<usize, bool> = overflow.iter().map(|&i| (i, false)).collect();
+) -> Reingested {
+    let mut accepted = Reingested::default();
     if !state.config.reingest {
         tracing::warn!(
             records = overflow.len(),
@@ -448,11 +456,9 @@ async fn reingest<P: SinkProvider>(
         deadline,
     };
     let report = deliver(&sink, &to_send, &options).await;
-    for &p in &positions {
-        accepted.insert(p, true);
-    }
+    accepted.accepted.extend(positions.iter().copied());
     for u in &report.undelivered {
-        accepted.insert(positions[u.index], false);
+        accepted.accepted.remove(&positions[u.index]);
     }
     if report.is_complete() {
         tracing::info!(sink = %sink.describe(), %report, "re-ingested records past the response budget");

@@ -9,15 +9,14 @@
 //!
 //! Where to look:
 //!
-//! * [`firehose`]: the request and response shapes of the Firehose contract,
-//!   and the exact serialized size of a response; [`envelope_scan`] reads
-//!   the usual request shape without serde.
+//! * [`firehose`]: **the Firehose contract in one folder**: the request
+//!   Firehose sends and how it is read (`scan` without serde, `lenient`
+//!   through serde), and the response (`firehose::response`: the model, its
+//!   exact size, the answers written once).
 //! * [`record`]: one record: decode, validate, reshape, or say why not.
 //! * [`handler`]: one invocation: every record answered once, in order, the
 //!   response kept under 6 MB, overflow re-ingested; and why the batch is
 //!   taken from lambda_runtime as raw bytes.
-//! * [`response`]: the answers, and the response JSON written once from
-//!   them.
 //! * [`reingest`]: where overflow records go (a
 //!   [`chat_pipeline::destination::Destination`]) and what is put back.
 //! * [`config`]: environment variables, checked at cold start.
@@ -30,12 +29,10 @@
 //! `chat_pipeline` crate.
 
 pub mod config;
-pub mod envelope_scan;
 pub mod firehose;
 pub mod handler;
 pub mod record;
 pub mod reingest;
-pub mod response;
 pub mod runtime;
 #[cfg(feature = "test-util")]
 pub mod synthetic;

@@ -13,7 +13,7 @@ use chat_pipeline::output::{EventDate, OUTPUT_SCHEMA_VERSION, OutputRecord, Part
 use xxhash_rust::xxh3::{Xxh3, xxh3_128};
 
 use crate::config::Config;
-use crate::firehose::{FirehoseRecord, MAX_RECORD_BYTES};
+use crate::firehose::{EnvelopeError, FirehoseRecord, MAX_RECORD_BYTES};
 
 /// The longest payload excerpt written to a log line.
 pub const LOG_EXCERPT_BYTES: usize = 256;
@@ -22,7 +22,7 @@ pub const LOG_EXCERPT_BYTES: usize = 256;
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum RecordFailure {
     #[error("the record's envelope cannot be read: {0}")]
-    Envelope(String),
+    Envelope(#[from] EnvelopeError),
     #[error("data is not valid base64: {0}")]
     InvalidBase64(String),
     #[error(transparent)]

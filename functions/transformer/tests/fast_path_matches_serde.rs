@@ -24,7 +24,7 @@ use chat_pipeline::test_util::{MemorySink, MemorySinks};
 use generators::{envelope_value, payload};
 use proptest::prelude::*;
 use serde_json::json;
-use transformer::envelope_scan::scan;
+use transformer::firehose::scan::scan;
 use transformer::firehose::{TransformationEvent, parse_event};
 use transformer::synthetic::{DELIVERY_STREAM_ARN, Format, SOURCE_STREAM_ARN, Source, transformation_event};
 use transformer::{Config, Transformer, process, respond};
@@ -64,7 +64,8 @@ fn serde_path(state: &Transformer<MemorySinks>, body: &[u8]) -> Option<Vec<u8>> 
 /// The fast path, as the function runs it (`transformer::runtime` hands `handle` the
 /// bytes the runtime received).
 fn fast_path(state: &Transformer<MemorySinks>, body: &[u8]) -> Option<Vec<u8>> {
-    let (response, summary, _) = runtime().block_on(respond(state, body, None)).ok()?;
+    let transformer::handler::Responded { response, summary, .. } =
+        runtime().block_on(respond(state, body, None)).ok()?;
     let bytes = serde_json::to_vec(&response).unwrap();
     assert_eq!(bytes.len(), summary.response_bytes);
     Some(bytes)
@@ -316,9 +317,10 @@ fn rendered_responses_are_serialized_verbatim() {
         "/../../events/transformer/mixed-invalid.json"
     ))
     .unwrap();
-    let (response, _, _) = runtime()
+    let response = runtime()
         .block_on(respond(&state(Config::default()), &body, None))
-        .unwrap();
+        .unwrap()
+        .response;
     assert_eq!(serde_json::to_vec(&response).unwrap(), response.as_str().as_bytes());
 }
 
@@ -344,7 +346,8 @@ fn a_leading_byte_order_mark_is_skipped_and_nothing_else() {
     );
     let twice = [chat_pipeline::input::UTF8_BOM, with_mark.as_slice()].concat();
     let err = transformer::firehose::parse_request(&twice).unwrap_err();
-    assert!(err.starts_with("the request body is not JSON"), "{err}");
+    assert!(matches!(err, transformer::firehose::RequestError::NotJson(_)), "{err}");
+    assert!(err.to_string().starts_with("the request body is not JSON"), "{err}");
 }
 
 /// The three divergences the broken-body property found on fresh seeds

@@ -41,7 +41,7 @@ async fn answer(name: &str) -> (serde_json::Value, Vec<u8>) {
         Config::default(),
         MemorySinks(Arc::new(MemorySink::new(BatchLimits::KINESIS))),
     );
-    let (_, summary, _) = respond(&state, &body, None).await.unwrap();
+    let summary = respond(&state, &body, None).await.unwrap().summary;
     let response = handle(&state, LambdaEvent::new(body, Context::default()))
         .await
         .unwrap();

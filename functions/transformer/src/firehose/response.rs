@@ -1,17 +1,14 @@
-//! The answer to Firehose, written once: every record's [`Answer`], and the
-//! response JSON rendered from them into one buffer of exactly the size
-//! [`firehose::response_len`](crate::firehose::response_len) computes.
+//! The answer to Firehose: the response model (what Firehose reads: one
+//! entry per input record), the exact serialized size of every entry, and
+//! the response JSON written once into a buffer of that size.
 //!
 //! The handler's answers hold each `Ok` record's output line as plain bytes;
 //! [`Answers::render`] base64-encodes them straight into the response, so no
 //! per-record base64 string is built and nothing is serialized twice. The
 //! rendered bytes reach lambda_runtime as a [`RenderedResponse`], which
-//! `serde_json` writes out verbatim.
-//!
-//! [`Answers::to_response`] builds the same answer as the serde model
-//! ([`TransformationResponse`]): what tests inspect, and the reference the
-//! differential test (`tests/fast_path_matches_serde.rs`) compares
-//! [`Answers::render`] with, byte for byte.
+//! `serde_json` writes out verbatim. [`Answers::to_response`] builds the same
+//! answer as the serde model ([`TransformationResponse`]): what tests inspect,
+//! and the reference the rendered bytes are compared with.
 
 use std::borrow::Cow;
 
@@ -19,10 +16,140 @@ use base64_simd::STANDARD;
 use chat_pipeline::output::{PartitionKeys, push_json_str};
 use serde::{Serialize, Serializer};
 
-use crate::firehose::{
-    RecordResult, ResponseMetadata, ResponseRecord, TransformationResponse, entry_len_with_id_len, json_escaped_len,
-    response_len,
-};
+use super::RecordResult;
+
+/// What the transformer answers: one entry per input record, in input order.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TransformationResponse {
+    pub records: Vec<ResponseRecord>,
+}
+
+/// The answer for one record.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResponseRecord {
+    pub record_id: String,
+    pub result: RecordResult,
+    /// Base64: the output line for `Ok`, the input unchanged for
+    /// `ProcessingFailed` (empty when it did not fit the response or was not
+    /// base64 to begin with; Firehose writes its own copy of the original to
+    /// the error prefix), empty for `Dropped`.
+    pub data: String,
+    pub metadata: ResponseMetadata,
+}
+
+/// Dynamic-partitioning keys: those of the output line for `Ok`, none
+/// (`{}`) otherwise. Always present, as strict readers of the contract
+/// (`aws_lambda_events`, aws-lambda-go) expect the field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResponseMetadata {
+    #[serde(serialize_with = "keys_or_empty")]
+    pub partition_keys: Option<PartitionKeys>,
+}
+
+impl ResponseMetadata {
+    pub const NONE: ResponseMetadata = ResponseMetadata { partition_keys: None };
+
+    pub fn keys(keys: PartitionKeys) -> Self {
+        ResponseMetadata {
+            partition_keys: Some(keys),
+        }
+    }
+
+    /// The exact serialized length of the `partitionKeys` value.
+    fn keys_json_len(&self) -> usize {
+        self.partition_keys.as_ref().map_or(2, PartitionKeys::json_len)
+    }
+}
+
+fn keys_or_empty<S: Serializer>(keys: &Option<PartitionKeys>, s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    match keys {
+        Some(k) => k.serialize(s),
+        None => s.serialize_map(Some(0))?.end(),
+    }
+}
+
+/// `{"records":[` + `]}`
+pub const RESPONSE_ENVELOPE_LEN: usize = r#"{"records":[]}"#.len();
+
+impl ResponseRecord {
+    /// The exact length of this entry serialized with `serde_json`.
+    pub fn json_len(&self) -> usize {
+        entry_len(&self.record_id, self.result, self.data.len(), &self.metadata)
+    }
+}
+
+/// The exact serialized length of an entry with these parts (`data_len` is
+/// the base64 length, which never needs escaping).
+pub fn entry_len(record_id: &str, result: RecordResult, data_len: usize, metadata: &ResponseMetadata) -> usize {
+    entry_len_with_id_len(json_escaped_len(record_id), result, data_len, metadata)
+}
+
+/// [`entry_len`] with the record id's escaped length already known.
+pub fn entry_len_with_id_len(
+    id_len: usize,
+    result: RecordResult,
+    data_len: usize,
+    metadata: &ResponseMetadata,
+) -> usize {
+    const FIXED: usize = r#"{"recordId":"","result":"","data":"","metadata":{"partitionKeys":}}"#.len();
+    FIXED + id_len + result.as_str().len() + data_len + metadata.keys_json_len()
+}
+
+/// The serialized length of a response with entries of these lengths.
+pub fn response_len(entry_lens: impl IntoIterator<Item = usize>) -> usize {
+    let (sum, n) = entry_lens.into_iter().fold((0, 0), |(s, n), l| (s + l, n + 1));
+    RESPONSE_ENVELOPE_LEN + sum + n.max(1) - 1
+}
+
+/// The length of `s`'s contents once escaped as `serde_json` escapes strings.
+pub fn json_escaped_len(s: &str) -> usize {
+    // Record ids are digits: one branch-free (vectorized) pass, and done.
+    if !chat_pipeline::output::needs_json_escape(s.as_bytes()) {
+        return s.len();
+    }
+    // Otherwise measure what the response writer writes, so the two cannot
+    // disagree about an escape (quotes excluded).
+    let mut len = 0;
+    chat_pipeline::output::json_str_pieces(s, |piece| len += piece.len());
+    len - 2
+}
+
+impl TransformationResponse {
+    /// The exact length of this response serialized with `serde_json`.
+    pub fn json_len(&self) -> usize {
+        response_len(self.records.iter().map(ResponseRecord::json_len))
+    }
+}
+
+/// Serialized sizes of one record's answer: in full, and compact (no data);
+/// and of its record id, escaped, which the answer keeps.
+#[derive(Clone, Copy, Debug)]
+pub struct EntrySizes {
+    pub full: usize,
+    pub compact: usize,
+    pub id_len: usize,
+    /// A failed record's full answer echoes its data
+    /// ([`crate::record::RecordFailure::echoes`]); decided once, here, for the size and
+    /// the answer alike.
+    pub echo: bool,
+}
+
+/// The largest `k` such that full answers for records `..k` and compact
+/// answers for `k..` fit in `budget` bytes.
+pub fn fitting_prefix(sizes: &[EntrySizes], budget: usize) -> usize {
+    let mut total = response_len(sizes.iter().map(|s| s.compact));
+    for (i, s) in sizes.iter().enumerate() {
+        let grown = total - s.compact + s.full;
+        if grown > budget {
+            return i;
+        }
+        total = grown;
+    }
+    sizes.len()
+}
 
 /// What an answer carries in `data`.
 #[derive(Clone, Debug, PartialEq)]
@@ -64,20 +191,29 @@ pub struct Answer<'a> {
     pub keys: Option<PartitionKeys>,
 }
 
+/// A record id with its length once escaped in the response, as the size
+/// accounting measured it (equal to its length when it needs no escaping).
+#[derive(Clone, Debug, PartialEq)]
+pub struct MeasuredId<'a> {
+    pub id: Cow<'a, str>,
+    pub escaped_len: usize,
+}
+
+impl<'a> MeasuredId<'a> {
+    /// `id`, measured.
+    pub fn new(id: Cow<'a, str>) -> Self {
+        let escaped_len = json_escaped_len(&id);
+        MeasuredId { id, escaped_len }
+    }
+}
+
 impl<'a> Answer<'a> {
-    /// An answer for the record `id`: its id and the id's escaped length, as
-    /// the size accounting measured it.
-    pub fn new(
-        id: (Cow<'a, str>, usize),
-        result: RecordResult,
-        data: AnswerData<'a>,
-        keys: Option<PartitionKeys>,
-    ) -> Self {
-        let (record_id, id_len) = id;
-        debug_assert_eq!(id_len, json_escaped_len(&record_id));
+    /// An answer for the record `id`.
+    pub fn new(id: MeasuredId<'a>, result: RecordResult, data: AnswerData<'a>, keys: Option<PartitionKeys>) -> Self {
+        debug_assert_eq!(id.escaped_len, json_escaped_len(&id.id));
         Answer {
-            record_id,
-            id_len,
+            record_id: id.id,
+            id_len: id.escaped_len,
             result,
             data,
             keys,

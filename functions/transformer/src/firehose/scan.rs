@@ -1,9 +1,9 @@
 //! The request as Firehose writes it, read without serde: the first step of
-//! [`parse_event`](crate::firehose::parse_event).
+//! [`parse_event`](super::parse_event).
 //!
 //! It reads the body as the runtime received it (checked to be UTF-8, not
 //! yet to be JSON), so what it accepts must be valid JSON:
-//! [`parse_request`](crate::firehose::parse_request) skips serde_json's
+//! [`parse_request`](super::parse_request) skips serde_json's
 //! validating pass for it. Every construct it reads is checked as it goes: a
 //! string ends at the next `"` unless a `\` comes first, which `memchr2`
 //! finds at many bytes per cycle (base64 payloads, record ids, shard ids and
@@ -23,7 +23,7 @@ use std::borrow::Cow;
 
 use chat_pipeline::timestamp::Timestamp;
 
-use crate::firehose::{EpochMillis, FirehoseRecord, KinesisRecordMetadata, TransformationEvent};
+use super::{EpochMillis, FirehoseRecord, KinesisRecordMetadata, TransformationEvent};
 
 /// `body` as a transformation event, when it has the usual shape.
 pub fn scan(body: &str) -> Option<TransformationEvent<'_>> {
