@@ -13,6 +13,8 @@
 //!
 //! * [`event`]: the five event types and the producer's event (input schema v1).
 //! * [`input`]: reading an event as producers send it, with field-level errors.
+//! * [`json`]: JSON at the byte level, shared by the fast readers and the
+//!   hand-written writer: a cursor, string escaping, loosely read values.
 //! * [`output`]: the output record (output schema v1) and the partition keys.
 //! * [`timestamp`]: parsing and formatting event times.
 //! * [`destination`]: **how a record reaches Kinesis, Firehose or stdout,
@@ -43,6 +45,7 @@ pub mod delivery;
 pub mod destination;
 pub mod event;
 pub mod input;
+pub mod json;
 pub mod logging;
 pub mod metrics;
 pub mod output;

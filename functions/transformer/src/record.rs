@@ -8,7 +8,8 @@
 
 use base64_simd::STANDARD;
 use chat_pipeline::event::{EVENT_ID_LEN, EventId};
-use chat_pipeline::input::{InputError, floor_char_boundary, parse_input_event};
+use chat_pipeline::input::{InputError, parse_input_event};
+use chat_pipeline::json::floor_char_boundary;
 use chat_pipeline::output::{EventDate, OUTPUT_SCHEMA_VERSION, OutputRecord, PartitionKeys, SourceRef};
 use xxhash_rust::xxh3::{Xxh3, xxh3_128};
 

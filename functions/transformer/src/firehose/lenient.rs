@@ -2,11 +2,14 @@
 //! every envelope field but `recordId` read leniently, so that a record
 //! whose envelope cannot be read is answered `ProcessingFailed` on its own
 //! and never fails the batch. [`super::scan`] reads the usual shape without
-//! serde; this reads everything else, and words the errors.
+//! serde; this reads everything else, and words the errors. Each field is
+//! read as a [`Loose`] value (the same reader the event's fields use, in
+//! `chat_pipeline::json`) and then checked by a small function here.
 
 use std::borrow::Cow;
 use std::fmt;
 
+use chat_pipeline::json::{Loose, LooseSeed};
 use chat_pipeline::timestamp::Timestamp;
 use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
@@ -15,44 +18,9 @@ use super::{EnvelopeError, EpochMillis, FirehoseRecord, KinesisRecordMetadata};
 
 impl<'de> Deserialize<'de> for EpochMillis {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        match d.deserialize_any(Lenient(EpochMillisField))? {
-            Ok(v) => Ok(v),
-            Err(why) => Err(de::Error::custom(why)),
-        }
+        millis(LooseSeed.deserialize(d)?).map_err(de::Error::custom)
     }
 }
-
-/// How one envelope field is read: from which JSON values, into what.
-/// [`Lenient`] turns any other value (drained, so parsing goes on) into a
-/// reason instead of a deserialization error.
-trait FieldReader<'de>: Copy {
-    type Value;
-    /// What the field should hold, for the reason text.
-    const EXPECTED: &'static str;
-    fn read_u64(self, _v: u64) -> Option<Self::Value> {
-        None
-    }
-    fn read_i64(self, v: i64) -> Option<Self::Value> {
-        u64::try_from(v).ok().and_then(|v| self.read_u64(v))
-    }
-    fn read_f64(self, _v: f64) -> Option<Self::Value> {
-        None
-    }
-    fn read_str(self, _v: &str) -> Option<Self::Value> {
-        None
-    }
-    fn read_string(self, v: String) -> Option<Self::Value> {
-        self.read_str(&v)
-    }
-    /// A string that lives as long as the request body.
-    fn read_borrowed_str(self, v: &'de str) -> Option<Self::Value> {
-        self.read_str(v)
-    }
-}
-
-/// A field read by `R`: `Ok` with its value, or `Err` with why not.
-#[derive(Clone, Copy)]
-struct Lenient<R>(R);
 
 /// A value a field does not take: what it expected, and what it found.
 #[derive(Clone, Debug)]
@@ -62,6 +30,13 @@ pub(super) struct Refused {
 }
 
 impl Refused {
+    fn new(expected: &'static str, found: &Loose<'_>) -> Self {
+        Refused {
+            expected,
+            found: found.to_string(),
+        }
+    }
+
     /// The same, as the envelope error of `field`.
     fn of(self, field: impl Into<String>) -> EnvelopeError {
         EnvelopeError::Unexpected {
@@ -78,113 +53,46 @@ impl fmt::Display for Refused {
     }
 }
 
-impl<'de, R: FieldReader<'de>> DeserializeSeed<'de> for Lenient<R> {
-    type Value = Result<R::Value, Refused>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
-}
+// Each envelope field is read as a `Loose` value (any JSON, drained so that
+// parsing goes on) and then checked by one of these, so a wrong value
+// becomes a reason for that record instead of a deserialization error.
 
-impl<R: Copy> Lenient<R> {
-    fn refuse<'de, T>(found: impl fmt::Display) -> Result<T, Refused>
-    where
-        R: FieldReader<'de>,
-    {
-        Err(Refused {
-            expected: R::EXPECTED,
-            found: found.to_string(),
-        })
-    }
-}
-
-impl<'de, R: FieldReader<'de>> Visitor<'de> for Lenient<R> {
-    type Value = Result<R::Value, Refused>;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(R::EXPECTED)
-    }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-        Ok(self.0.read_u64(v).map_or_else(|| Self::refuse(v), Ok))
-    }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-        Ok(self.0.read_i64(v).map_or_else(|| Self::refuse(v), Ok))
-    }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-        Ok(self.0.read_f64(v).map_or_else(|| Self::refuse(v), Ok))
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(self
-            .0
-            .read_str(v)
-            .map_or_else(|| Self::refuse(format_args!("{v:?}")), Ok))
-    }
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-        Ok(self
-            .0
-            .read_borrowed_str(v)
-            .map_or_else(|| Self::refuse(format_args!("{v:?}")), Ok))
-    }
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-        let shown = format!("{v:?}");
-        Ok(self.0.read_string(v).map_or_else(|| Self::refuse(shown), Ok))
-    }
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
-        Ok(Self::refuse(v))
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(Self::refuse("null"))
-    }
-    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        while seq.next_element::<de::IgnoredAny>()?.is_some() {}
-        Ok(Self::refuse("an array"))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        while map.next_entry::<de::IgnoredAny, de::IgnoredAny>()?.is_some() {}
-        Ok(Self::refuse("an object"))
-    }
-}
-
-#[derive(Clone, Copy)]
-struct EpochMillisField;
-
-impl FieldReader<'_> for EpochMillisField {
-    type Value = EpochMillis;
-    const EXPECTED: &'static str = "epoch milliseconds from 0 to 253402300799999, or an ISO-8601 date-time string";
-    fn read_u64(self, v: u64) -> Option<EpochMillis> {
-        i64::try_from(v).ok().and_then(|ms| self.read_i64(ms))
-    }
-    fn read_i64(self, v: i64) -> Option<EpochMillis> {
-        Timestamp::from_millis(v).ok().map(EpochMillis)
-    }
-    fn read_f64(self, v: f64) -> Option<EpochMillis> {
-        let floored = v.floor();
-        if floored.is_finite() && (0.0..=Timestamp::MAX.millis() as f64).contains(&floored) {
-            self.read_i64(floored as i64)
-        } else {
-            None
+/// `approximateArrivalTimestamp`: epoch milliseconds (a fraction is
+/// floored), or an ISO-8601 date-time.
+fn millis(v: Loose<'_>) -> Result<EpochMillis, Refused> {
+    const EXPECTED: &str = "epoch milliseconds from 0 to 253402300799999, or an ISO-8601 date-time string";
+    let read = match &v {
+        Loose::Int(ms) => i64::try_from(*ms).ok().and_then(|ms| Timestamp::from_millis(ms).ok()),
+        Loose::Float(x) => {
+            let floored = x.floor();
+            (floored.is_finite() && (0.0..=Timestamp::MAX.millis() as f64).contains(&floored))
+                .then(|| Timestamp::from_millis(floored as i64).ok())
+                .flatten()
         }
-    }
-    fn read_str(self, v: &str) -> Option<EpochMillis> {
-        Timestamp::parse_iso8601(v).ok().map(EpochMillis)
+        Loose::Str(s) => Timestamp::parse_iso8601(s).ok(),
+        _ => None,
+    };
+    read.map(EpochMillis).ok_or_else(|| Refused::new(EXPECTED, &v))
+}
+
+/// A JSON string, borrowed from the body when it holds no escapes.
+fn text(v: Loose<'_>) -> Result<Cow<'_, str>, Refused> {
+    match v {
+        Loose::Str(s) => Ok(s),
+        other => Err(Refused::new("a string", &other)),
     }
 }
 
-/// A JSON string: borrowed from the body when the deserializer can lend it,
-/// else owned.
-#[derive(Clone, Copy)]
-struct Text;
-
-impl<'de> FieldReader<'de> for Text {
-    type Value = Cow<'de, str>;
-    const EXPECTED: &'static str = "a string";
-    fn read_str(self, v: &str) -> Option<Self::Value> {
-        Some(Cow::Owned(v.to_owned()))
-    }
-    fn read_string(self, v: String) -> Option<Self::Value> {
-        Some(Cow::Owned(v))
-    }
-    fn read_borrowed_str(self, v: &'de str) -> Option<Self::Value> {
-        Some(Cow::Borrowed(v))
-    }
+/// `subsequenceNumber`: a number, or its digits as a string; `""` (a record
+/// that was not aggregated) is 0.
+fn subsequence(v: Loose<'_>) -> Result<u64, Refused> {
+    let read = match &v {
+        Loose::Int(n) => u64::try_from(*n).ok(),
+        Loose::Str(s) if s.is_empty() => Some(0),
+        Loose::Str(s) => s.parse().ok(),
+        _ => None,
+    };
+    read.ok_or_else(|| Refused::new("a non-negative integer, or its digits as a string", &v))
 }
 
 /// `recordId`: strictly a string (without it no answer can be given), borrowed
@@ -212,22 +120,6 @@ impl<'de> Visitor<'de> for RecordId {
     }
     fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
         Ok(Cow::Owned(v))
-    }
-}
-
-/// `subsequenceNumber`: a number, or its digits as a string; `""` (a record
-/// that was not aggregated) is 0.
-#[derive(Clone, Copy)]
-struct Subsequence;
-
-impl FieldReader<'_> for Subsequence {
-    type Value = u64;
-    const EXPECTED: &'static str = "a non-negative integer, or its digits as a string";
-    fn read_u64(self, v: u64) -> Option<u64> {
-        Some(v)
-    }
-    fn read_str(self, v: &str) -> Option<u64> {
-        if v.is_empty() { Some(0) } else { v.parse().ok() }
     }
 }
 
@@ -287,12 +179,8 @@ impl Visitor<'_> for FieldVisitor {
     }
 }
 
-fn not_an_object(found: impl fmt::Display) -> EnvelopeError {
-    EnvelopeError::Unexpected {
-        field: "kinesisRecordMetadata".to_owned(),
-        expected: "an object",
-        found: found.to_string(),
-    }
+fn not_an_object(found: Loose<'_>) -> EnvelopeError {
+    Refused::new("an object", &found).of("kinesisRecordMetadata")
 }
 
 /// `kinesisRecordMetadata`: an object whose fields are read leniently and
@@ -324,15 +212,15 @@ impl<'de> Visitor<'de> for MetadataField {
         let mut first_error: Option<EnvelopeError> = None;
         while let Some(key) = map.next_key::<Field>()? {
             let outcome = match key {
-                Field::ShardId => map.next_value_seed(Lenient(Text))?.map(|v| shard_id = Some(v)),
-                Field::PartitionKey => map.next_value_seed(Lenient(Text))?.map(|v| partition_key = Some(v)),
-                Field::SequenceNumber => map.next_value_seed(Lenient(Text))?.map(|v| sequence_number = Some(v)),
-                Field::SubsequenceNumber => map
-                    .next_value_seed(Lenient(Subsequence))?
-                    .map(|v| subsequence_number = Some(v)),
-                Field::ApproximateArrivalTimestamp => map
-                    .next_value_seed(Lenient(EpochMillisField))?
-                    .map(|v| arrival = Some(v)),
+                Field::ShardId => text(map.next_value_seed(LooseSeed)?).map(|v| shard_id = Some(v)),
+                Field::PartitionKey => text(map.next_value_seed(LooseSeed)?).map(|v| partition_key = Some(v)),
+                Field::SequenceNumber => text(map.next_value_seed(LooseSeed)?).map(|v| sequence_number = Some(v)),
+                Field::SubsequenceNumber => {
+                    subsequence(map.next_value_seed(LooseSeed)?).map(|v| subsequence_number = Some(v))
+                }
+                Field::ApproximateArrivalTimestamp => {
+                    millis(map.next_value_seed(LooseSeed)?).map(|v| arrival = Some(v))
+                }
                 _ => {
                     map.next_value::<de::IgnoredAny>()?;
                     continue;
@@ -360,22 +248,22 @@ impl<'de> Visitor<'de> for MetadataField {
     }
     fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         while seq.next_element::<de::IgnoredAny>()?.is_some() {}
-        Ok(Err(not_an_object("an array")))
+        Ok(Err(not_an_object(Loose::Array)))
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(Err(not_an_object(format!("{v:?}"))))
+        Ok(Err(not_an_object(Loose::Str(Cow::Borrowed(v)))))
     }
     fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
-        Ok(Err(not_an_object(v)))
+        Ok(Err(not_an_object(Loose::Bool(v))))
     }
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-        Ok(Err(not_an_object(v)))
+        Ok(Err(not_an_object(Loose::Int(i128::from(v)))))
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-        Ok(Err(not_an_object(v)))
+        Ok(Err(not_an_object(Loose::Int(i128::from(v)))))
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-        Ok(Err(not_an_object(v)))
+        Ok(Err(not_an_object(Loose::Float(v))))
     }
 }
 
@@ -412,11 +300,11 @@ impl<'de> Visitor<'de> for RecordVisitor {
                     record_id = Some(map.next_value_seed(RecordId)?);
                 }
                 Field::ApproximateArrivalTimestamp => {
-                    let v = map.next_value_seed(Lenient(EpochMillisField))?;
+                    let v = millis(map.next_value_seed(LooseSeed)?);
                     note(v.map(|v| arrival = Some(v)).map_err(|r| r.of(key.name())));
                 }
                 Field::Data => {
-                    let v = map.next_value_seed(Lenient(Text))?;
+                    let v = text(map.next_value_seed(LooseSeed)?);
                     note(v.map(|v| data = Some(v)).map_err(|r| r.of(key.name())));
                 }
                 Field::KinesisRecordMetadata => {

@@ -8,8 +8,8 @@
 //! The response is described three ways, the serde model, the size
 //! arithmetic and the writer, and they cannot drift apart unnoticed: the
 //! property tests render every answer both ways and compare the bytes and
-//! the size (`tests/properties.rs` over arbitrary records,
-//! `tests/fast_path_matches_serde.rs` over arbitrary request bodies).
+//! the size (`tests/integration/properties.rs` over arbitrary records,
+//! `tests/integration/fast_path_matches_serde.rs` over arbitrary request bodies).
 //!
 //! These are our own types rather than `aws_lambda_events::firehose`'s, for
 //! three reasons found while building this: that crate's timestamp

@@ -13,7 +13,8 @@
 use std::borrow::Cow;
 
 use base64_simd::STANDARD;
-use chat_pipeline::output::{PartitionKeys, push_json_str};
+use chat_pipeline::json::{json_str_pieces, needs_escape, push_json_str};
+use chat_pipeline::output::PartitionKeys;
 use serde::{Serialize, Serializer};
 
 use super::RecordResult;
@@ -107,13 +108,13 @@ pub fn response_len(entry_lens: impl IntoIterator<Item = usize>) -> usize {
 /// The length of `s`'s contents once escaped as `serde_json` escapes strings.
 pub fn json_escaped_len(s: &str) -> usize {
     // Record ids are digits: one branch-free (vectorized) pass, and done.
-    if !chat_pipeline::output::needs_json_escape(s.as_bytes()) {
+    if !needs_escape(s.as_bytes()) {
         return s.len();
     }
     // Otherwise measure what the response writer writes, so the two cannot
     // disagree about an escape (quotes excluded).
     let mut len = 0;
-    chat_pipeline::output::json_str_pieces(s, |piece| len += piece.len());
+    json_str_pieces(s, |piece| len += piece.len());
     len - 2
 }
 

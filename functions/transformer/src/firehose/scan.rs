@@ -4,12 +4,13 @@
 //! It reads the body as the runtime received it (checked to be UTF-8, not
 //! yet to be JSON), so what it accepts must be valid JSON:
 //! [`parse_request`](super::parse_request) skips serde_json's
-//! validating pass for it. Every construct it reads is checked as it goes: a
-//! string ends at the next `"` unless a `\` comes first, which `memchr2`
-//! finds at many bytes per cycle (base64 payloads, record ids, shard ids and
-//! sequence numbers never contain either), and holds no control character;
-//! integers, separators and brackets are checked one by one, and nothing may
-//! follow the event but whitespace. Profiled on the 6 MB batches,
+//! validating pass for it. Every construct is read and checked by
+//! [`chat_pipeline::json::Cursor`]: a string ends at the next `"` unless a
+//! `\` comes first, found with `memchr2` at many bytes per cycle (base64
+//! payloads, record ids, shard ids and sequence numbers never contain
+//! either), and holds no control character; integers, separators and
+//! brackets are checked one by one, and nothing may follow the event but
+//! whitespace. Profiled on the 6 MB batches,
 //! serde's generic parse of the same body cost two to three times as much.
 //!
 //! Only the usual shape is read here: the known keys in any order, strings
@@ -17,112 +18,57 @@
 //! Anything else (an unknown key, an escape, a number written as a string,
 //! a missing field, a duplicate) gives `None`, and the body is parsed by the
 //! lenient serde path, which also words the errors. Both must produce the
-//! same event: `tests/fast_path_matches_serde.rs` checks it.
+//! same event: `tests/integration/fast_path_matches_serde.rs` checks it.
 
 use std::borrow::Cow;
 
+use chat_pipeline::json::Cursor;
 use chat_pipeline::timestamp::Timestamp;
 
 use super::{EpochMillis, FirehoseRecord, KinesisRecordMetadata, TransformationEvent};
 
 /// `body` as a transformation event, when it has the usual shape.
 pub fn scan(body: &str) -> Option<TransformationEvent<'_>> {
-    let mut s = Scanner { body, at: 0 };
+    let mut s = Scanner {
+        c: Cursor::new(body),
+        len: body.len(),
+    };
     let event = s.event()?;
-    s.skip_ws();
-    (s.at == body.len()).then_some(event)
+    s.c.at_end().then_some(event)
 }
 
+/// The envelope's shape over a [`Cursor`], which reads and checks each JSON
+/// construct (shared with the event reader, `chat_pipeline::input`).
 struct Scanner<'a> {
-    body: &'a str,
-    at: usize,
+    c: Cursor<'a>,
+    len: usize,
 }
 
 impl<'a> Scanner<'a> {
-    fn bytes(&self) -> &'a [u8] {
-        self.body.as_bytes()
-    }
-
-    fn skip_ws(&mut self) {
-        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.bytes().get(self.at) {
-            self.at += 1;
-        }
-    }
-
-    /// Skips whitespace, then consumes `b` if it comes next.
-    fn eat(&mut self, b: u8) -> bool {
-        self.skip_ws();
-        if self.bytes().get(self.at) == Some(&b) {
-            self.at += 1;
-            true
-        } else {
-            false
-        }
-    }
-
-    fn expect(&mut self, b: u8) -> Option<()> {
-        self.eat(b).then_some(())
-    }
-
-    /// A string without escapes, borrowed from the body.
     fn string(&mut self) -> Option<&'a str> {
-        self.expect(b'"')?;
-        let rest = &self.bytes()[self.at..];
-        let len = memchr::memchr2(b'"', b'\\', rest)?;
-        // JSON strings hold no raw control characters (RFC 8259, section 7).
-        if rest[len] != b'"' || has_control_character(&rest[..len]) {
-            return None;
-        }
-        // Both ends are at ASCII quotes, so on character boundaries.
-        let s = self.body.get(self.at..self.at + len)?;
-        self.at += len + 1;
-        Some(s)
-    }
-
-    /// A non-negative integer that fits in `u64`, with nothing after its
-    /// digits that would make it a fraction or an exponent.
-    fn integer(&mut self) -> Option<u64> {
-        self.skip_ws();
-        let start = self.at;
-        let mut value: u64 = 0;
-        while let Some(&b) = self.bytes().get(self.at) {
-            if !b.is_ascii_digit() {
-                break;
-            }
-            value = value.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
-            self.at += 1;
-        }
-        let digits = self.at - start;
-        // JSON allows no leading zeros; `-`, `.` and exponents are left to serde.
-        if digits == 0 || (digits > 1 && self.bytes()[start] == b'0') {
-            return None;
-        }
-        if let Some(b'.' | b'e' | b'E') = self.bytes().get(self.at) {
-            return None;
-        }
-        Some(value)
+        self.c.string()
     }
 
     fn millis(&mut self) -> Option<EpochMillis> {
-        let ms = i64::try_from(self.integer()?).ok()?;
+        let ms = i64::try_from(self.c.unsigned()?).ok()?;
         Timestamp::from_millis(ms).ok().map(EpochMillis)
     }
 
     /// Reads an object's members, handing each key to `member`, which reads
     /// the value (or gives up).
     fn object(&mut self, mut member: impl FnMut(&mut Self, &'a str) -> Option<()>) -> Option<()> {
-        self.expect(b'{')?;
-        if self.eat(b'}') {
+        self.c.expect(b'{')?;
+        if self.c.eat(b'}') {
             return Some(());
         }
         loop {
-            let key = self.string()?;
-            self.expect(b':')?;
+            let key = self.c.string()?;
+            self.c.expect(b':')?;
             member(self, key)?;
-            if self.eat(b'}') {
+            if self.c.eat(b'}') {
                 return Some(());
             }
-            self.expect(b',')?;
+            self.c.expect(b',')?;
         }
     }
 
@@ -153,19 +99,19 @@ impl<'a> Scanner<'a> {
     }
 
     fn records(&mut self) -> Option<Vec<FirehoseRecord<'a>>> {
-        self.expect(b'[')?;
+        self.c.expect(b'[')?;
         // About 400 bytes a record (producer events, Direct PUT): one
         // allocation for most batches instead of a doubling series.
-        let mut records = Vec::with_capacity((self.body.len() - self.at) / 400);
-        if self.eat(b']') {
+        let mut records = Vec::with_capacity((self.len - self.c.position()) / 400);
+        if self.c.eat(b']') {
             return Some(records);
         }
         loop {
             records.push(self.record()?);
-            if self.eat(b']') {
+            if self.c.eat(b']') {
                 return Some(records);
             }
-            self.expect(b',')?;
+            self.c.expect(b',')?;
         }
     }
 
@@ -203,7 +149,7 @@ impl<'a> Scanner<'a> {
             "shardId" => set(&mut shard_id, s.string()?),
             "partitionKey" => set(&mut partition_key, s.string()?),
             "sequenceNumber" => set(&mut sequence_number, s.string()?),
-            "subsequenceNumber" => set(&mut subsequence_number, s.integer()?),
+            "subsequenceNumber" => set(&mut subsequence_number, s.c.unsigned()?),
             "approximateArrivalTimestamp" => set(&mut arrival, s.millis()?),
             _ => None,
         })?;
@@ -215,19 +161,6 @@ impl<'a> Scanner<'a> {
             approximate_arrival_timestamp: arrival,
         })
     }
-}
-
-/// True when `bytes` hold a byte below 0x20. Over 16-byte blocks without
-/// early exit, which compile to a few vector instructions each: the strings
-/// checked are mostly base64 payloads of hundreds of bytes.
-fn has_control_character(bytes: &[u8]) -> bool {
-    let any = |block: &[u8]| block.iter().fold(false, |acc, &b| acc | (b < 0x20));
-    let mut blocks = bytes.chunks_exact(16);
-    let mut found = false;
-    for block in &mut blocks {
-        found |= any(block);
-    }
-    found | any(blocks.remainder())
 }
 
 /// Stores a member's value; a key seen twice gives up (serde decides).

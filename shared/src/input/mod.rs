@@ -3,18 +3,28 @@
 //! (`{"event_time": "2023-12-12T10:00:00.123456", "event_name": "JOIN", "user": 42}`).
 //!
 //! Parsing is two steps. First the JSON object is read into loosely typed
-//! fields (any JSON value is accepted for each known key; unknown keys are
-//! skipped), so that the second step, validation, can say exactly which field
-//! is wrong and what it expected. Strings are borrowed from the record bytes
-//! whenever they contain no escapes.
+//! fields ([`crate::json::Loose`]: any JSON value is accepted for each known
+//! key; unknown keys are skipped), so that the second step, validation, can
+//! say exactly which field is wrong and what it expected. Strings are
+//! borrowed from the record bytes whenever they contain no escapes.
+//!
+//! * this file: the event, the errors, and the two ways in;
+//! * [`scan`]: the fast path, a flat object read with [`crate::json::Cursor`];
+//! * [`fields`]: the fields by name, and serde's path into them;
+//! * [`validate`]: what each field must hold.
+
+mod fields;
+mod scan;
+mod validate;
 
 use std::borrow::Cow;
-use std::fmt;
 
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::Deserializer;
 
 use crate::event::{EVENT_NAMES, EventType, INPUT_SCHEMA_VERSION};
-use crate::timestamp::{TimeError, Timestamp};
+use crate::timestamp::Timestamp;
+use fields::RawVisitor;
+use scan::scan_flat_object;
 
 /// The longest accepted `event_id` / `session_id`, in bytes.
 pub const MAX_ID_LEN: usize = 256;
@@ -23,7 +33,7 @@ pub const MAX_ID_LEN: usize = 256;
 /// 64-bit integer, which is what every consumer stores them in (Athena and
 /// Redshift `bigint`, Snowflake `NUMBER(19)`, DuckDB `BIGINT`). A larger value
 /// is refused with a reason rather than landing where a query cannot read it;
-/// `tests/tests/template_agreement.rs` holds this and the Glue columns together.
+/// `tests/tests/integration/template_agreement.rs` holds this and the Glue columns together.
 pub const MAX_INTEGER: u64 = i64::MAX as u64;
 
 /// One validated input event.
@@ -115,13 +125,6 @@ impl InputError {
     }
 }
 
-const EXPECT_EVENT_NAME: &str = "a string";
-const EXPECT_EVENT_TIME: &str = "an RFC 3339 / ISO-8601 date-time string (e.g. \"2023-12-12T10:00:00.123Z\"; no offset means UTC) or epoch milliseconds";
-const EXPECT_USER: &str = "an integer from 0 to 9223372036854775807 (2^63-1), or a string of such decimal digits";
-const EXPECT_ID: &str = "a non-empty string of at most 256 bytes, or null";
-const EXPECT_SEQ: &str = "an integer from 0 to 9223372036854775807 (2^63-1), or null";
-const EXPECT_SCHEMA: &str = "1 (the only input schema version) or null";
-
 /// The UTF-8 byte-order mark, which some producers (Windows tools, .NET's
 /// `Encoding.UTF8`) write before a JSON text. RFC 8259 section 8.1 lets a
 /// parser ignore it, so a record that starts with one is read without it.
@@ -168,92 +171,6 @@ fn parse_with_serde(text: &str) -> Result<InputEvent<'_>, InputError> {
     raw.validate()
 }
 
-/// The fast path: a flat JSON object whose values are unescaped strings,
-/// integers of up to 18 digits, `null`, `true` or `false`, which is what
-/// producers send. Anything else (escapes, nesting, floats, long integers,
-/// syntax errors, trailing data) returns `None` and goes through serde_json,
-/// which then also produces the error. For every input it accepts, the result
-/// is the one serde_json would give (a property test checks this).
-fn scan_flat_object(text: &str) -> Option<RawEvent<'_>> {
-    let b = text.as_bytes();
-    let mut i = skip_ws(b, 0);
-    if b.get(i) != Some(&b'{') {
-        return None;
-    }
-    let mut raw = RawEvent::default();
-    i = skip_ws(b, i + 1);
-    if b.get(i) == Some(&b'}') {
-        return (skip_ws(b, i + 1) == b.len()).then_some(raw);
-    }
-    loop {
-        let (key, after_key) = scan_str(text, i)?;
-        i = skip_ws(b, after_key);
-        if b.get(i) != Some(&b':') {
-            return None;
-        }
-        i = skip_ws(b, i + 1);
-        let (value, after_value) = scan_scalar(text, i)?;
-        raw.set(Field::from_key(key), value);
-        i = skip_ws(b, after_value);
-        match b.get(i) {
-            Some(b',') => i = skip_ws(b, i + 1),
-            Some(b'}') => return (skip_ws(b, i + 1) == b.len()).then_some(raw),
-            _ => return None,
-        }
-    }
-}
-
-fn skip_ws(b: &[u8], mut i: usize) -> usize {
-    while matches!(b.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
-        i += 1;
-    }
-    i
-}
-
-/// An unescaped string starting at `i` (the opening quote): its contents and
-/// the index after the closing quote.
-fn scan_str(text: &str, i: usize) -> Option<(&str, usize)> {
-    let b = text.as_bytes();
-    if b.get(i) != Some(&b'"') {
-        return None;
-    }
-    let start = i + 1;
-    let end = start + memchr::memchr2(b'"', b'\\', b.get(start..)?)?;
-    // A backslash or control character needs serde_json's handling.
-    let plain = b[end] == b'"' && !b[start..end].iter().fold(false, |acc, &c| acc | (c < 0x20));
-    plain.then(|| (&text[start..end], end + 1))
-}
-
-fn scan_scalar(text: &str, i: usize) -> Option<(Loose<'_>, usize)> {
-    let b = text.as_bytes();
-    match *b.get(i)? {
-        b'"' => scan_str(text, i).map(|(s, end)| (Loose::Str(Cow::Borrowed(s)), end)),
-        b'n' if b[i..].starts_with(b"null") => Some((Loose::Null, i + 4)),
-        b't' if b[i..].starts_with(b"true") => Some((Loose::Bool(true), i + 4)),
-        b'f' if b[i..].starts_with(b"false") => Some((Loose::Bool(false), i + 5)),
-        b'-' | b'0'..=b'9' => {
-            let negative = b[i] == b'-';
-            let start = i + usize::from(negative);
-            let digits = b.get(start..)?.iter().take_while(|c| c.is_ascii_digit()).count();
-            let end = start + digits;
-            // Leave leading zeros, fractions, exponents and long numbers to serde_json.
-            if digits == 0 || digits > 18 || (digits > 1 && b[start] == b'0') {
-                return None;
-            }
-            if matches!(b.get(end), Some(b'.' | b'e' | b'E')) {
-                return None;
-            }
-            let magnitude = b[start..end].iter().fold(0i128, |n, &d| n * 10 + i128::from(d - b'0'));
-            // serde_json reads `-0` as the float -0.0.
-            if negative && magnitude == 0 {
-                return None;
-            }
-            Some((Loose::Int(if negative { -magnitude } else { magnitude }), end))
-        }
-        _ => None,
-    }
-}
-
 fn json_kind(text: &str) -> &'static str {
     match text.trim_start().as_bytes().first() {
         Some(b'[') => "an array",
@@ -261,296 +178,6 @@ fn json_kind(text: &str) -> &'static str {
         Some(b't' | b'f') => "a boolean",
         Some(b'n') => "null",
         _ => "a number",
-    }
-}
-
-/// Any JSON value, kept only as far as validation needs it.
-#[derive(Debug, Clone, PartialEq)]
-enum Loose<'a> {
-    Null,
-    Bool(bool),
-    Int(i128),
-    Float(f64),
-    Str(Cow<'a, str>),
-    Array,
-    Object,
-}
-
-impl fmt::Display for Loose<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Loose::Null => f.write_str("null"),
-            Loose::Bool(b) => write!(f, "boolean {b}"),
-            Loose::Int(i) => write!(f, "integer {i}"),
-            Loose::Float(x) => write!(f, "number {x}"),
-            Loose::Str(s) => {
-                let cut = floor_char_boundary(s, 64);
-                if cut < s.len() {
-                    write!(f, "string {:?}...", &s[..cut])
-                } else {
-                    write!(f, "string {s:?}")
-                }
-            }
-            Loose::Array => f.write_str("an array"),
-            Loose::Object => f.write_str("an object"),
-        }
-    }
-}
-
-/// The largest index `<= max` that is a char boundary of `s`.
-pub fn floor_char_boundary(s: &str, max: usize) -> usize {
-    if max >= s.len() {
-        return s.len();
-    }
-    let mut i = max;
-    while !s.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
-}
-
-struct LooseSeed;
-
-impl<'de> DeserializeSeed<'de> for LooseSeed {
-    type Value = Loose<'de>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Loose<'de>, D::Error> {
-        d.deserialize_any(LooseVisitor)
-    }
-}
-
-struct LooseVisitor;
-
-impl<'de> Visitor<'de> for LooseVisitor {
-    type Value = Loose<'de>;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-    fn visit_unit<E>(self) -> Result<Loose<'de>, E> {
-        Ok(Loose::Null)
-    }
-    fn visit_none<E>(self) -> Result<Loose<'de>, E> {
-        Ok(Loose::Null)
-    }
-    fn visit_bool<E>(self, v: bool) -> Result<Loose<'de>, E> {
-        Ok(Loose::Bool(v))
-    }
-    fn visit_i64<E>(self, v: i64) -> Result<Loose<'de>, E> {
-        Ok(Loose::Int(i128::from(v)))
-    }
-    fn visit_u64<E>(self, v: u64) -> Result<Loose<'de>, E> {
-        Ok(Loose::Int(i128::from(v)))
-    }
-    fn visit_f64<E>(self, v: f64) -> Result<Loose<'de>, E> {
-        Ok(Loose::Float(v))
-    }
-    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Loose<'de>, E> {
-        Ok(Loose::Str(Cow::Borrowed(v)))
-    }
-    fn visit_str<E>(self, v: &str) -> Result<Loose<'de>, E> {
-        Ok(Loose::Str(Cow::Owned(v.to_owned())))
-    }
-    fn visit_string<E>(self, v: String) -> Result<Loose<'de>, E> {
-        Ok(Loose::Str(Cow::Owned(v)))
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Loose<'de>, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(Loose::Array)
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Loose<'de>, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(Loose::Object)
-    }
-}
-
-#[derive(Clone, Copy)]
-enum Field {
-    EventId,
-    EventTime,
-    EventName,
-    User,
-    SessionId,
-    Seq,
-    SchemaVersion,
-    Other,
-}
-
-impl Field {
-    fn from_key(k: &str) -> Field {
-        match k {
-            "event_id" => Field::EventId,
-            "event_time" => Field::EventTime,
-            "event_name" => Field::EventName,
-            "user" => Field::User,
-            "session_id" => Field::SessionId,
-            "seq" => Field::Seq,
-            "schema_version" => Field::SchemaVersion,
-            _ => Field::Other,
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Field::EventId => "event_id",
-            Field::EventTime => "event_time",
-            Field::EventName => "event_name",
-            Field::User => "user",
-            Field::SessionId => "session_id",
-            Field::Seq => "seq",
-            Field::SchemaVersion => "schema_version",
-            Field::Other => "",
-        }
-    }
-}
-
-struct FieldSeed;
-
-impl<'de> DeserializeSeed<'de> for FieldSeed {
-    type Value = Field;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Field, D::Error> {
-        d.deserialize_str(FieldVisitor)
-    }
-}
-
-struct FieldVisitor;
-
-impl Visitor<'_> for FieldVisitor {
-    type Value = Field;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a field name")
-    }
-    fn visit_str<E>(self, v: &str) -> Result<Field, E> {
-        Ok(Field::from_key(v))
-    }
-}
-
-#[derive(Default)]
-struct RawEvent<'a> {
-    event_id: Option<Loose<'a>>,
-    event_time: Option<Loose<'a>>,
-    event_name: Option<Loose<'a>>,
-    user: Option<Loose<'a>>,
-    session_id: Option<Loose<'a>>,
-    seq: Option<Loose<'a>>,
-    schema_version: Option<Loose<'a>>,
-    duplicate: Option<&'static str>,
-}
-
-impl<'a> RawEvent<'a> {
-    /// Records `value` for `field`, noting a repeated field; unknown fields
-    /// are ignored.
-    fn set(&mut self, field: Field, value: Loose<'a>) {
-        let slot = match field {
-            Field::EventId => &mut self.event_id,
-            Field::EventTime => &mut self.event_time,
-            Field::EventName => &mut self.event_name,
-            Field::User => &mut self.user,
-            Field::SessionId => &mut self.session_id,
-            Field::Seq => &mut self.seq,
-            Field::SchemaVersion => &mut self.schema_version,
-            Field::Other => return,
-        };
-        if slot.is_some() {
-            self.duplicate.get_or_insert(field.name());
-        }
-        *slot = Some(value);
-    }
-}
-
-struct RawVisitor;
-
-impl<'de> Visitor<'de> for RawVisitor {
-    type Value = RawEvent<'de>;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON object")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawEvent<'de>, A::Error> {
-        let mut raw = RawEvent::default();
-        while let Some(field) = map.next_key_seed(FieldSeed)? {
-            if let Field::Other = field {
-                map.next_value::<IgnoredAny>()?;
-            } else {
-                raw.set(field, map.next_value_seed(LooseSeed)?);
-            }
-        }
-        Ok(raw)
-    }
-}
-
-fn invalid(field: &'static str, expected: &'static str, found: &Loose<'_>) -> InputError {
-    InputError::InvalidField {
-        field,
-        expected,
-        found: found.to_string(),
-    }
-}
-
-fn optional_id<'a>(field: &'static str, v: Option<Loose<'a>>) -> Result<Option<Cow<'a, str>>, InputError> {
-    match v {
-        None | Some(Loose::Null) => Ok(None),
-        Some(Loose::Str(s)) if !s.is_empty() && s.len() <= MAX_ID_LEN => Ok(Some(s)),
-        Some(other) => Err(invalid(field, EXPECT_ID, &other)),
-    }
-}
-
-impl<'a> RawEvent<'a> {
-    fn validate(self) -> Result<InputEvent<'a>, InputError> {
-        if let Some(field) = self.duplicate {
-            return Err(InputError::DuplicateField { field });
-        }
-        let event_type = match self.event_name {
-            None => return Err(InputError::MissingField { field: "event_name" }),
-            Some(Loose::Str(name)) => EventType::parse(&name).ok_or_else(|| InputError::UnknownEventType {
-                name: name[..floor_char_boundary(&name, 64)].to_owned(),
-            })?,
-            Some(other) => return Err(invalid("event_name", EXPECT_EVENT_NAME, &other)),
-        };
-        let occurred_at = match self.event_time {
-            None => return Err(InputError::MissingField { field: "event_time" }),
-            Some(v) => {
-                let parsed = match &v {
-                    Loose::Str(s) => Timestamp::parse_iso8601(s),
-                    Loose::Int(i) => Timestamp::from_epoch_millis_int(*i),
-                    Loose::Float(x) => Timestamp::from_epoch_millis_float(*x),
-                    _ => Err(TimeError::Syntax("wrong JSON type")),
-                };
-                parsed.map_err(|e| InputError::InvalidField {
-                    field: "event_time",
-                    expected: EXPECT_EVENT_TIME,
-                    found: match e {
-                        TimeError::Syntax("wrong JSON type") => v.to_string(),
-                        e => format!("{v} ({e})"),
-                    },
-                })?
-            }
-        };
-        let user_id = match self.user {
-            None => return Err(InputError::MissingField { field: "user" }),
-            Some(Loose::Int(i)) if (0..=i128::from(MAX_INTEGER)).contains(&i) => i as u64,
-            Some(Loose::Str(s)) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => s
-                .parse::<u64>()
-                .ok()
-                .filter(|&n| n <= MAX_INTEGER)
-                .ok_or_else(|| invalid("user", EXPECT_USER, &Loose::Str(s.clone())))?,
-            Some(other) => return Err(invalid("user", EXPECT_USER, &other)),
-        };
-        let seq = match self.seq {
-            None | Some(Loose::Null) => None,
-            Some(Loose::Int(i)) if (0..=i128::from(MAX_INTEGER)).contains(&i) => Some(i as u64),
-            Some(other) => return Err(invalid("seq", EXPECT_SEQ, &other)),
-        };
-        match self.schema_version {
-            None | Some(Loose::Null) => {}
-            Some(Loose::Int(v)) if v == i128::from(INPUT_SCHEMA_VERSION) => {}
-            Some(other) => return Err(invalid("schema_version", EXPECT_SCHEMA, &other)),
-        }
-        Ok(InputEvent {
-            event_id: optional_id("event_id", self.event_id)?,
-            event_type,
-            occurred_at,
-            user_id,
-            session_id: optional_id("session_id", self.session_id)?,
-            seq,
-        })
     }
 }
 
