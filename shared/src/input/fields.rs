@@ -4,9 +4,9 @@
 
 use std::fmt;
 
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::{IgnoredAny, MapAccess, Visitor};
 
-use crate::json::{Loose, LooseSeed};
+use crate::json::{KeySeed, Loose, LooseSeed};
 
 #[derive(Clone, Copy)]
 pub(super) enum Field {
@@ -45,27 +45,6 @@ impl Field {
             Field::SchemaVersion => "schema_version",
             Field::Other => "",
         }
-    }
-}
-
-struct FieldSeed;
-
-impl<'de> DeserializeSeed<'de> for FieldSeed {
-    type Value = Field;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Field, D::Error> {
-        d.deserialize_str(FieldVisitor)
-    }
-}
-
-struct FieldVisitor;
-
-impl Visitor<'_> for FieldVisitor {
-    type Value = Field;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a field name")
-    }
-    fn visit_str<E>(self, v: &str) -> Result<Field, E> {
-        Ok(Field::from_key(v))
     }
 }
 
@@ -111,7 +90,7 @@ impl<'de> Visitor<'de> for RawVisitor {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawEvent<'de>, A::Error> {
         let mut raw = RawEvent::default();
-        while let Some(field) = map.next_key_seed(FieldSeed)? {
+        while let Some(field) = map.next_key_seed(KeySeed(Field::from_key))? {
             if let Field::Other = field {
                 map.next_value::<IgnoredAny>()?;
             } else {

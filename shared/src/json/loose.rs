@@ -54,6 +54,30 @@ pub fn floor_char_boundary(s: &str, max: usize) -> usize {
     i
 }
 
+/// Reads an object key as the caller's field type, matched by name with
+/// `from_key` and never copied: how both lenient readers walk an object.
+#[derive(Clone, Copy, Debug)]
+pub struct KeySeed<F>(pub fn(&str) -> F);
+
+impl<'de, F> DeserializeSeed<'de> for KeySeed<F> {
+    type Value = F;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<F, D::Error> {
+        d.deserialize_str(KeyVisitor(self.0))
+    }
+}
+
+struct KeyVisitor<F>(fn(&str) -> F);
+
+impl<F> Visitor<'_> for KeyVisitor<F> {
+    type Value = F;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a field name")
+    }
+    fn visit_str<E>(self, v: &str) -> Result<F, E> {
+        Ok((self.0)(v))
+    }
+}
+
 /// Reads one value as a [`Loose`].
 #[derive(Clone, Copy, Debug)]
 pub struct LooseSeed;

@@ -20,4 +20,4 @@ pub mod loose;
 
 pub use cursor::{Cursor, IntegerLiteral};
 pub use escape::{has_control_byte, json_str_pieces, needs_escape, push_json_str, write_json_str};
-pub use loose::{Loose, LooseSeed, floor_char_boundary};
+pub use loose::{KeySeed, Loose, LooseSeed, floor_char_boundary};

@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use chat_pipeline::json::{Loose, LooseSeed};
+use chat_pipeline::json::{KeySeed, Loose, LooseSeed};
 use chat_pipeline::timestamp::Timestamp;
 use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
@@ -156,26 +156,12 @@ impl Field {
             .find(|(f, _)| *f == self)
             .map_or("", |(_, name)| name)
     }
-}
 
-impl<'de> Deserialize<'de> for Field {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_identifier(FieldVisitor)
-    }
-}
-
-struct FieldVisitor;
-
-impl Visitor<'_> for FieldVisitor {
-    type Value = Field;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a field name")
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Field, E> {
-        Ok(Field::NAMES
+    fn from_key(key: &str) -> Field {
+        Field::NAMES
             .iter()
-            .find(|(_, name)| *name == v)
-            .map_or(Field::Other, |(f, _)| *f))
+            .find(|(_, name)| *name == key)
+            .map_or(Field::Other, |(f, _)| *f)
     }
 }
 
@@ -210,7 +196,7 @@ impl<'de> Visitor<'de> for MetadataField {
         let mut subsequence_number = None;
         let mut arrival = None;
         let mut first_error: Option<EnvelopeError> = None;
-        while let Some(key) = map.next_key::<Field>()? {
+        while let Some(key) = map.next_key_seed(KeySeed(Field::from_key))? {
             let outcome = match key {
                 Field::ShardId => text(map.next_value_seed(LooseSeed)?).map(|v| shard_id = Some(v)),
                 Field::PartitionKey => text(map.next_value_seed(LooseSeed)?).map(|v| partition_key = Some(v)),
@@ -291,7 +277,7 @@ impl<'de> Visitor<'de> for RecordVisitor {
                 first_error = Some(e);
             }
         };
-        while let Some(key) = map.next_key::<Field>()? {
+        while let Some(key) = map.next_key_seed(KeySeed(Field::from_key))? {
             match key {
                 Field::RecordId => {
                     if record_id.is_some() {
