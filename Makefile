@@ -29,7 +29,7 @@ help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
 
 demo: setup ## The whole pipeline on this machine (TICKS=3 EVENTS=500 LAKE=out KEEP=1 to keep the lake), then its curated table and the stack's queries
-	cargo build --locked -p producer -p transformer -p xtask --bin producer --bin transformer --bin demo
+	cargo build --locked -p producer -p transformer -p harness --bin producer --bin transformer --bin demo
 	./target/debug/demo --ticks $(TICKS) --events $(EVENTS) --lake $(LAKE) $(if $(KEEP),--keep)
 	@$(LAKE_SQL) curate --maintenance
 	@echo; echo "The stack's named queries (template.yaml), run by DuckDB over $(LAKE)/ (make query):"
@@ -128,10 +128,9 @@ bench: ## Criterion benchmarks (see README for the figures)
 
 measure: ## Cold start, peak memory and warm end-to-end time of the release binaries, through the local Runtime API stand-in
 	@echo "Building the release binaries (LTO, one codegen unit): about 3.5 minutes cold, seconds when warm"
-	# The functions alone first, so their binaries are built without the
-	# test-util feature the tools crate turns on.
-	cargo build --release --locked -p transformer -p producer
-	cargo build --release --locked -p xtask
+	# One build: no normal dependency turns on a test-util feature, so the
+	# function binaries built beside the tools are the release-shaped ones.
+	cargo build --release --locked -p transformer -p producer -p harness
 	./target/release/lambda-probe --binary target/release/transformer --synthetic-transformer-bytes 6000000 --env REINGEST=false
 	./target/release/lambda-probe --binary target/release/producer --event events/producer/scheduled-rule.json
 	./target/release/lambda-probe --binary target/release/transformer --synthetic-direct-put-bytes 2000000 --repeat 50 --starts 0 --env REINGEST=false

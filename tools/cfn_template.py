@@ -1,8 +1,8 @@
 """Reading template.yaml from Python: CloudFormation's short-form tags as
 their long forms, parameter defaults, and `Fn::Sub` over parameters.
 `python3 tools/cfn_template.py` prints the template so read, as JSON: the
-Rust reader (xtask/src/template.rs) is held to the same values by
-tests/tests/template_agreement.rs.
+Rust reader (harness/src/template.rs) is held to the same values by
+tests/tests/integration/template_agreement.rs.
 
 Shared by tools/deploy_local.py (the emulator deployment) and
 tools/lake_sql.py (the local query engine), which both read the template as

@@ -31,8 +31,8 @@ use chat_pipeline::destination::{AwsSinks, SinkProvider};
 use chat_pipeline::test_util::{kinesis_reply, mock_kinesis};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use serde::de::IgnoredAny;
+use testkit::synthetic::{Format, Source, event_json_bytes, transformation_event};
 use transformer::firehose::{LAMBDA_RESPONSE_LIMIT, RESPONSE_BUDGET, TransformationEvent, parse_request};
-use transformer::synthetic::{Format, Source, event_json_bytes, transformation_event};
 use transformer::{Config, Transformer, process, respond};
 
 fn runtime() -> tokio::runtime::Runtime {

@@ -14,8 +14,8 @@
 static GLOBAL: chat_pipeline::allocator::MiMalloc = chat_pipeline::allocator::MiMalloc;
 
 use chat_pipeline::destination::AwsSinks;
+use testkit::synthetic::{Format, Source, event_json_bytes, transformation_event};
 use transformer::firehose::parse_request;
-use transformer::synthetic::{Format, Source, event_json_bytes, transformation_event};
 use transformer::{Config, Transformer, process, respond};
 
 fn main() {

@@ -22,11 +22,10 @@
 //! * [`config`]: environment variables, checked at cold start.
 //! * [`runtime`]: what `main.rs` starts: the Lambda runtime around the
 //!   handler, which gets each request body without lambda_runtime's copy.
-//! * `synthetic` (feature `test-util`): generated events for benchmarks and
-//!   tests.
 //!
 //! The event model, sinks, batching and retry are in the shared
-//! `chat_pipeline` crate.
+//! `chat_pipeline` crate; generated events for tests and benchmarks in the
+//! `testkit` crate, which the function never links.
 
 pub mod config;
 pub mod firehose;
@@ -34,8 +33,6 @@ pub mod handler;
 pub mod record;
 pub mod reingest;
 pub mod runtime;
-#[cfg(feature = "test-util")]
-pub mod synthetic;
 
 pub use config::Config;
 

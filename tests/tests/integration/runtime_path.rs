@@ -7,11 +7,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use xtask::runtime_api::{FunctionProcess, Outcome, RuntimeApi};
-use xtask::{binaries, harness};
+use harness::runtime_api::{FunctionProcess, Outcome, RuntimeApi};
+use harness::{binaries, host};
 
 fn repo(path: &str) -> PathBuf {
-    harness::repo().join(path)
+    host::repo().join(path)
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@ use base64_simd::STANDARD;
 use chat_pipeline::event::{ChatEvent, EventId, EventType, INPUT_SCHEMA_VERSION};
 use chat_pipeline::timestamp::Timestamp;
 
-use crate::firehose::{EpochMillis, FirehoseRecord, KinesisRecordMetadata, TransformationEvent};
+use transformer::firehose::{EpochMillis, FirehoseRecord, KinesisRecordMetadata, TransformationEvent};
 
 /// Which input format the records carry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -11,7 +11,7 @@ use std::time::Duration;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_s3::config::Credentials;
 
-use crate::harness;
+use crate::host;
 
 pub const REGION: &str = "us-east-1";
 pub const ACCOUNT: &str = "123456789012";
@@ -46,7 +46,7 @@ impl Drop for Emulator {
 
 /// Where moto_server is: `$MOTO_SERVER`, the project's `.venv`, or `PATH`.
 pub fn find_moto_server() -> Result<PathBuf, EmulatorError> {
-    harness::find_tool("MOTO_SERVER", ".venv-tools/bin/moto_server", "moto_server")
+    host::find_tool("MOTO_SERVER", ".venv-tools/bin/moto_server", "moto_server")
         .map_err(|tried| EmulatorError::NotInstalled { tried })
 }
 
@@ -54,7 +54,7 @@ impl Emulator {
     /// Starts moto_server and waits until it answers.
     pub async fn start() -> Result<Self, EmulatorError> {
         let binary = find_moto_server()?;
-        let port = harness::free_port().map_err(EmulatorError::Port)?;
+        let port = host::free_port().map_err(EmulatorError::Port)?;
         let child = Command::new(&binary)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::null())
@@ -70,7 +70,7 @@ impl Emulator {
             endpoint: format!("http://127.0.0.1:{port}"),
         };
         let waited = Duration::from_secs(30);
-        if harness::wait_for_port(port, waited).await {
+        if host::wait_for_port(port, waited).await {
             return Ok(emulator);
         }
         Err(EmulatorError::NotReady {

@@ -1,4 +1,4 @@
-//! What every harness in this crate needs: the repository's root, finding a
+//! This machine, as every harness in this crate needs it: the repository's root, finding a
 //! tool the Makefile installs, a free loopback port, and waiting until a
 //! started server listens.
 

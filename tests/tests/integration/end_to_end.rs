@@ -13,14 +13,14 @@ use std::collections::{BTreeMap, HashMap};
 use base64_simd::STANDARD;
 use chat_pipeline::destination::DestinationKind;
 use chat_pipeline::timestamp::Timestamp;
+use harness::emulator::{Emulator, s3_client};
+use harness::lake;
+use harness::lambda_watch::{LambdaWatch, WatchInvoker};
+use harness::local_firehose::{InProcess, LocalFirehose};
+use harness::resources::{self, Names};
+use harness::scenario;
+use harness::template::{DeliverySettings, Template};
 use lambda_runtime::{Context, LambdaEvent};
-use xtask::emulator::{Emulator, s3_client};
-use xtask::lake;
-use xtask::lambda_watch::{LambdaWatch, WatchInvoker};
-use xtask::local_firehose::{InProcess, LocalFirehose};
-use xtask::resources::{self, Names};
-use xtask::scenario;
-use xtask::template::{DeliverySettings, Template};
 
 /// A fresh emulator with the local pipeline's resources.
 async fn pipeline(prefix: &str) -> (Emulator, aws_config::SdkConfig, DeliverySettings, Names) {

@@ -8,9 +8,9 @@ use chat_pipeline::sink::BatchLimits;
 use chat_pipeline::test_util::MemorySink;
 use chat_pipeline::test_util::MemorySinks;
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
+use testkit::synthetic::{Format, Source, transformation_event};
 use transformer::firehose::{TransformationEvent, parse_event};
 use transformer::handler::TransformerError;
-use transformer::synthetic::{Format, Source, transformation_event};
 use transformer::{Config, Transformer, handle};
 
 /// The message `handle` gives for a body that is JSON but not an event.

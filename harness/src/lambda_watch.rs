@@ -15,7 +15,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
-use crate::harness::{self, repo};
+use crate::host::{self, repo};
 
 /// `cargo lambda watch` could not be started or reached.
 #[derive(Debug, thiserror::Error)]
@@ -74,7 +74,7 @@ impl Drop for LambdaWatch {
 
 /// Where cargo-lambda is: `$CARGO_LAMBDA`, the project's `.venv`, or `PATH`.
 pub fn find_cargo_lambda() -> Result<PathBuf, WatchError> {
-    harness::find_tool("CARGO_LAMBDA", ".venv-tools/bin/cargo-lambda", "cargo-lambda")
+    host::find_tool("CARGO_LAMBDA", ".venv-tools/bin/cargo-lambda", "cargo-lambda")
         .map_err(|tried| WatchError::NotInstalled { tried })
 }
 
@@ -83,7 +83,7 @@ impl LambdaWatch {
     /// passed to the functions. Its output goes to `log`.
     pub async fn start(env: &[(String, String)], log: &Path) -> Result<Self, WatchError> {
         let binary = find_cargo_lambda()?;
-        let port = harness::free_port().map_err(WatchError::Spawn)?;
+        let port = host::free_port().map_err(WatchError::Spawn)?;
         let log_file = std::fs::File::create(log).map_err(WatchError::Spawn)?;
         let mut cmd = Command::new(&binary);
         cmd.current_dir(repo())

@@ -3,7 +3,7 @@
 //! contract parse with `aws_lambda_events`' independent Firehose types.
 //!
 //! After an intended change of output, regenerate the expected files with
-//! `UPDATE_EXPECTED=1 cargo test -p transformer --test sample_events` and
+//! `UPDATE_EXPECTED=1 cargo test -p transformer --test integration sample_events` and
 //! review the diff.
 
 use std::path::PathBuf;

@@ -14,14 +14,14 @@ use std::path::Path;
 
 use chat_pipeline::destination::DestinationKind;
 use chat_pipeline::timestamp::Timestamp;
+use harness::emulator::{Emulator, s3_client};
+use harness::lake;
+use harness::lake_sql::{self, Answer, CurationRun};
+use harness::local_firehose::{InProcess, LocalFirehose};
+use harness::resources::{self, Names};
+use harness::scenario;
+use harness::template::Template;
 use lambda_runtime::{Context, LambdaEvent};
-use xtask::emulator::{Emulator, s3_client};
-use xtask::lake;
-use xtask::lake_sql::{self, Answer, CurationRun};
-use xtask::local_firehose::{InProcess, LocalFirehose};
-use xtask::resources::{self, Names};
-use xtask::scenario;
-use xtask::template::Template;
 
 /// Plain events of an existing Python producer: no event_id, no session,
 /// times from 2023 (an event time the projection range would not cover; the

@@ -2,8 +2,7 @@
 //! source (mocked Kinesis and Firehose SDK clients, with partial failures and
 //! throttling) and marked `Dropped`, or `ProcessingFailed` when they cannot be.
 
-mod support;
-use support::answered;
+use crate::support::answered;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -17,8 +16,8 @@ use chat_pipeline::aws::LazyClients;
 use chat_pipeline::destination::AwsSinks;
 use chat_pipeline::input::parse_input_event;
 use chat_pipeline::test_util::{firehose_reply, mock_firehose, mock_kinesis};
+use testkit::synthetic::{Format, Source, transformation_event};
 use transformer::firehose::{RESPONSE_BUDGET, RecordResult, TransformationResponse};
-use transformer::synthetic::{Format, Source, transformation_event};
 use transformer::{Config, Transformer};
 
 fn fast(mut config: Config) -> Config {

@@ -16,8 +16,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use transformer::synthetic::{Format, Source, transformation_event};
-use xtask::runtime_api::{FunctionProcess, Outcome, RuntimeApi};
+use harness::runtime_api::{FunctionProcess, Outcome, RuntimeApi};
+use testkit::synthetic::{Format, Source, transformation_event};
 
 /// Measures a function binary the way Lambda runs it, against the local
 /// Runtime API stand-in: cold start (process start until it first asks for

@@ -8,25 +8,23 @@
 //! refused by the fast path too, broken JSON included: the runtime no longer
 //! checks the body before the handler does.
 //!
-//! The request's first reader, `envelope_scan`, is checked on its own as
+//! The request's first reader, `firehose::scan`, is checked on its own as
 //! well: whatever it accepts, it reads exactly as serde does, and it accepts
 //! what Firehose sends.
-
-mod generators;
 
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use crate::generators::{envelope_value, payload};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chat_pipeline::sink::BatchLimits;
 use chat_pipeline::test_util::{MemorySink, MemorySinks};
-use generators::{envelope_value, payload};
 use proptest::prelude::*;
 use serde_json::json;
+use testkit::synthetic::{DELIVERY_STREAM_ARN, Format, SOURCE_STREAM_ARN, Source, transformation_event};
 use transformer::firehose::scan::scan;
 use transformer::firehose::{TransformationEvent, parse_event};
-use transformer::synthetic::{DELIVERY_STREAM_ARN, Format, SOURCE_STREAM_ARN, Source, transformation_event};
 use transformer::{Config, Transformer, process, respond};
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -212,7 +210,7 @@ fn broken_body() -> impl Strategy<Value = Vec<u8>> {
 }
 
 proptest! {
-    #![proptest_config(generators::config(300))]
+    #![proptest_config(crate::generators::config(300))]
 
     #[test]
     fn the_fast_path_sends_exactly_what_the_serde_path_sends(

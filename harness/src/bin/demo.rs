@@ -18,14 +18,14 @@ use aws_config::SdkConfig;
 use base64_simd::STANDARD;
 use chat_pipeline::timestamp::{TimeError, Timestamp};
 use clap::Parser;
-use xtask::emulator::{Emulator, EmulatorError, s3_client};
-use xtask::harness::repo;
-use xtask::lake::{self, LakeError};
-use xtask::lambda_watch::{LambdaWatch, WatchError, WatchInvoker};
-use xtask::local_firehose::{DeliveryStats, LocalFirehose, StandInError};
-use xtask::resources::{self, Names, ResourceError};
-use xtask::scenario::{self, PutRawError};
-use xtask::template::{DeliverySettings, Template, TemplateError};
+use harness::emulator::{Emulator, EmulatorError, s3_client};
+use harness::host::repo;
+use harness::lake::{self, LakeError};
+use harness::lambda_watch::{LambdaWatch, WatchError, WatchInvoker};
+use harness::local_firehose::{DeliveryStats, LocalFirehose, StandInError};
+use harness::resources::{self, Names, ResourceError};
+use harness::scenario::{self, PutRawError};
+use harness::template::{DeliverySettings, Template, TemplateError};
 
 /// The whole pipeline on this machine: producer -> Kinesis -> Firehose and
 /// the transformer -> S3, on the moto emulator, then the lake copied to a

@@ -3,10 +3,8 @@
 //! base64 data, `Ok` data exactly one JSON line, the response within budget
 //! and its size accounted exactly, and no panic.
 
-mod generators;
-mod support;
-use generators::{envelope_value, payload};
-use support::answered;
+use crate::generators::{envelope_value, payload};
+use crate::support::answered;
 
 use std::sync::Arc;
 
@@ -16,8 +14,8 @@ use chat_pipeline::sink::BatchLimits;
 use chat_pipeline::test_util::MemorySink;
 use chat_pipeline::test_util::MemorySinks;
 use proptest::prelude::*;
+use testkit::synthetic::{DELIVERY_STREAM_ARN, SOURCE_STREAM_ARN, Source, record};
 use transformer::firehose::{RecordResult, ResponseMetadata, TransformationEvent, entry_len, response_len};
-use transformer::synthetic::{DELIVERY_STREAM_ARN, SOURCE_STREAM_ARN, Source, record};
 use transformer::{Config, Transformer};
 
 /// A record's `data`: base64 of an event, or text that is not base64 (some
@@ -39,7 +37,7 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 proptest! {
-    #![proptest_config(generators::config(200))]
+    #![proptest_config(crate::generators::config(200))]
 
     #[test]
     fn contract_holds_for_any_records(
@@ -102,7 +100,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(generators::config(200))]
+    #![proptest_config(crate::generators::config(200))]
 
     /// With a readable, unique recordId per record, no envelope value fails
     /// the invocation: every record is answered once, in order, and one whose

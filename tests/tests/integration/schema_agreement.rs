@@ -8,10 +8,10 @@
 
 use base64_simd::STANDARD;
 use chat_pipeline::output::PARTITION_KEYS;
+use harness::host::repo;
 use serde_json::{Map, Value};
+use testkit::synthetic::{Format, Source, transformation_event};
 use transformer::firehose::{RecordResult, TransformationEvent};
-use transformer::synthetic::{Format, Source, transformation_event};
-use xtask::harness::repo;
 
 fn schema() -> Value {
     let text = std::fs::read_to_string(repo().join("schema/output-v1.schema.json")).unwrap();

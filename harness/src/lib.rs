@@ -1,7 +1,10 @@
-//! # xtask
+//! # harness
 //!
-//! The project's tools (`make demo` runs `demo`; `make measure` runs
-//! `lambda-probe`) and the harnesses the integration tests in `tests/` use:
+//! The pipeline on this machine: stand-ins for what Lambda and Firehose do
+//! around the functions, the emulator for the rest of AWS, and readers of
+//! what lands. The tools are built on it (`make demo` runs `demo`; `make
+//! measure` runs `lambda-probe`), and so are the integration tests in
+//! `tests/`:
 //!
 //! * [`runtime_api`]: a stand-in for the Lambda Runtime API that runs a
 //!   function's real binary, for cold-start and memory measurements and for
@@ -9,8 +12,8 @@
 //! * [`binaries`]: building the function binaries from tests.
 //! * [`template`]: reading template.yaml, for agreement tests and the local
 //!   Firehose stand-in.
-//! * [`harness`]: the repository root, tool lookup, free ports, waiting for
-//!   a server to listen.
+//! * [`host`]: this machine: the repository root, tool lookup, free ports,
+//!   waiting for a server to listen.
 //! * [`emulator`]: moto's server on a free port, started and stopped by us.
 //! * [`resources`]: the stream, bucket and delivery streams in the emulator.
 //! * [`local_firehose`]: Firehose's Lambda processing step, which the
@@ -22,7 +25,7 @@
 
 pub mod binaries;
 pub mod emulator;
-pub mod harness;
+pub mod host;
 pub mod lake;
 pub mod lake_sql;
 pub mod lambda_watch;

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::harness::repo;
+use crate::host::repo;
 use std::process::Command;
 
 /// Running a query failed; the message says why and what to do.

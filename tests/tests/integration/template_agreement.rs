@@ -10,9 +10,9 @@ use std::collections::BTreeSet;
 
 use chat_pipeline::event::EventType;
 use chat_pipeline::output::PARTITION_KEYS;
+use harness::template::{Template, at, lambda_partition_keys, tag, untag};
 use serde_norway::Value;
-use transformer::synthetic::{Format, Source, event_json_bytes, transformation_event};
-use xtask::template::{Template, at, lambda_partition_keys, tag, untag};
+use testkit::synthetic::{Format, Source, event_json_bytes, transformation_event};
 
 fn template() -> Template {
     Template::repository().unwrap()
@@ -415,17 +415,17 @@ fn nothing_arriving_breaches_an_alarm() {
     }
 }
 
-/// template.yaml has two readers, this crate's (xtask::template, for the
+/// template.yaml has two readers, this crate's (harness::template, for the
 /// tests and the local Firehose) and tools/cfn_template.py (for the query
 /// engine, the curation and the emulator deployment): they read the same
 /// values, short-form tags included.
 #[test]
 #[ignore = "needs .venv-query from `make setup`; `make test` runs it"]
 fn both_readers_of_the_template_read_the_same_values() {
-    let python = xtask::harness::repo().join(".venv-query/bin/python");
+    let python = harness::host::repo().join(".venv-query/bin/python");
     assert!(python.exists(), "{} is missing: run `make setup`", python.display());
     let out = std::process::Command::new(&python)
-        .arg(xtask::harness::repo().join("tools/cfn_template.py"))
+        .arg(harness::host::repo().join("tools/cfn_template.py"))
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -526,7 +526,7 @@ async fn a_full_processor_buffer_of_the_smallest_valid_records_is_answered_witho
     for source in [Source::DirectPut, Source::KinesisStream] {
         let mut event = transformation_event(Format::Plain, source, n);
         for (i, r) in event.records.iter_mut().enumerate() {
-            *r = transformer::synthetic::record(source, i, SMALLEST_VALID_RECORD);
+            *r = testkit::synthetic::record(source, i, SMALLEST_VALID_RECORD);
             if let Some(m) = r.kinesis_record_metadata.as_mut() {
                 // Kinesis's longest partition key, copied into the output line.
                 m.partition_key = format!("{i:0>256}").into();

@@ -1,0 +1,21 @@
+//! The pipeline's integration tests: one test binary, one module per
+//! subject, so the AWS SDK, the harness and the functions are linked once
+//! rather than once per file. Run one subject with
+//! `cargo test -p pipeline-tests --test integration <module>::`; the emulator
+//! tests are `#[ignore]`d unless asked for (`-- --include-ignored`, as `make
+//! test` does).
+//!
+//! * [`template_agreement`], [`schema_agreement`]: template.yaml and the
+//!   output schema agree with the code.
+//! * [`runtime_path`]: the release-shaped binaries through the Runtime API
+//!   stand-in.
+//! * [`end_to_end`], [`lake_queries`]: the pipeline on the emulator, from
+//!   the producer to S3 objects and to SQL answers.
+//! * [`workspace_shape`]: no build of a function compiles test code.
+
+mod end_to_end;
+mod lake_queries;
+mod runtime_path;
+mod schema_agreement;
+mod template_agreement;
+mod workspace_shape;
