@@ -111,7 +111,7 @@ arm64-target:
 	rustup target add aarch64-unknown-linux-gnu
 
 build: setup arm64-target ## sam build: arm64 bootstrap artifacts for both functions via cargo-lambda (Zig from PyPI)
-	@echo "sam build: a cold arm64 release build of both functions takes about 5 minutes on 2 cores"
+	@echo "sam build: a cold arm64 release build of both functions (two cargo-lambda builds side by side) took 12 minutes on 2 cores"
 	sam build
 
 deploy: build ## sam deploy for ENV (staging|production); guided the first time

@@ -1,6 +1,6 @@
 //! The AWS emulator for local runs and integration tests: moto's server
-//! (`moto[server]`, pinned in tools/requirements.txt and installed into
-//! `.venv` by `make setup`), started on a free loopback port and stopped, by
+//! (`moto[server]`, pinned in tools/requirements-tools.txt and installed into
+//! `.venv-tools` by `make setup`), started on a free loopback port and stopped, by
 //! the process it started, when the [`Emulator`] is dropped. It speaks
 //! Kinesis, Firehose (Direct PUT into S3, without Lambda processing) and S3.
 
@@ -20,7 +20,7 @@ pub const ACCOUNT: &str = "123456789012";
 #[derive(Debug, thiserror::Error)]
 pub enum EmulatorError {
     #[error(
-        "moto_server (the AWS emulator) was not found; looked for {tried}. Install it with `make setup` (it is pinned in tools/requirements.txt and goes into .venv)"
+        "moto_server (the AWS emulator) was not found; looked for {tried}. Install it with `make setup` (it is pinned in tools/requirements-tools.txt and goes into .venv-tools)"
     )]
     NotInstalled { tried: String },
     #[error("could not start {binary}: {source}")]
@@ -44,7 +44,7 @@ impl Drop for Emulator {
     }
 }
 
-/// Where moto_server is: `$MOTO_SERVER`, the project's `.venv`, or `PATH`.
+/// Where moto_server is: `$MOTO_SERVER`, the project's `.venv-tools`, or `PATH`.
 pub fn find_moto_server() -> Result<PathBuf, EmulatorError> {
     host::find_tool("MOTO_SERVER", ".venv-tools/bin/moto_server", "moto_server")
         .map_err(|tried| EmulatorError::NotInstalled { tried })

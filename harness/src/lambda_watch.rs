@@ -21,7 +21,7 @@ use crate::host::{self, repo};
 #[derive(Debug, thiserror::Error)]
 pub enum WatchError {
     #[error(
-        "cargo-lambda was not found; looked for {tried}. Install it with `make setup` (pinned in tools/requirements.txt, into .venv)"
+        "cargo-lambda was not found; looked for {tried}. Install it with `make setup` (pinned in tools/requirements-tools.txt, into .venv-tools)"
     )]
     NotInstalled { tried: String },
     #[error("starting cargo lambda watch: {0}")]
@@ -72,7 +72,7 @@ impl Drop for LambdaWatch {
     }
 }
 
-/// Where cargo-lambda is: `$CARGO_LAMBDA`, the project's `.venv`, or `PATH`.
+/// Where cargo-lambda is: `$CARGO_LAMBDA`, the project's `.venv-tools`, or `PATH`.
 pub fn find_cargo_lambda() -> Result<PathBuf, WatchError> {
     host::find_tool("CARGO_LAMBDA", ".venv-tools/bin/cargo-lambda", "cargo-lambda")
         .map_err(|tried| WatchError::NotInstalled { tried })

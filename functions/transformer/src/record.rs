@@ -74,7 +74,7 @@ pub enum DropReason {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Transformed {
     /// The output line, newline-terminated; base64-encoded only when the
-    /// response is written (`crate::response`).
+    /// response is written (`crate::firehose::response`).
     pub line: Box<[u8]>,
     pub keys: PartitionKeys,
 }
