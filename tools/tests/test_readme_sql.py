@@ -1,6 +1,7 @@
 """Every SQL block of the README runs unchanged with `make query` (here:
 the engine `make query` uses, over a lake curated by the stack's workflow),
 or is marked `*Athena only:*` on the line before it, and then at least reads as Athena SQL.
+The demo output the README quotes is taken from one run: docs/demo-output.txt.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import engine  # noqa: E402
 import synthetic_lake  # noqa: E402
 
 README = TOOLS.parent / "README.md"
+TRANSCRIPT = TOOLS.parent / "docs" / "demo-output.txt"
 
 
 def sql_blocks(text: str) -> list[tuple[str, bool]]:
@@ -52,6 +54,24 @@ class ReadmeSql(unittest.TestCase):
                     columns, rows = lake.run(sql)
                     self.assertTrue(columns)
                     self.assertTrue(rows, "the query answered nothing over a two-day lake")
+
+
+class ReadmeDemoExcerpt(unittest.TestCase):
+    def test_every_quoted_line_is_in_the_one_transcript(self):
+        """The first-hour excerpt (the code block starting with `[4/7]`) is
+        trimmed, never stitched: each line not marked as a trim (`...`) is a
+        line of docs/demo-output.txt, up to trailing blanks and the
+        alignment spaces the excerpt drops. `make demo-transcript`
+        regenerates the transcript; then copy the excerpt from it."""
+        text = README.read_text()
+        m = re.search(r"```\n(\[4/7\].*?)```", text, flags=re.DOTALL)
+        self.assertIsNotNone(m, "the README's demo excerpt (a block starting with [4/7])")
+        squeeze = lambda line: " ".join(line.split())  # noqa: E731
+        transcript = {squeeze(line) for line in TRANSCRIPT.read_text().splitlines()}
+        quoted = [line for line in m.group(1).splitlines() if line.strip() and "..." not in line]
+        self.assertGreaterEqual(len(quoted), 10)
+        missing = [line for line in quoted if squeeze(line) not in transcript]
+        self.assertEqual(missing, [], "README lines not in docs/demo-output.txt (one run)")
 
 
 if __name__ == "__main__":
