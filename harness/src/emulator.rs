@@ -1,6 +1,8 @@
 //! The AWS emulator for local runs and integration tests: moto's server
 //! (`moto[server]`, pinned in tools/requirements-tools.txt and installed into
-//! `.venv-tools` by `make setup`), started on a free loopback port and stopped, by
+//! `.venv-tools` by `make setup`), run by `tools/emulator.py`, which fixes
+//! moto's Kinesis race in its process and can inject faults at the wire
+//! (`make demo FAULTS=1`). Started on a free loopback port and stopped, by
 //! the process it started, when the [`Emulator`] is dropped. It speaks
 //! Kinesis, Firehose (Direct PUT into S3, without Lambda processing) and S3.
 
@@ -20,12 +22,12 @@ pub const ACCOUNT: &str = "123456789012";
 #[derive(Debug, thiserror::Error)]
 pub enum EmulatorError {
     #[error(
-        "moto_server (the AWS emulator) was not found; looked for {tried}. Install it with `make setup` (it is pinned in tools/requirements-tools.txt and goes into .venv-tools)"
+        "the AWS emulator's Python (with moto) was not found; looked for {tried}. Install it with `make setup` (moto is pinned in tools/requirements-tools.txt and goes into .venv-tools)"
     )]
     NotInstalled { tried: String },
     #[error("could not start {binary}: {source}")]
     Spawn { binary: PathBuf, source: std::io::Error },
-    #[error("moto_server did not answer on {endpoint} within {waited:?}")]
+    #[error("the emulator (tools/emulator.py) did not answer on {endpoint} within {waited:?}")]
     NotReady { endpoint: String, waited: Duration },
     #[error("no free loopback port: {0}")]
     Port(std::io::Error),
@@ -44,19 +46,43 @@ impl Drop for Emulator {
     }
 }
 
-/// Where moto_server is: `$MOTO_SERVER`, the project's `.venv-tools`, or `PATH`.
-pub fn find_moto_server() -> Result<PathBuf, EmulatorError> {
-    host::find_tool("MOTO_SERVER", ".venv-tools/bin/moto_server", "moto_server")
+/// The Python that has moto: `$EMULATOR_PYTHON`, the project's
+/// `.venv-tools`, or `python3` on `PATH`.
+pub fn find_emulator_python() -> Result<PathBuf, EmulatorError> {
+    host::find_tool("EMULATOR_PYTHON", ".venv-tools/bin/python", "python3")
         .map_err(|tried| EmulatorError::NotInstalled { tried })
 }
 
+/// How to run the emulator.
+#[derive(Clone, Debug, Default)]
+pub struct EmulatorOptions {
+    /// Inject the faults that tools/emulator.py lists (throttled and
+    /// partially failed PutRecords, refused S3 writes).
+    pub faults: bool,
+    /// Where the emulator appends each injected fault, one JSON line each.
+    pub fault_log: Option<PathBuf>,
+}
+
 impl Emulator {
-    /// Starts moto_server and waits until it answers.
+    /// Starts the emulator and waits until it answers.
     pub async fn start() -> Result<Self, EmulatorError> {
-        let binary = find_moto_server()?;
+        Self::start_with(&EmulatorOptions::default()).await
+    }
+
+    /// Starts the emulator with `options` and waits until it answers.
+    pub async fn start_with(options: &EmulatorOptions) -> Result<Self, EmulatorError> {
+        let binary = find_emulator_python()?;
         let port = host::free_port().map_err(EmulatorError::Port)?;
-        let child = Command::new(&binary)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        let mut command = Command::new(&binary);
+        command.arg(host::repo().join("tools/emulator.py"));
+        command.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+        if options.faults {
+            command.arg("--faults");
+        }
+        if let Some(log) = &options.fault_log {
+            command.arg("--fault-log").arg(log);
+        }
+        let child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

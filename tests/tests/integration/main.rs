@@ -11,10 +11,13 @@
 //!   stand-in.
 //! * [`end_to_end`], [`lake_queries`]: the pipeline on the emulator, from
 //!   the producer to S3 objects and to SQL answers.
+//! * [`local_stream`]: the emulator's stream keeps every record under
+//!   concurrent PutRecords calls.
 //! * [`workspace_shape`]: no build of a function compiles test code.
 
 mod end_to_end;
 mod lake_queries;
+mod local_stream;
 mod runtime_path;
 mod schema_agreement;
 mod template_agreement;
