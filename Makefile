@@ -20,20 +20,33 @@ LAKE_SQL := .venv-query/bin/python tools/lake_sql.py --lake $(LAKE)
 # The demo's size: schedule ticks, and events per tick (2 to 100000).
 TICKS ?= 3
 EVENTS ?= 500
+# A yes/no variable (KEEP, FAULTS, JSON, MAINTENANCE, ALL) is on for 1, yes
+# or true, and off for anything else: KEEP=0 is off.
+on = $(filter 1 yes true,$(1))
 
 .PHONY: help demo demo-transcript setup test check lint unit tools-test template-check sql-check deploy-local \
-	query describe curate curation-bench build deploy arm64-target bench measure watch \
+	query describe curate reconcile replay faults-test curation-bench build deploy arm64-target bench measure watch \
 	invoke-transformer invoke-producer clean distclean freeze-tools
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
 
-demo: setup ## The whole pipeline on this machine (TICKS=3 EVENTS=500 LAKE=out KEEP=1 to keep the lake), then its curated table and the stack's queries
-	cargo build --locked -p producer -p transformer -p harness --bin producer --bin transformer --bin demo
-	./target/debug/demo --ticks $(TICKS) --events $(EVENTS) --lake $(LAKE) $(if $(KEEP),--keep)
+demo: setup ## The whole pipeline on this machine, every event accounted for (TICKS=3 EVENTS=500 LAKE=out KEEP=1 FAULTS=1), then its curated table and the stack's queries
+	cargo build --locked -p producer -p transformer -p harness --bin producer --bin transformer --bin demo --bin replay
+	./target/debug/demo --ticks $(TICKS) --events $(EVENTS) --lake $(LAKE) $(if $(call on,$(KEEP)),--keep) $(if $(call on,$(FAULTS)),--faults)
+	@$(if $(call on,$(FAULTS)),$(CURATE_FAILING))
 	@$(LAKE_SQL) curate --maintenance
+	@$(LAKE_SQL) reconcile
 	@echo; echo "The stack's named queries (template.yaml), run by DuckDB over $(LAKE)/ (make query):"
 	@$(LAKE_SQL) named
+
+# FAULTS=1: a curation run that fails after its insert committed (exit 3 is
+# the injected failure); the next run reads the same window and inserts
+# nothing twice.
+CURATE_FAILING = echo; echo "Fault injected (curation): the run fails after its INSERT committed, before the watermark moves"; \
+	$(LAKE_SQL) curate --maintenance --fail-at after-insert; rc=$$?; \
+	if [ $$rc -ne 3 ]; then echo "expected the injected failure (exit 3), got exit $$rc" >&2; exit 1; fi; \
+	echo "The next run reads the same window again:"
 
 demo-transcript: ## Run make demo and keep its whole output in docs/demo-output.txt (the README quotes it)
 	$(MAKE) --no-print-directory demo 2>&1 | tee docs/demo-output.txt
@@ -57,7 +70,7 @@ freeze-tools: ## Re-pin every virtualenv's transitive versions after changing a 
 		touch .venv-$$v/.installed || exit 1; \
 	done
 
-test: setup lint template-check sql-check tools-test deploy-local unit ## Everything CI checks: formatting, lints, template and SQL checks, the tools' tests, the emulator deployment, unit and integration tests
+test: setup lint template-check sql-check tools-test deploy-local unit faults-test ## Everything CI checks: formatting, lints, template and SQL checks, the tools' tests, the emulator deployment, unit and integration tests, the faults round trip
 
 check: ## The fast loop: rustfmt, clippy and the Rust tests that need no Python tool (no emulator)
 	cargo fmt --all -- --check
@@ -95,13 +108,30 @@ query: setup ## Run SQL="..." (or FILE=path.sql, or FILE=- for standard input) o
 	@if [ -n "$$LAKE_SQL_QUERY" ] && [ -n "$(FILE)" ]; then echo 'make query: give SQL="..." or FILE=..., not both' >&2; exit 2; fi
 	@if [ -z "$$LAKE_SQL_QUERY" ] && [ -z "$(FILE)" ]; then \
 		echo 'usage: make query SQL="SELECT count(*) FROM chat_events_curated"   (or FILE=my.sql, or FILE=- to read standard input)' >&2; exit 2; fi
-	@$(LAKE_SQL) query $(if $(FILE),--file "$(FILE)",--sql-env LAKE_SQL_QUERY) $(if $(JSON),--json)
+	@$(LAKE_SQL) query $(if $(FILE),--file "$(FILE)",--sql-env LAKE_SQL_QUERY) $(if $(call on,$(JSON)),--json)
 
 describe: setup ## The columns of TABLE (default chat_events_curated; also chat_events, chat_events_recent) in LAKE
-	@$(LAKE_SQL) describe $(or $(TABLE),chat_events_curated) $(if $(JSON),--json)
+	@$(LAKE_SQL) describe $(or $(TABLE),chat_events_curated) $(if $(call on,$(JSON)),--json)
 
 curate: setup ## Run the stack's curation workflow over LAKE (default out/); MAINTENANCE=1 for the daily run (late events, OPTIMIZE, VACUUM)
-	@$(LAKE_SQL) curate $(if $(MAINTENANCE),--maintenance)
+	@$(LAKE_SQL) curate $(if $(call on,$(MAINTENANCE)),--maintenance)
+
+reconcile: setup ## Check the curated table holds every event of the last demo's ledger once (ALL=1: none may still wait under errors/)
+	@$(LAKE_SQL) reconcile $(if $(call on,$(ALL)),--require-curated)
+
+replay: setup ## Re-send LAKE's failed records (errors/processing-failed/) through the local pipeline, as Firehose would; then make curate
+	cargo build --locked -p harness --bin replay
+	./target/debug/replay --lake $(LAKE)
+
+# The issue-23 round trip on a lake of its own: faults at every hop, the
+# failed batch replayed, curated, and every produced event then in the
+# curated table exactly once.
+FAULTS_LAKE := target/faults-lake
+faults-test: setup ## make demo FAULTS=1, make replay, make curate, then every produced event is curated exactly once
+	$(MAKE) --no-print-directory demo FAULTS=1 LAKE=$(FAULTS_LAKE) TICKS=3 EVENTS=500
+	$(MAKE) --no-print-directory replay LAKE=$(FAULTS_LAKE)
+	$(MAKE) --no-print-directory curate LAKE=$(FAULTS_LAKE)
+	$(MAKE) --no-print-directory reconcile LAKE=$(FAULTS_LAKE) ALL=1
 
 curation-bench: setup ## Exactness and cost of the curated table on synthetic lakes of 60 and 120 arrival days (about 20 minutes)
 	@echo "Writing and curating two synthetic lakes day by day (60 and 120 arrival days, 500 events a day): about 20 minutes on 2 cores"

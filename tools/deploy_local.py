@@ -75,6 +75,8 @@ LEFT_OUT = {
     "ActiveUsersQuery": NAMED_QUERY,
     "EventsInTheLastHourQuery": NAMED_QUERY,
     "RetryCopiesQuery": NAMED_QUERY,
+    "FailedViewQuery": NAMED_QUERY,
+    "FailuresByReasonQuery": NAMED_QUERY,
     "DeliveryBelowProductionAlarm": "an alarm on metric math (Properties.Metrics): MiniStack "
     "refuses it; its dimensions are checked against the template instead",
 }
@@ -83,6 +85,23 @@ LEFT_OUT = {
 # functions/transformer/src/reingest.rs): what each role must grant, exactly.
 PRODUCER_CALLS = {"KinesisStream": {"kinesis:PutRecords"}, "DirectPut": {"firehose:PutRecordBatch"}}
 TRANSFORMER_CALLS = PRODUCER_CALLS
+# The replay command puts records where the producer puts them (a
+# Kinesis-sourced delivery stream refuses PutRecordBatch).
+REPLAY_CALLS = {
+    "KinesisStream": lambda stream, delivery: {"kinesis:PutRecords": stream},
+    "DirectPut": lambda stream, delivery: {"firehose:PutRecordBatch": delivery},
+}
+# Firehose's error record (Firehose Developer Guide, "Handle failure in data
+# transformation"), as the Glue table's lower-cased columns.
+FIREHOSE_ERROR_RECORD = [
+    ("attemptsmade", "int"),
+    ("arrivaltimestamp", "bigint"),
+    ("errorcode", "string"),
+    ("errormessage", "string"),
+    ("attemptendingtimestamp", "bigint"),
+    ("rawdata", "string"),
+    ("lambdaarn", "string"),
+]
 FIREHOSE_READS = {
     "kinesis:DescribeStream",
     "kinesis:DescribeStreamSummary",
@@ -285,6 +304,26 @@ def role_grants(iam, role_name: str) -> dict[str, set[str]]:
     return grants
 
 
+def managed_policy_grants(iam, arn: str) -> dict[str, set[tuple[str, str | None]]]:
+    """Action -> (resource, s3:prefix condition) of a managed policy's
+    default version."""
+    policy = iam.get_policy(PolicyArn=arn)["Policy"]
+    document = iam.get_policy_version(PolicyArn=arn, VersionId=policy["DefaultVersionId"])["PolicyVersion"]["Document"]
+    if isinstance(document, str):
+        document = json.loads(urllib.parse.unquote(document))
+    grants: dict[str, set[tuple[str, str | None]]] = {}
+    statements = document["Statement"]
+    for st in statements if isinstance(statements, list) else [statements]:
+        if st.get("Effect") != "Allow":
+            continue
+        prefix = st.get("Condition", {}).get("StringLike", {}).get("s3:prefix")
+        actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+        resources = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
+        for a in actions:
+            grants.setdefault(a, set()).update((r, prefix) for r in resources)
+    return grants
+
+
 def trust_statements(role: dict) -> list:
     """The statements of a role's trust policy (IAM returns it URL-encoded
     when it is a string)."""
@@ -377,6 +416,37 @@ def check_stack(c: Checks, aws, stack: dict, source: str, template: dict):
     c.equal("timestamp format", sd["SerdeInfo"].get("Parameters", {}).get("timestamp.formats"), "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'")
     types = {col["Name"]: col["Type"] for col in sd["Columns"]}
     c.equal("column types", (types.get("occurred_at"), types.get("received_at"), types.get("user_id"), types.get("seq")), ("timestamp", "timestamp", "bigint", "bigint"))
+
+    # The failed-records table reads exactly where Firehose writes failed records.
+    failed = glue.get_table(DatabaseName=database, Name="chat_events_failed")["Table"]
+    fparams = failed["Parameters"]
+    error_location = (
+        dest["ErrorOutputPrefix"]
+        .replace("!{firehose:error-output-type}", "processing-failed")
+        .replace("!{timestamp:yyyy-MM-dd}", "${dt}")
+    )
+    c.equal("failed-records table location is the error prefix's processing-failed/",
+            failed["StorageDescriptor"]["Location"], f"s3://{bucket}/errors/processing-failed/")
+    c.equal("failed-records projection template is the delivery stream's ErrorOutputPrefix",
+            fparams.get("storage.location.template"), f"s3://{bucket}/{error_location}")
+    c.equal("failed-records dt projection: a date from LakeStartDate to NOW",
+            (fparams.get("projection.dt.type"), fparams.get("projection.dt.format"), fparams.get("projection.dt.range")),
+            ("date", "yyyy-MM-dd", f"{lake_start},NOW"))
+    c.equal("failed-records columns are Firehose's error record",
+            [(col["Name"], col["Type"]) for col in failed["StorageDescriptor"]["Columns"]],
+            FIREHOSE_ERROR_RECORD)
+
+    # The replay policy: exactly the calls the replay command makes.
+    replay_arn = physical(stack, "ReplayPolicy")
+    c.equal(
+        "replay policy grants exactly the replay's calls",
+        managed_policy_grants(iam, replay_arn),
+        {
+            "s3:ListBucket": {(f"arn:aws:s3:::{bucket}", "errors/processing-failed/*")},
+            "s3:GetObject": {(f"arn:aws:s3:::{bucket}/errors/processing-failed/*", None)},
+            **{a: {(target_arn, None)} for a, target_arn in REPLAY_CALLS[source](stream_arn, delivery_arn).items()},
+        },
+    )
 
     # Functions: what they are told matches what was created.
     env = producer.get("Environment", {}).get("Variables", {})

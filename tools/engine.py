@@ -5,7 +5,8 @@ Where it sits: the last step of the data flow on this machine, used by
 `make query`, `make curate`, `make demo` and the end-to-end tests (through
 tools/lake_sql.py).
 
-- `chat_events`: the raw Glue table (tools/raw_table.py);
+- `chat_events` and `chat_events_failed`: the Glue tables over the raw
+  lake (tools/raw_table.py);
 - `chat_events_curated`: the Iceberg table (tools/curated.py). Each
   reference to it in a statement is replaced by a read of the data files
   Iceberg plans for the predicates on its columns in that statement's WHERE
@@ -115,6 +116,7 @@ class Lake:
         self.template = cfn_template.load()
         self.parameters = cfn_template.parameter_values(self.template, parameters)
         self.raw = raw_table.Table.from_template(self.template, self.parameters)
+        self.glue_tables = raw_table.Table.all_from_template(self.template, self.parameters)
         self.workflow = curated.Workflow.from_template(self.template, self.parameters, raw_table.BUCKET)
         self.definition = curated.TableDefinition.from_ddl(self.workflow.query("CreateTable"))
         self.catalog = curated.CuratedTable(self.dir, raw_table.BUCKET)
@@ -131,8 +133,9 @@ class Lake:
     def refresh_raw(self):
         """The raw table's view reads its files at query time, but a lake with
         no objects yet has an empty view: define it again once they land."""
-        for statement in self.raw.setup_sql(self.dir):
-            self.con.execute(statement)
+        for table in self.glue_tables:
+            for statement in table.setup_sql(self.dir):
+                self.con.execute(statement)
 
     # ------------------------------------------------------- translation --
     def create_views(self):
@@ -153,7 +156,7 @@ class Lake:
     def stack_tables(self) -> set[str]:
         views = {m.group(1) for q in self.queries if q.creates_view
                  for m in [re.search(r"VIEW\s+(\w+)", q.sql, flags=re.IGNORECASE)] if m}
-        return {self.raw.name, self.definition.name} | views
+        return {t.name for t in self.glue_tables} | {self.definition.name} | views
 
     def unqualify(self, tree: exp.Expression):
         """`chat_pipeline_staging.chat_events_curated` (or with the catalog,
@@ -353,10 +356,11 @@ class Curation:
             self.state.values.pop("holder", None)
             self.state.save()
             report.steps.append(StepReport("RecordWatermark", f"since = {self.state.values['since']}, lock released"))
-        except BaseException:
+        except BaseException as e:
             self.state.values.pop("holder", None)
             self.state.save()
             report.steps.append(StepReport("ReleaseLockAfterFailure", "lock released; the watermark did not move"))
+            e.report = report  # what the run did before it failed, for the caller to print
             raise
         return report
 

@@ -16,6 +16,8 @@ Commands (the Makefile's `query`, `describe`, `curate`, `demo` use them):
   describe   a table's or view's columns and DuckDB types
   named      create the named queries' views, run the others, print tables
   curate     run the stack's curation workflow over the lake
+  reconcile  the last stage of `make demo`'s ledger: every produced event is
+             in the curated table once, or waits under errors/ for a replay
   setup-sql  the DuckDB SQL that defines the raw table's view (checked by sqlfluff)
 """
 
@@ -29,6 +31,7 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 import cfn_template
 import curated
@@ -123,7 +126,7 @@ def command_query(args) -> int:
 def command_describe(args) -> int:
     lake = open_lake(args)
     name = args.table
-    known = [lake.raw.name, lake.definition.name] + [
+    known = [t.name for t in lake.glue_tables] + [lake.definition.name] + [
         n for (n,) in lake.con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()
     ]
     if name not in known:
@@ -158,6 +161,8 @@ def command_curate(args) -> int:
     try:
         report = run.run(maintenance=args.maintenance, today=today, fail_at=args.fail_at)
     except engine.InjectedFailure as e:
+        for line in getattr(e, "report", engine.CurationReport(ran=False)).lines():
+            print(f"  {line}")
         print(f"  run failed as asked: {e}", file=sys.stderr)
         return 3
     for line in report.lines():
@@ -168,6 +173,66 @@ def command_curate(args) -> int:
         rows = lake.run(f"SELECT count(*) FROM {lake.definition.name}")[1][0][0]
         print(f"  {lake.definition.name}: {rows} rows in {len(files)} data files, "
               f"{len(table.snapshots())} snapshots, at {table.location().removeprefix('file://')}")
+    return 0
+
+
+class Unreconciled(Exception):
+    """The curated stage does not account for every produced event."""
+
+
+def command_reconcile(args) -> int:
+    """The demo's ledger (<lake>/_demo/ledger.json, written by the demo with
+    every stage up to the lake) closed with its last stage: each produced
+    event is in chat_events_curated exactly once, or is not there yet
+    because it waits under errors/ for `make replay`. Anything else (an
+    event landed but not curated, curated twice, or nowhere) fails, naming
+    the stage."""
+    lake = open_lake(args)
+    path = Path(args.ledger) if args.ledger else lake.dir / "_demo" / "ledger.json"
+    if not path.is_file():
+        raise UsageError(f"no ledger at {path}: `make demo` writes one")
+    ledger = json.loads(path.read_text())
+    ids = ledger.get("produced_ids", [])
+    lake.con.register("produced_ids", pa.table({"event_id": pa.array(ids, pa.string())}))
+    sql = """
+        SELECT p.event_id,
+               (SELECT count(*) FROM chat_events_curated AS c WHERE c.event_id = p.event_id) AS curated,
+               EXISTS (SELECT 1 FROM chat_events AS r WHERE r.event_id = p.event_id) AS landed,
+               EXISTS (SELECT 1 FROM chat_events_failed_decoded AS f WHERE f.event_id = p.event_id) AS in_errors
+        FROM produced_ids AS p
+    """
+    _, rows = lake.run(sql)
+    once = sum(1 for _, n, _, _ in rows if n == 1)
+    twice = [i for i, n, _, _ in rows if n > 1]
+    waiting = [i for i, n, landed, errors in rows if n == 0 and errors and not landed]
+    not_curated = [i for i, n, landed, _ in rows if n == 0 and landed]
+    nowhere = [i for i, n, landed, errors in rows if n == 0 and not landed and not errors]
+    _, ((copies,),) = lake.run(
+        "SELECT count(*) - count(DISTINCT (event_id, occurred_at)) FROM chat_events_curated")
+    width = 44
+    print(f"  {'curated once (chat_events_curated)':<{width}} {once:>8}  of {len(ids)} produced")
+    if waiting:
+        print(f"  {'waiting under errors/ (not curated yet)':<{width}} {len(waiting):>8}  `make replay`, then `make curate`")
+    print(f"  {'rows of one event twice in the curated table':<{width}} {copies:>8}  = 0")
+    problems = []
+    if twice:
+        problems.append(f"{len(twice)} produced events are in the curated table more than once (e.g. {twice[0]})")
+    if copies:
+        problems.append(f"the curated table holds {copies} extra rows of events it already has")
+    if not_curated:
+        problems.append(f"{len(not_curated)} events landed under events/ but are not curated (e.g. {not_curated[0]}): "
+                        "did `make curate` run after they landed?")
+    if nowhere:
+        problems.append(f"{len(nowhere)} produced events are nowhere: not curated, not landed, not under errors/ "
+                        f"(e.g. {nowhere[0]})")
+    if waiting and args.require_curated:
+        problems.append(f"{len(waiting)} produced events still wait under errors/ (e.g. {waiting[0]}): "
+                        "`make replay` re-sends them, then `make curate`")
+    if problems:
+        raise Unreconciled("the counts do not reconcile at stage \"curated table\": " + "; ".join(problems))
+    verdict = "every produced event is in the curated table once" if not waiting else \
+        f"every produced event is curated once or waits under errors/ ({len(waiting)})"
+    print(f"  Reconciled: {verdict}.")
     return 0
 
 
@@ -196,6 +261,10 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--maintenance", action="store_true", help="the daily run: late events, OPTIMIZE, VACUUM too")
     c.add_argument("--today", help="the run's day (YYYY-MM-DD, default today, UTC): it becomes the watermark")
     c.add_argument("--fail-at", choices=engine.Curation.FAIL_POINTS, help="fail on purpose, to show a retried run")
+    r = sub.add_parser("reconcile", help="check the curated table holds every event of make demo's ledger once")
+    r.add_argument("--ledger", help="the ledger (default: <lake>/_demo/ledger.json)")
+    r.add_argument("--require-curated", action="store_true",
+                   help="also fail while produced events wait under errors/ (after make replay and make curate)")
     sub.add_parser("setup-sql", help="print the raw table's DuckDB SQL")
     return ap
 
@@ -205,6 +274,7 @@ COMMANDS = {
     "describe": command_describe,
     "named": command_named,
     "curate": command_curate,
+    "reconcile": command_reconcile,
     "setup-sql": command_setup_sql,
 }
 
@@ -216,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as e:
         print(f"lake_sql: {e}", file=sys.stderr)
         return 2
-    except (dialect.DialectError, engine.EngineError, curated.CurationError, duckdb.Error) as e:
+    except (dialect.DialectError, engine.EngineError, curated.CurationError, duckdb.Error, Unreconciled) as e:
         print(f"lake_sql: {e}", file=sys.stderr)
         return 1
 

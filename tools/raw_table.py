@@ -1,4 +1,5 @@
-"""The stack's raw table, chat_events, on this machine: the Glue table as
+"""The stack's Glue tables over the raw lake on this machine: `chat_events`
+(what landed) and `chat_events_failed` (Firehose's error records), each as
 template.yaml defines it (columns, SerDe timestamp format, partition
 projection, location template), as a DuckDB view over the local lake.
 
@@ -13,7 +14,14 @@ here DuckDB reads the same files through a view of the same name:
   local lake directory;
 - rows only from partitions the projection enumerates (an enum's values, a
   date range up to NOW in the projection's format): Athena silently returns
-  nothing for an object outside the projection, so neither does this view.
+  nothing for an object outside the projection, so neither does this view;
+- JSON keys matched to columns ignoring case, as the Hive JSON SerDe does
+  (Athena's reader lower-cases both: trino-hive-formats JsonDeserializer,
+  getFieldPosition): Firehose writes `attemptsMade`, `errorCode`, ... into
+  the error records, and they fill the columns `attemptsmade`, `errorcode`.
+  For `chat_events` the faster typed reader is used instead, which matches
+  keys exactly: its one writer, the transformer, writes the column names as
+  they are (tests/tests/integration/schema_agreement.rs).
 """
 
 from __future__ import annotations
@@ -27,6 +35,13 @@ import cfn_template
 from dialect import DialectError, duckdb_type, strftime_pattern
 
 TABLE_TYPE = "AWS::Glue::Table"
+# The table of what landed; its keys are written exactly as its columns.
+EVENTS_TABLE = "EventsTable"
+# Matches a JSON key to a column name ignoring case, as the Hive JSON SerDe.
+HIVE_JSON_FIELD_MACRO = (
+    "CREATE OR REPLACE MACRO hive_json_field(j, name) AS json_extract_string(j, '$.\"' || "
+    "coalesce(list_filter(json_keys(j), lambda k: lower(k) = name)[1], name) || '\"')"
+)
 # The data bucket's name in s3:// locations, standing for the local lake directory.
 BUCKET = "__bucket__"
 
@@ -69,13 +84,26 @@ class Table:
     location_template: str  # with ${column} placeholders
     bucket_prefix: str  # "s3://<bucket>/"
     projections: list[Projection]
+    # True when every object's keys are exactly the column names, so the
+    # typed reader (exact keys) answers as the SerDe (any case) would.
+    exact_keys: bool = False
 
     @staticmethod
     def from_template(template: dict, parameters: dict[str, str]) -> "Table":
+        """The table of what landed, chat_events."""
         tables = cfn_template.resources_of_type(template, TABLE_TYPE)
-        if len(tables) != 1:
-            raise DialectError(f"template.yaml: expected one {TABLE_TYPE}, found {sorted(tables)}")
-        (logical, resource), = tables.items()
+        if EVENTS_TABLE not in tables:
+            raise DialectError(f"template.yaml: no {TABLE_TYPE} {EVENTS_TABLE}, found {sorted(tables)}")
+        return Table.from_resource(EVENTS_TABLE, tables[EVENTS_TABLE], parameters)
+
+    @staticmethod
+    def all_from_template(template: dict, parameters: dict[str, str]) -> list["Table"]:
+        """Every Glue table of the stack, chat_events first."""
+        tables = cfn_template.resources_of_type(template, TABLE_TYPE)
+        return [Table.from_resource(k, r, parameters) for k, r in sorted(tables.items(), key=lambda kv: kv[0] != EVENTS_TABLE)]
+
+    @staticmethod
+    def from_resource(logical: str, resource: dict, parameters: dict[str, str]) -> "Table":
         ti = resource["Properties"]["TableInput"]
         sd = ti["StorageDescriptor"]
         bucket = BUCKET
@@ -113,6 +141,7 @@ class Table:
             location_template=location,
             bucket_prefix=f"s3://{bucket}/",
             projections=projections,
+            exact_keys=logical == EVENTS_TABLE,
         )
 
     def glob(self, lake: Path) -> str:
@@ -128,9 +157,18 @@ class Table:
         typed = [f'CAST(NULL AS {duckdb_type(t)}) AS "{c}"' for c, t in self.columns + self.partitions]
         files = self.glob(lake)
         where = " AND ".join(f"({p.predicate()})" for p in self.projections) or "true"
-        if glob.glob(files):
+        hive_types = "{" + ", ".join(f"{sql_string(c)}: {sql_string(duckdb_type(t))}" for c, t in self.partitions) + "}"
+        if glob.glob(files) and not self.exact_keys:
+            fields = [
+                f"CAST(hive_json_field(json, {sql_string(c.lower())}) AS {duckdb_type(t)}) AS \"{c}\"" for c, t in self.columns
+            ]
+            partitions = [f'"{c}"' for c, _ in self.partitions]
+            source = (
+                f"SELECT {', '.join(fields + partitions)} FROM read_ndjson_objects({sql_string(files)}, "
+                f"compression = 'gzip', hive_partitioning = true, hive_types = {hive_types})"
+            )
+        elif glob.glob(files):
             struct = "{" + ", ".join(f"{sql_string(c)}: {sql_string(duckdb_type(t))}" for c, t in self.columns) + "}"
-            hive_types = "{" + ", ".join(f"{sql_string(c)}: {sql_string(duckdb_type(t))}" for c, t in self.partitions) + "}"
             options = [
                 "format = 'newline_delimited'",
                 "compression = 'gzip'",
@@ -149,6 +187,7 @@ class Table:
         return [
             # Athena's NOW and current_date are UTC; so are ours.
             "SET TimeZone = 'UTC'",
+            HIVE_JSON_FIELD_MACRO,
             f'CREATE OR REPLACE VIEW "{self.name}" AS SELECT * FROM ({source}) WHERE {where}',
         ]
 

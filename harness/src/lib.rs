@@ -22,6 +22,12 @@
 //! * [`lake_sql`]: SQL over a local copy of the lake (DuckDB, as `make query`).
 //! * [`lambda_watch`]: `cargo lambda watch` and its Invoke API.
 //! * [`scenario`]: what the demo and the end-to-end tests do alike.
+//! * [`ledger`]: every event accounted for: the count at each stage of a
+//!   run, and the check that they reconcile.
+//! * [`verdict`]: what the transformer's own code says of one record (its
+//!   event id, or why it fails), outside an invocation.
+//! * [`replay`]: re-sending Firehose's error records through the pipeline,
+//!   from a local lake or from S3.
 
 pub mod binaries;
 pub mod emulator;
@@ -29,8 +35,11 @@ pub mod host;
 pub mod lake;
 pub mod lake_sql;
 pub mod lambda_watch;
+pub mod ledger;
 pub mod local_firehose;
+pub mod replay;
 pub mod resources;
 pub mod runtime_api;
 pub mod scenario;
 pub mod template;
+pub mod verdict;

@@ -16,14 +16,23 @@
 //!    in, newline-delimited and GZIP-compressed, and `ProcessingFailed` ones
 //!    under `ErrorOutputPrefix` (`processing-failed`) as Firehose's error
 //!    records (`attemptsMade`, `arrivalTimestamp`, `errorCode`,
-//!    `errorMessage`, `attemptEndingTimestamp`, `rawData`, `lambdaArn`).
+//!    `errorMessage`, `attemptEndingTimestamp`, `rawData`, `lambdaArn`);
+//! 6. retry an S3 write that fails, as Firehose does (it retries delivery to
+//!    S3 for up to 24 hours; Firehose Developer Guide, "Handle data delivery
+//!    failure"); here a few attempts with backoff, each failure reported.
+//!
+//! For `make demo FAULTS=1` it can fail chosen invocations on every attempt
+//! ([`LocalFirehose::fail_invocations`]), so the whole batch goes to the
+//! error prefix as Firehose sends it; each injected fault and each S3 retry
+//! is reported through [`LocalFirehose::on_fault`] as it happens.
 //!
 //! Prefixes, compression, buffer size and retries come from template.yaml, so
 //! the stand-in and the deployed stream cannot drift apart.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
 use std::io::Write;
+use std::time::Duration;
 
 use aws_lambda_events::event::firehose::KinesisFirehoseResponse;
 use aws_sdk_kinesis::types::ShardIteratorType;
@@ -90,7 +99,17 @@ pub struct DeliveryStats {
     pub failed_invocations: usize,
     pub ok: usize,
     pub dropped: usize,
+    /// Answered `ProcessingFailed`, or `Ok` without the partition keys the
+    /// prefix needs (written under `partitioning-failed`).
     pub processing_failed: usize,
+    /// Records of invocations that failed every attempt (the whole batch
+    /// went to the error prefix).
+    pub in_failed_invocations: usize,
+    /// The bytes of every record answered `Dropped`, to name their events.
+    #[serde(skip)]
+    pub dropped_records: Vec<Vec<u8>>,
+    /// S3 writes that failed and were retried.
+    pub s3_retries: usize,
     /// Records per rendered partition prefix.
     pub partitions: BTreeMap<String, usize>,
     pub objects_written: usize,
@@ -100,13 +119,17 @@ pub struct DeliveryStats {
 }
 
 impl DeliveryStats {
-    fn absorb(&mut self, other: DeliveryStats) {
+    /// Adds another drain's statistics to these.
+    pub fn absorb(&mut self, other: DeliveryStats) {
         self.records_read += other.records_read;
         self.invocations += other.invocations;
         self.failed_invocations += other.failed_invocations;
         self.ok += other.ok;
         self.dropped += other.dropped;
         self.processing_failed += other.processing_failed;
+        self.in_failed_invocations += other.in_failed_invocations;
+        self.dropped_records.extend(other.dropped_records);
+        self.s3_retries += other.s3_retries;
         for (k, v) in other.partitions {
             *self.partitions.entry(k).or_default() += v;
         }
@@ -134,7 +157,19 @@ pub struct LocalFirehose<I> {
     objects: u64,
     lambda_arn: String,
     arrival_override: Option<Timestamp>,
+    /// Invocations (counted from 1 over this stand-in's life) to fail on
+    /// every attempt.
+    failing_invocations: BTreeSet<usize>,
+    batches: usize,
+    on_fault: Option<FaultReporter>,
 }
+
+/// Told of each injected fault and each S3 retry, as it happens.
+type FaultReporter = Box<dyn Fn(&str) + Send + Sync>;
+
+/// Attempts at one S3 write before the stand-in gives up (Firehose keeps
+/// trying for up to 24 hours; a local run should not).
+const S3_ATTEMPTS: u32 = 5;
 
 impl<I: Invoker> LocalFirehose<I> {
     pub fn new(config: &aws_config::SdkConfig, names: Names, settings: DeliverySettings, invoker: I) -> Self {
@@ -148,6 +183,28 @@ impl<I: Invoker> LocalFirehose<I> {
             objects: 0,
             lambda_arn: format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:transformer"),
             arrival_override: None,
+            failing_invocations: BTreeSet::new(),
+            batches: 0,
+            on_fault: None,
+        }
+    }
+
+    /// Fails the given invocations (1 is the first batch this stand-in
+    /// sends) on every attempt, as a transformer that errors or times out
+    /// would: Firehose then writes the whole batch under the error prefix.
+    pub fn fail_invocations(&mut self, batches: impl IntoIterator<Item = usize>) {
+        self.failing_invocations.extend(batches);
+    }
+
+    /// Called with a line for each injected fault and each S3 retry, as it
+    /// happens.
+    pub fn on_fault(&mut self, report: impl Fn(&str) + Send + Sync + 'static) {
+        self.on_fault = Some(Box::new(report));
+    }
+
+    fn report(&self, line: &str) {
+        if let Some(report) = &self.on_fault {
+            report(line);
         }
     }
 
@@ -281,8 +338,20 @@ impl<I: Invoker> LocalFirehose<I> {
         let attempts = self.settings.processor_retries + 1;
         let mut last_error = String::new();
         let mut response = None;
-        for _ in 0..attempts {
+        self.batches += 1;
+        let injected = self.failing_invocations.contains(&self.batches);
+        for attempt in 1..=attempts {
             stats.invocations += 1;
+            if injected {
+                stats.failed_invocations += 1;
+                last_error = "injected fault: the function errored".to_owned();
+                self.report(&format!(
+                    "transformer invocation {} ({} records) failed (injected), attempt {attempt} of {attempts}",
+                    self.batches,
+                    batch.len()
+                ));
+                continue;
+            }
             match self.invoker.invoke(request.clone()).await {
                 Ok(body) => {
                     response = Some(body);
@@ -306,9 +375,15 @@ impl<I: Invoker> LocalFirehose<I> {
                     )
                 })
                 .collect();
-            stats.processing_failed += failed.len();
+            stats.in_failed_invocations += failed.len();
             tracing_error(&last_error);
-            self.write_errors("processing-failed", &failed, attempts).await?;
+            if injected {
+                self.report(&format!(
+                    "  Firehose gives up after {attempts} attempts: all {} records of the batch go to errors/processing-failed/ (Lambda.FunctionError)",
+                    failed.len()
+                ));
+            }
+            stats.s3_retries += self.write_errors("processing-failed", &failed, attempts).await?;
             stats.error_objects_written += 1;
             return Ok(stats);
         };
@@ -335,7 +410,10 @@ impl<I: Invoker> LocalFirehose<I> {
                     *stats.partitions.entry(prefix.clone()).or_default() += 1;
                     groups.entry(prefix).or_default().extend_from_slice(&answer.data.0);
                 }
-                Some("Dropped") => stats.dropped += 1,
+                Some("Dropped") => {
+                    stats.dropped += 1;
+                    stats.dropped_records.push(record.data.clone());
+                }
                 _ => failed.push((
                     record,
                     "Lambda.ProcessingFailedStatus",
@@ -345,17 +423,17 @@ impl<I: Invoker> LocalFirehose<I> {
         }
         for (prefix, data) in groups {
             let key = self.object_key(&prefix);
-            self.put_gzip(&key, &data).await?;
+            stats.s3_retries += self.put_gzip(&key, &data).await?;
             stats.objects_written += 1;
         }
         if !failed.is_empty() {
             stats.processing_failed += failed.len();
-            self.write_errors("processing-failed", &failed, 1).await?;
+            stats.s3_retries += self.write_errors("processing-failed", &failed, 1).await?;
             stats.error_objects_written += 1;
         }
         if !unpartitioned.is_empty() {
             stats.processing_failed += unpartitioned.len();
-            self.write_errors("partitioning-failed", &unpartitioned, 1).await?;
+            stats.s3_retries += self.write_errors("partitioning-failed", &unpartitioned, 1).await?;
             stats.error_objects_written += 1;
         }
         Ok(stats)
@@ -372,12 +450,13 @@ impl<I: Invoker> LocalFirehose<I> {
         )
     }
 
+    /// Writes Firehose's error records; returns the S3 retries it took.
     async fn write_errors(
         &mut self,
         error_type: &str,
         records: &[(&StreamRecord, &str, &str)],
         attempts: u32,
-    ) -> Result<(), StandInError> {
+    ) -> Result<usize, StandInError> {
         let ending = Timestamp::now().millis();
         let mut data = Vec::new();
         for (record, code, message) in records {
@@ -404,7 +483,9 @@ impl<I: Invoker> LocalFirehose<I> {
         self.put_gzip(&key, &data).await
     }
 
-    async fn put_gzip(&self, key: &str, data: &[u8]) -> Result<(), StandInError> {
+    /// Writes one GZIP object, retrying a failed write as Firehose does;
+    /// returns how many retries it took.
+    async fn put_gzip(&self, key: &str, data: &[u8]) -> Result<usize, StandInError> {
         let err = |message: String| StandInError::S3 {
             bucket: self.names.bucket.clone(),
             key: key.to_owned(),
@@ -413,16 +494,31 @@ impl<I: Invoker> LocalFirehose<I> {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         gz.write_all(data).map_err(|e| err(e.to_string()))?;
         let body = gz.finish().map_err(|e| err(e.to_string()))?;
-        self.s3
-            .put_object()
-            .bucket(&self.names.bucket)
-            .key(key)
-            .content_encoding("gzip")
-            .body(body.into())
-            .send()
-            .await
-            .map_err(|e| err(chat_pipeline::sink::describe_chain(&e)))?;
-        Ok(())
+        let mut attempt = 1;
+        loop {
+            let sent = self
+                .s3
+                .put_object()
+                .bucket(&self.names.bucket)
+                .key(key)
+                .content_encoding("gzip")
+                .body(body.clone().into())
+                .send()
+                .await;
+            match sent {
+                Ok(_) => return Ok(attempt as usize - 1),
+                Err(e) if attempt < S3_ATTEMPTS => {
+                    self.report(&format!(
+                        "S3 PutObject {key} failed ({}); Firehose retries it (attempt {} of {S3_ATTEMPTS})",
+                        chat_pipeline::sink::describe_chain(&e),
+                        attempt + 1
+                    ));
+                    tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+                    attempt += 1;
+                }
+                Err(e) => return Err(err(chat_pipeline::sink::describe_chain(&e))),
+            }
+        }
     }
 }
 

@@ -3,29 +3,38 @@
 //! invokes the producer for a few schedule ticks, slips in malformed records,
 //! drives everything through the transformer with the local Firehose
 //! stand-in, and prints what landed where (and why each failed record
-//! failed). Everything it started is stopped at the end, and on Ctrl-C.
-//! (`make demo` then curates the lake and runs the stack's named queries,
-//! with tools/lake_sql.py.)
+//! failed). Then it reconciles every stage's count (`harness::ledger`) and
+//! fails, naming the stage, on any difference no stage explains.
+//! `--faults` injects a fault at every hop and shows each as it happens.
+//! Everything it started is stopped at the end, and on Ctrl-C.
+//! (`make demo` then curates the lake, checks the curated table holds every
+//! landed event once, and runs the stack's named queries, with
+//! tools/lake_sql.py.)
 //!
 //! Each numbered step is one function below; `run` reads as the list of
 //! steps.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+use std::io::{BufRead, BufReader, Seek};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use aws_config::SdkConfig;
 use base64_simd::STANDARD;
+use chat_pipeline::destination::DestinationKind;
 use chat_pipeline::timestamp::{TimeError, Timestamp};
 use clap::Parser;
-use harness::emulator::{Emulator, EmulatorError, s3_client};
+use harness::emulator::{Emulator, EmulatorError, EmulatorOptions, s3_client};
 use harness::host::repo;
 use harness::lake::{self, LakeError};
 use harness::lambda_watch::{LambdaWatch, WatchError, WatchInvoker};
+use harness::ledger::{Gap, Ledger};
 use harness::local_firehose::{DeliveryStats, LocalFirehose, StandInError};
 use harness::resources::{self, Names, ResourceError};
 use harness::scenario::{self, PutRawError};
 use harness::template::{DeliverySettings, Template, TemplateError};
+use harness::verdict;
 
 /// The whole pipeline on this machine: producer -> Kinesis -> Firehose and
 /// the transformer -> S3, on the moto emulator, then the lake copied to a
@@ -47,6 +56,11 @@ struct Args {
     /// curated table and its watermark are kept too).
     #[arg(long)]
     keep: bool,
+    /// Inject a fault at every hop (throttled and partially failed
+    /// PutRecords, a transformer invocation that fails past Firehose's
+    /// retries, a failed S3 write), each shown as it happens.
+    #[arg(long)]
+    faults: bool,
 }
 
 /// Why the demo stopped; each step's own error, with its context.
@@ -70,6 +84,19 @@ enum DemoError {
     Firehose(#[from] StandInError),
     #[error(transparent)]
     Lake(#[from] LakeError),
+    #[error(
+        "tick {tick}: the producer generated {generated} events, but the demo expects {expected} ids \
+         (its copy of the producer's configuration differs from the function's)"
+    )]
+    ExpectedIds {
+        tick: String,
+        generated: u64,
+        expected: usize,
+    },
+    #[error("writing the ledger {path}: {message}")]
+    Ledger { path: String, message: String },
+    #[error("the counts do not reconcile: {0}")]
+    Unreconciled(Gap),
     #[error("interrupted")]
     Interrupted,
 }
@@ -104,30 +131,101 @@ async fn run(args: &Args) -> Result<(), DemoError> {
     let started = Instant::now();
     println!(
         "chat-pipeline: local demo (producer -> Kinesis -> Firehose/transformer -> S3), all on this machine: \
-         {} tick(s) of {} events",
-        args.ticks, args.events
+         {} tick(s) of {} events{}",
+        args.ticks,
+        args.events,
+        if args.faults {
+            ", with a fault injected at every hop"
+        } else {
+            ""
+        }
     );
-    let emulator = start_emulator().await?;
+    let faults = Arc::new(FaultFeed::new(args.faults));
+    let emulator = start_emulator(&faults).await?;
     let config = emulator.sdk_config().await;
     let (names, settings) = create_resources(&config).await?;
     let (watch, log) = start_functions(&emulator, &names, args.events).await?;
-    let (generated, delivered) = run_producer(&watch, &log, args.ticks).await?;
-    let malformed = put_malformed(&config, &names).await?;
-    let stats = run_firehose(&config, &names, &settings, &watch).await?;
+    let mut ledger = run_producer(&watch, &log, args, &config, &names, &faults).await?;
+    ledger.put_directly = put_malformed(&config, &names).await? as u64;
+    let stats = run_firehose(&config, &names, &settings, &watch, &faults).await?;
     let landed = read_lake(&config, &names, &args.lake, args.keep).await?;
-    print_summary(generated, delivered, &stats, &landed, malformed, &log)?;
+    account(&mut ledger, &stats, &landed);
+    print_landed(&landed, &log)?;
     print_where_it_landed(&names, &landed);
+    let rows = ledger.reconcile();
+    write_ledger(&ledger, &landed.out)?;
+    print_reconciliation(&ledger, rows.as_ref().ok().map(Vec::as_slice))?;
+    let _ = rows.map_err(DemoError::Unreconciled)?;
     println!("Finished in {:.1} s.", started.elapsed().as_secs_f64());
     drop(watch);
     drop(emulator);
     Ok(())
 }
 
-/// 1. moto_server on a free port.
-async fn start_emulator() -> Result<Emulator, DemoError> {
-    step(1, "Starting the AWS emulator (moto_server)");
-    let emulator = Emulator::start().await?;
+/// The emulator's log of injected faults, printed as the run goes: each
+/// step prints what was injected since the last one.
+struct FaultFeed {
+    path: Option<PathBuf>,
+    read: Mutex<u64>,
+}
+
+impl FaultFeed {
+    fn new(enabled: bool) -> Self {
+        let path = enabled.then(|| repo().join("target/demo-faults.log"));
+        if let Some(path) = &path {
+            let _ = std::fs::write(path, "");
+        }
+        FaultFeed {
+            path,
+            read: Mutex::new(0),
+        }
+    }
+
+    /// Prints the faults the emulator injected since the last call.
+    fn print_new(&self) {
+        let Some(path) = &self.path else { return };
+        let Ok(mut file) = std::fs::File::open(path) else {
+            return;
+        };
+        let mut read = self.read.lock().unwrap_or_else(|e| e.into_inner());
+        if file.seek(std::io::SeekFrom::Start(*read)).is_err() {
+            return;
+        }
+        for line in BufReader::new(file).lines().map_while(Result::ok) {
+            *read += line.len() as u64 + 1;
+            let fault: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+            let detail: Vec<String> = fault
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter(|(k, _)| !matches!(k.as_str(), "at" | "hop" | "fault"))
+                .map(|(k, v)| format!("{k}={}", v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
+                .collect();
+            println!(
+                "      fault injected ({}): {} [{}]",
+                fault["hop"].as_str().unwrap_or("?"),
+                fault["fault"].as_str().unwrap_or("?"),
+                detail.join(", ")
+            );
+        }
+    }
+}
+
+/// 1. The emulator (moto, through tools/emulator.py) on a free port.
+async fn start_emulator(faults: &FaultFeed) -> Result<Emulator, DemoError> {
+    step(1, "Starting the AWS emulator (moto, through tools/emulator.py)");
+    let options = EmulatorOptions {
+        faults: faults.path.is_some(),
+        fault_log: faults.path.clone(),
+    };
+    let emulator = Emulator::start_with(&options).await?;
     println!("      listening on {}", emulator.endpoint);
+    if let Some(path) = &faults.path {
+        println!(
+            "      faults on: PutRecords throttled and partially failed, the first S3 write under events/ refused 3 times (log: {})",
+            shown(path)
+        );
+    }
     Ok(emulator)
 }
 
@@ -179,18 +277,30 @@ async fn start_functions(
     Ok((watch, log))
 }
 
-/// 4. One producer invocation per schedule tick; returns (generated, delivered).
-async fn run_producer(watch: &LambdaWatch, log: &Path, ticks: i64) -> Result<(u64, u64), DemoError> {
+/// 4. One producer invocation per schedule tick.
+///
+/// The ledger's first stages: produced, accepted, and the ids the producer
+/// generated (it is deterministic, so the demo knows them).
+async fn run_producer(
+    watch: &LambdaWatch,
+    log: &Path,
+    args: &Args,
+    config: &SdkConfig,
+    names: &Names,
+    faults: &FaultFeed,
+) -> Result<Ledger, DemoError> {
     step(4, "Producer: one invocation per schedule tick, through the Invoke API");
     let now = Timestamp::now().millis() / 60_000 * 60_000;
-    let (mut generated, mut delivered) = (0u64, 0u64);
-    for i in (0..ticks).rev() {
+    let expected = scenario::producer(config, names, DestinationKind::Kinesis, u64::from(args.events));
+    let mut ledger = Ledger::default();
+    for i in (0..args.ticks).rev() {
         let tick = Timestamp::from_millis(now - i * 60_000)?;
         let event = scenario::scheduled_event(tick);
         let body = watch
             .invoke("producer", serde_json::to_vec(&event)?)
             .await
             .map_err(|e| DemoError::Watch(e, shown(log)))?;
+        faults.print_new();
         let s: serde_json::Value = serde_json::from_slice(&body)?;
         println!(
             "      tick {}: {} generated, {} delivered to {} in {} request(s), {} resent, {:.0} ms",
@@ -202,10 +312,20 @@ async fn run_producer(watch: &LambdaWatch, log: &Path, ticks: i64) -> Result<(u6
             s["retried_records"],
             s["duration_ms"].as_f64().unwrap_or(0.0)
         );
-        generated += s["generated"].as_u64().unwrap_or(0);
-        delivered += s["delivered"].as_u64().unwrap_or(0);
+        let generated = s["generated"].as_u64().unwrap_or(0);
+        let ids = scenario::expected_ids(&expected, &event);
+        if ids.len() as u64 != generated {
+            return Err(DemoError::ExpectedIds {
+                tick: tick.to_string(),
+                generated,
+                expected: ids.len(),
+            });
+        }
+        ledger.produced += generated;
+        ledger.accepted += s["delivered"].as_u64().unwrap_or(0);
+        ledger.produced_ids.extend(ids);
     }
-    Ok((generated, delivered))
+    Ok(ledger)
 }
 
 /// 5. Malformed records straight into the stream; returns how many.
@@ -223,18 +343,38 @@ async fn put_malformed(config: &SdkConfig, names: &Names) -> Result<usize, DemoE
 }
 
 /// 6. The local Firehose: read the stream, invoke the transformer, write objects.
+///
+/// Drained until the stream has nothing new (re-ingested records come back
+/// through it).
 async fn run_firehose(
     config: &SdkConfig,
     names: &Names,
     settings: &DeliverySettings,
     watch: &LambdaWatch,
+    faults: &Arc<FaultFeed>,
 ) -> Result<DeliveryStats, DemoError> {
     step(
         6,
         "Firehose (local stand-in): read the stream, invoke the transformer, write partitioned GZIP objects",
     );
     let mut firehose = LocalFirehose::new(config, names.clone(), settings.clone(), WatchInvoker(watch));
-    let stats = firehose.drain().await?;
+    if faults.path.is_some() {
+        firehose.fail_invocations([1]);
+        let feed = Arc::clone(faults);
+        firehose.on_fault(move |line| {
+            feed.print_new();
+            println!("      fault: {line}");
+        });
+    }
+    let mut stats = DeliveryStats::default();
+    loop {
+        let drained = firehose.drain().await?;
+        if drained.records_read == 0 {
+            break;
+        }
+        stats.absorb(drained);
+    }
+    faults.print_new();
     println!(
         "      {} records read in {} invocation(s); largest request {:.2} MB, largest response {:.2} MB",
         stats.records_read,
@@ -245,7 +385,7 @@ async fn run_firehose(
     Ok(stats)
 }
 
-/// What landed, read back, and its copy in out/.
+/// What landed, read back, and its copy in the local lake.
 struct Landed {
     events: Vec<lake::Object>,
     errors: Vec<lake::Object>,
@@ -278,21 +418,81 @@ async fn read_lake(config: &SdkConfig, names: &Names, lake_dir: &Path, keep: boo
     })
 }
 
-fn print_summary(
-    generated: u64,
-    delivered: u64,
-    stats: &DeliveryStats,
-    landed: &Landed,
-    malformed: usize,
-    log: &Path,
-) -> Result<(), DemoError> {
+/// The ledger's later stages, from the stand-in's answers and what was read
+/// back from S3.
+fn account(ledger: &mut Ledger, stats: &DeliveryStats, landed: &Landed) {
+    ledger.read = stats.records_read as u64;
+    ledger.ok = stats.ok as u64;
+    ledger.dropped = stats.dropped as u64;
+    ledger.failed = stats.processing_failed as u64;
+    ledger.in_failed_invocations = stats.in_failed_invocations as u64;
+    let mut landed_ids = HashSet::new();
+    for object in &landed.events {
+        for line in lake::lines(object) {
+            ledger.lines_landed += 1;
+            if let Ok(record) = serde_json::from_slice::<serde_json::Value>(line)
+                && let Some(id) = record["event_id"].as_str()
+            {
+                landed_ids.insert(id.to_owned());
+            }
+        }
+    }
+    let mut error_ids = HashSet::new();
+    for object in &landed.errors {
+        for line in lake::lines(object) {
+            ledger.error_records += 1;
+            if let Some(id) = error_record_data(line).and_then(|raw| verdict::event_id(&raw)) {
+                error_ids.insert(id);
+            }
+        }
+    }
+    ledger.dropped_copies = stats
+        .dropped_records
+        .iter()
+        .filter(|data| verdict::event_id(data).is_some_and(|id| landed_ids.contains(&id)))
+        .count() as u64;
+    ledger.locate_produced(&landed_ids, &error_ids);
+}
+
+/// The original bytes of one of Firehose's error records (its `rawData`).
+fn error_record_data(line: &[u8]) -> Option<Vec<u8>> {
+    let record: serde_json::Value = serde_json::from_slice(line).ok()?;
+    STANDARD.decode_to_vec(record["rawData"].as_str()?).ok()
+}
+
+/// The ledger beside the lake, for the curated stage (`make reconcile`).
+fn write_ledger(ledger: &Ledger, out: &Path) -> Result<(), DemoError> {
+    let path = out.join("_demo/ledger.json");
+    let fail = |message: String| DemoError::Ledger {
+        path: shown(&path),
+        message,
+    };
+    std::fs::create_dir_all(out.join("_demo")).map_err(|e| fail(e.to_string()))?;
+    let json = serde_json::to_vec(ledger).map_err(|e| fail(e.to_string()))?;
+    std::fs::write(&path, json).map_err(|e| fail(e.to_string()))
+}
+
+fn print_reconciliation(ledger: &Ledger, rows: Option<&[harness::ledger::Row]>) -> Result<(), DemoError> {
+    println!("\n========================= Every event accounted for =========================");
+    match rows {
+        Some(rows) => {
+            for row in rows {
+                println!("  {row}");
+            }
+            if ledger.produced_in_errors > 0 {
+                println!(
+                    "  {} produced events wait under errors/processing-failed/: `make replay` re-sends them, then `make curate`",
+                    ledger.produced_in_errors
+                );
+            }
+        }
+        None => println!("  (the stages do not reconcile: see the error below; the ledger is in _demo/ledger.json)"),
+    }
+    Ok(())
+}
+
+fn print_landed(landed: &Landed, log: &Path) -> Result<(), DemoError> {
     let reasons = failure_reasons(log);
-    println!("\n================================ Summary ================================");
-    println!("  events produced            {generated:>6}");
-    println!("  delivered to Kinesis       {delivered:>6}");
-    println!("  transformed (Ok)           {:>6}", stats.ok);
-    println!("  dropped (filter/duplicate) {:>6}", stats.dropped);
-    println!("  failed (to error prefix)   {:>6}", stats.processing_failed);
     print_partition_table(&landed.events);
     if let Some(object) = landed.events.first()
         && let Some(line) = lake::lines(object).next()
@@ -303,30 +503,42 @@ fn print_summary(
             String::from_utf8_lossy(line)
         );
     }
-    println!("\nFailure demo: the {malformed} malformed records, as Firehose's error records under errors/:");
+    println!(
+        "\nFailure demo: Firehose's error records under errors/ (the table chat_events_failed; `make replay` re-sends them):"
+    );
+    let mut by_code: BTreeMap<String, Vec<(String, Vec<u8>)>> = BTreeMap::new();
     for object in &landed.errors {
-        println!("  {}", object.key);
         for line in lake::lines(object) {
             let record: serde_json::Value = serde_json::from_slice(line)?;
-            let raw = STANDARD
-                .decode_to_vec(record["rawData"].as_str().unwrap_or_default())
-                .unwrap_or_default();
-            println!(
-                "    {}  rawData: {}",
-                record["errorCode"].as_str().unwrap_or("?"),
-                String::from_utf8_lossy(&raw)
-            );
+            let entry = by_code
+                .entry(record["errorCode"].as_str().unwrap_or("?").to_owned())
+                .or_default();
+            entry.push((
+                record["errorMessage"].as_str().unwrap_or("?").to_owned(),
+                error_record_data(line).unwrap_or_default(),
+            ));
+        }
+    }
+    for (code, records) in &by_code {
+        println!("  {code}: {} record(s)", records.len());
+        for (message, raw) in records.iter().take(ERROR_RECORDS_SHOWN) {
+            println!("    rawData: {}", String::from_utf8_lossy(&raw[..raw.len().min(100)]));
             match reasons.iter().find(|r| raw.starts_with(r.excerpt.as_bytes())) {
                 Some(r) => println!("      why: {} ({})", r.reason, r.code),
-                None => println!(
-                    "      why: not in {} (the transformer logs each failure there)",
-                    shown(log)
-                ),
+                None => println!("      why: {message} (Firehose's errorMessage)"),
             }
+        }
+        if records.len() > ERROR_RECORDS_SHOWN {
+            println!("    ... and {} more", records.len() - ERROR_RECORDS_SHOWN);
         }
     }
     Ok(())
 }
+
+/// Error records printed in full per error code; the rest are counted.
+const ERROR_RECORDS_SHOWN: usize = 3;
+/// Object paths listed; the rest are counted.
+const OBJECTS_LISTED: usize = 8;
 
 /// Why a record failed, as the transformer logged it ("record failed
 /// processing": a stable code, the reason naming the field, the payload's
@@ -358,8 +570,16 @@ fn print_where_it_landed(names: &Names, landed: &Landed) {
         shown(&landed.out),
         landed.copied
     );
-    for object in landed.events.iter().chain(&landed.errors) {
+    let all: Vec<&lake::Object> = landed.events.iter().chain(&landed.errors).collect();
+    for object in all.iter().take(OBJECTS_LISTED) {
         println!("  {}/{}", shown(&landed.out), object.key);
+    }
+    if all.len() > OBJECTS_LISTED {
+        println!(
+            "  ... and {} more (ls -R {})",
+            all.len() - OBJECTS_LISTED,
+            shown(&landed.out)
+        );
     }
 }
 

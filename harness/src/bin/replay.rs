@@ -1,0 +1,260 @@
+//! `replay`: re-sends the records Firehose wrote under
+//! `errors/processing-failed/` through the pipeline, and reports what was
+//! replayed and what still fails, with each reason (`harness::replay`).
+//!
+//! ```text
+//! replay --lake out                          # make replay: a local lake, through the local pipeline
+//! replay --bucket B --since 2026-12-01 [--until 2026-12-02] --to kinesis:STREAM [--dry-run]
+//! replay --bucket B --since 2026-12-01 --to firehose:DELIVERY_STREAM     # SourceType=DirectPut
+//! ```
+//!
+//! On AWS it uses the default credential chain; the stack's
+//! `ReplayPolicy` output names the managed policy that allows exactly what
+//! it does (read the error objects, put to the stream or delivery stream).
+//! Locally it starts the emulator, sends the records into its stream, runs
+//! them through the Firehose stand-in and the transformer, and adds what
+//! lands to the lake (`make curate` then curates them).
+
+use std::path::{Path, PathBuf};
+
+use chat_pipeline::aws::LazyClients;
+use chat_pipeline::delivery::DeliveryOptions;
+use chat_pipeline::destination::{AwsSinks, Destination, SinkProvider};
+use chat_pipeline::sink::KinesisSink;
+use clap::Parser;
+use harness::emulator::{Emulator, EmulatorError, s3_client};
+use harness::lake::{self, LakeError};
+use harness::local_firehose::{DeliveryStats, InProcess, LocalFirehose, StandInError};
+use harness::replay::{self, PROCESSING_FAILED, Plan, ReplayError, Report};
+use harness::resources::{self, Names, ResourceError};
+use harness::scenario;
+use harness::template::{Template, TemplateError};
+
+/// Re-sends Firehose's failed records (`errors/processing-failed/`) through
+/// the pipeline, from a local lake or from the stack's S3 bucket, and says
+/// what was replayed and what still fails, with the transformer's reason.
+#[derive(Debug, Parser)]
+#[command(name = "replay", version)]
+#[command(group = clap::ArgGroup::new("from").required(true).multiple(false))]
+struct Args {
+    /// A local lake (`make demo` writes out/): replay through the local
+    /// pipeline and add what lands to it.
+    #[arg(long, group = "from")]
+    lake: Option<PathBuf>,
+    /// The stack's data bucket (the `DataBucketName` output).
+    #[arg(long, group = "from", requires_all = ["since", "to"])]
+    bucket: Option<String>,
+    /// First error-object day to read (dt=YYYY-MM-DD under errors/processing-failed/).
+    #[arg(long)]
+    since: Option<String>,
+    /// Last day to read (default: --since).
+    #[arg(long)]
+    until: Option<String>,
+    /// Where to send: kinesis:STREAM (the stack's source stream, SourceType
+    /// KinesisStream) or firehose:DELIVERY_STREAM (SourceType DirectPut).
+    #[arg(long)]
+    to: Option<String>,
+    /// Read and classify, print the report, send nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    #[error(transparent)]
+    Read(#[from] ReplayError),
+    #[error(transparent)]
+    Lake(#[from] LakeError),
+    #[error(transparent)]
+    Emulator(#[from] EmulatorError),
+    #[error(transparent)]
+    Resources(#[from] ResourceError),
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    #[error(transparent)]
+    Firehose(#[from] StandInError),
+    #[error("{0}")]
+    Usage(String),
+    #[error("not every replayable record was delivered (see the report above)")]
+    Undelivered,
+    #[error(
+        "the local pipeline landed {landed} of the {sent} replayed records under events/ ({stats}); the rest are unaccounted for"
+    )]
+    NotLanded { sent: usize, landed: usize, stats: String },
+}
+
+#[tokio::main]
+async fn main() {
+    let args = Args::parse();
+    let outcome = match &args.lake {
+        Some(lake) => replay_local(lake, args.dry_run).await,
+        None => replay_aws(&args).await,
+    };
+    if let Err(e) = outcome {
+        eprintln!("replay failed: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// The error records of a local lake, through the local pipeline.
+async fn replay_local(lake_dir: &Path, dry_run: bool) -> Result<(), Failure> {
+    if !lake_dir.is_dir() {
+        return Err(Failure::Usage(format!(
+            "no lake at {}: run `make demo` first, or pass LAKE=dir",
+            lake_dir.display()
+        )));
+    }
+    let objects = replay::local_error_objects(lake_dir)?;
+    println!(
+        "Replaying {} error objects under {}/{PROCESSING_FAILED}",
+        objects.len(),
+        lake_dir.display()
+    );
+    let (records, unreadable) = replay::read_error_records(&objects);
+    let error_records = records.len() + unreadable.len();
+    let plan = replay::plan(records);
+    if dry_run || plan.resend.is_empty() {
+        print!(
+            "{}",
+            report(&plan, &unreadable, error_records, None, "the local stream")
+        );
+        return Ok(());
+    }
+    let emulator = Emulator::start().await?;
+    let config = emulator.sdk_config().await;
+    let settings = Template::repository()?.delivery_settings()?;
+    let names = Names::with_prefix("chat-pipeline-replay");
+    resources::create(&config, &names, &settings).await?;
+    let sink = KinesisSink::new(aws_sdk_kinesis::Client::new(&config), &names.stream);
+    let delivery = replay::send(&sink, &plan, &DeliveryOptions::default()).await;
+    let destination = format!("kinesis:{} (the local stream)", names.stream);
+    print!(
+        "{}",
+        report(&plan, &unreadable, error_records, Some(&delivery), &destination)
+    );
+    if !delivery.is_complete() {
+        return Err(Failure::Undelivered);
+    }
+    let invoker = InProcess {
+        state: scenario::transformer(&config),
+    };
+    let mut firehose = LocalFirehose::new(&config, names.clone(), settings, invoker);
+    let mut stats = DeliveryStats::default();
+    loop {
+        let drained = firehose.drain().await?;
+        if drained.records_read == 0 {
+            break;
+        }
+        stats.absorb(drained);
+    }
+    let s3 = s3_client(&config);
+    let copied = lake::download_all(&s3, &names.bucket, lake_dir).await?;
+    println!(
+        "  through the local Firehose and the transformer: {} read, {} Ok, {} Dropped, {} failed; {copied} objects added to {}",
+        stats.records_read,
+        stats.ok,
+        stats.dropped,
+        stats.processing_failed + stats.in_failed_invocations,
+        lake_dir.display()
+    );
+    if stats.ok != plan.resend.len() {
+        return Err(Failure::NotLanded {
+            sent: plan.resend.len(),
+            landed: stats.ok,
+            stats: format!("{stats:?}"),
+        });
+    }
+    println!(
+        "  next: `make curate` curates them (the curated table keeps each event once, however often it is replayed)"
+    );
+    Ok(())
+}
+
+/// The error records of the stack's bucket, re-sent with the SDK's default
+/// credentials.
+async fn replay_aws(args: &Args) -> Result<(), Failure> {
+    let (Some(bucket), Some(since), Some(to)) = (&args.bucket, &args.since, &args.to) else {
+        return Err(Failure::Usage("--bucket needs --since and --to".to_owned()));
+    };
+    let destination = parse_destination(to)?;
+    let days = days_between(since, args.until.as_deref().unwrap_or(since))?;
+    let config = aws_config::load_from_env().await;
+    let s3 = aws_sdk_s3::Client::new(&config);
+    let mut objects = Vec::new();
+    for day in &days {
+        objects.extend(lake::objects(&s3, bucket, &format!("{PROCESSING_FAILED}dt={day}/")).await?);
+    }
+    println!(
+        "Replaying {} error objects from s3://{bucket}/{PROCESSING_FAILED}dt={}..{}",
+        objects.len(),
+        days.first().map_or("", String::as_str),
+        days.last().map_or("", String::as_str)
+    );
+    let (records, unreadable) = replay::read_error_records(&objects);
+    let error_records = records.len() + unreadable.len();
+    let plan = replay::plan(records);
+    if args.dry_run || plan.resend.is_empty() {
+        print!("{}", report(&plan, &unreadable, error_records, None, to));
+        return Ok(());
+    }
+    let sinks = AwsSinks::new(LazyClients::new());
+    let sink = sinks.sink_for(&destination).await;
+    let delivery = replay::send(&sink, &plan, &DeliveryOptions::default()).await;
+    let report = Report {
+        plan: &plan,
+        unreadable: &unreadable,
+        error_records,
+        delivery: Some(&delivery),
+        destination: to.clone(),
+    };
+    print!("{report}");
+    if report.delivered_all() {
+        Ok(())
+    } else {
+        Err(Failure::Undelivered)
+    }
+}
+
+fn report(
+    plan: &Plan,
+    unreadable: &[replay::Unreadable],
+    error_records: usize,
+    delivery: Option<&chat_pipeline::delivery::DeliveryReport>,
+    destination: &str,
+) -> String {
+    Report {
+        plan,
+        unreadable,
+        error_records,
+        delivery,
+        destination: destination.to_owned(),
+    }
+    .to_string()
+}
+
+fn parse_destination(to: &str) -> Result<Destination, Failure> {
+    match to.split_once(':') {
+        Some(("kinesis", name)) if !name.is_empty() => Ok(Destination::KinesisStream { name: name.to_owned() }),
+        Some(("firehose", name)) if !name.is_empty() => Ok(Destination::DeliveryStream { name: name.to_owned() }),
+        _ => Err(Failure::Usage(format!(
+            "--to {to:?}: expected kinesis:STREAM_NAME (the stack's source stream) or firehose:DELIVERY_STREAM_NAME (a Direct PUT delivery stream)"
+        ))),
+    }
+}
+
+/// Every day from `since` to `until`, as YYYY-MM-DD.
+fn days_between(since: &str, until: &str) -> Result<Vec<String>, Failure> {
+    let parse = |flag: &str, s: &str| {
+        chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .map_err(|e| Failure::Usage(format!("{flag} {s:?}: expected a day as YYYY-MM-DD ({e})")))
+    };
+    let (first, last) = (parse("--since", since)?, parse("--until", until)?);
+    if last < first {
+        return Err(Failure::Usage(format!("--until {until} is before --since {since}")));
+    }
+    Ok(first
+        .iter_days()
+        .take_while(|d| *d <= last)
+        .map(|d| d.format("%Y-%m-%d").to_string())
+        .collect())
+}

@@ -1,0 +1,404 @@
+//! Replay: re-sending the records Firehose wrote under
+//! `errors/processing-failed/` back through the pipeline, from a local lake
+//! (`make replay`) or from the stack's bucket (`replay --bucket`).
+//!
+//! Where it sits: after a failure, before curation. The steps, each a
+//! function below:
+//!
+//! 1. [`read_error_records`]: parse Firehose's error records (one JSON object
+//!    a line: `rawData` is the record as it arrived, base64). A line that
+//!    cannot be read is kept as [`Unreadable`] with the reason, never skipped.
+//! 2. [`plan`]: ask the transformer's own code ([`crate::verdict`]) what each
+//!    record would become. Records that would land are re-sent once per event
+//!    id; records that would fail again are not re-sent (they would only be
+//!    written under `errors/` once more) and are reported with the
+//!    transformer's code and reason.
+//! 3. [`send`]: deliver the re-sent records with the producer's batching,
+//!    retry and accounting (`chat_pipeline::delivery::deliver`): to the
+//!    source Kinesis stream (`PutRecords`) or to a Direct PUT delivery stream
+//!    (`PutRecordBatch`). A Kinesis-sourced delivery stream refuses
+//!    `PutRecordBatch` (Firehose API Reference, PutRecordBatch: "if the
+//!    delivery stream's source is a Kinesis data stream, this operation
+//!    fails"), so the stack's default source takes the stream.
+//!
+//! A replay is idempotent where it matters: replayed events carry the
+//! `event_id` they had, so the curated table, which keys on `(event_id,
+//! occurred_at)`, holds each once however often they are replayed. The raw
+//! lake holds one more copy per replay, as it does for any retry. An event
+//! sent without an `event_id` gets one derived from its place in the source
+//! (`transformer::record::derived_event_id`), which a replay changes: such
+//! records are counted in [`Plan::without_event_id`] and the report says a
+//! second replay would land them again.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use base64_simd::STANDARD;
+use chat_pipeline::delivery::{DeliveryOptions, DeliveryReport, deliver};
+use chat_pipeline::sink::{RecordSink, SinkRecord};
+use chat_pipeline::timestamp::Timestamp;
+
+use crate::lake::Object;
+use crate::verdict::{Verdict, verdict};
+
+/// The folder under the error prefix that holds records that failed
+/// transformation (`!{firehose:error-output-type}` = `processing-failed`).
+pub const PROCESSING_FAILED: &str = "errors/processing-failed/";
+
+/// One of Firehose's error records.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ErrorRecord {
+    /// Where it was read: the object's key and the line (from 1).
+    pub object: String,
+    pub line: usize,
+    /// Firehose's `errorCode` (`Lambda.ProcessingFailedStatus`,
+    /// `Lambda.FunctionError`, ...).
+    pub error_code: String,
+    /// When the record first reached Firehose.
+    pub arrival: Timestamp,
+    /// The record as it arrived (`rawData`, decoded).
+    pub data: Vec<u8>,
+}
+
+/// An error-record line that could not be read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unreadable {
+    pub object: String,
+    pub line: usize,
+    pub reason: String,
+}
+
+/// Reading the error records failed before any could be parsed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error("reading {path}: {message}")]
+    Local { path: String, message: String },
+}
+
+/// Every error object under `lake/errors/processing-failed/`, gunzipped, by
+/// key relative to the lake.
+pub fn local_error_objects(lake: &Path) -> Result<Vec<Object>, ReplayError> {
+    let mut files = Vec::new();
+    collect_files(&lake.join(PROCESSING_FAILED), &mut files)?;
+    files.sort();
+    files
+        .into_iter()
+        .map(|path| {
+            let fail = |message: String| ReplayError::Local {
+                path: path.display().to_string(),
+                message,
+            };
+            let raw = std::fs::read(&path).map_err(|e| fail(e.to_string()))?;
+            let bytes = if path.extension().is_some_and(|e| e == "gz") {
+                let mut plain = Vec::new();
+                flate2::read::GzDecoder::new(&raw[..])
+                    .read_to_end(&mut plain)
+                    .map_err(|e| fail(format!("not gzip: {e}")))?;
+                plain
+            } else {
+                raw
+            };
+            let key = path.strip_prefix(lake).unwrap_or(&path).display().to_string();
+            Ok(Object { key, bytes })
+        })
+        .collect()
+}
+
+fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), ReplayError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => {
+            return Err(ReplayError::Local {
+                path: dir.display().to_string(),
+                message: e.to_string(),
+            });
+        }
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            collect_files(&path, out)?;
+        } else {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Step 1: Firehose's error records in `objects`, and the lines that are
+/// not one.
+pub fn read_error_records(objects: &[Object]) -> (Vec<ErrorRecord>, Vec<Unreadable>) {
+    let mut records = Vec::new();
+    let mut unreadable = Vec::new();
+    for object in objects {
+        for (i, line) in object.bytes.split(|&b| b == b'\n').enumerate() {
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            match parse_error_record(line) {
+                Ok((error_code, arrival, data)) => records.push(ErrorRecord {
+                    object: object.key.clone(),
+                    line: i + 1,
+                    error_code,
+                    arrival,
+                    data,
+                }),
+                Err(reason) => unreadable.push(Unreadable {
+                    object: object.key.clone(),
+                    line: i + 1,
+                    reason,
+                }),
+            }
+        }
+    }
+    (records, unreadable)
+}
+
+/// `errorCode` (any case, as the Hive JSON SerDe reads it), the arrival and
+/// the decoded `rawData` of one error record.
+fn parse_error_record(line: &[u8]) -> Result<(String, Timestamp, Vec<u8>), String> {
+    let value: serde_json::Value = serde_json::from_slice(line).map_err(|e| format!("not a JSON error record: {e}"))?;
+    let object = value.as_object().ok_or_else(|| "not a JSON object".to_owned())?;
+    let field = |name: &str| {
+        object
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    };
+    let raw = field("rawData")
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| "field `rawData`: missing or not a string".to_owned())?;
+    let data = STANDARD
+        .decode_to_vec(raw)
+        .map_err(|e| format!("field `rawData`: not base64: {e}"))?;
+    let code = field("errorCode")
+        .and_then(|v| v.as_str())
+        .unwrap_or("(none)")
+        .to_owned();
+    let arrival = field("arrivalTimestamp")
+        .and_then(serde_json::Value::as_i64)
+        .and_then(|ms| Timestamp::from_millis(ms).ok())
+        .unwrap_or_else(Timestamp::now);
+    Ok((code, arrival, data))
+}
+
+/// What a replay will do with each error record.
+#[derive(Clone, Debug, Default)]
+pub struct Plan {
+    /// Records to re-send, one per event: the record and its event id.
+    pub resend: Vec<(ErrorRecord, String)>,
+    /// Records that would fail again: not re-sent. Each with the
+    /// transformer's code and reason.
+    pub still_failing: Vec<(ErrorRecord, &'static str, String)>,
+    /// Records whose event is already in `resend` (the same event failed
+    /// twice): not re-sent.
+    pub duplicates: usize,
+    /// Records the transformer would drop (a filtered event type).
+    pub dropped: usize,
+    /// Re-sent records whose event id is derived from the record's place in
+    /// the source, not carried in the record: a second replay lands them
+    /// again under a new id.
+    pub without_event_id: usize,
+}
+
+/// Step 2: what the transformer would answer for each record, and so what
+/// to send.
+pub fn plan(records: Vec<ErrorRecord>) -> Plan {
+    let mut out = Plan::default();
+    let mut seen = HashSet::new();
+    for record in records {
+        match verdict(&record.data, record.arrival) {
+            Verdict::Lands { event_id, id_in_record } => {
+                if !seen.insert(event_id.clone()) {
+                    out.duplicates += 1;
+                    continue;
+                }
+                if !id_in_record {
+                    out.without_event_id += 1;
+                }
+                out.resend.push((record, event_id));
+            }
+            Verdict::Fails { code, reason } => out.still_failing.push((record, code, reason)),
+            Verdict::Dropped => out.dropped += 1,
+        }
+    }
+    out
+}
+
+/// Step 3: sends the plan's records with the producer's batching, retries
+/// and accounting. The partition key is the event id, which spreads events
+/// over shards as the producer's user ids do.
+pub async fn send<S: RecordSink>(sink: &S, plan: &Plan, options: &DeliveryOptions) -> DeliveryReport {
+    let records: Vec<SinkRecord> = plan
+        .resend
+        .iter()
+        .map(|(record, event_id)| SinkRecord {
+            data: record.data.clone(),
+            partition_key: event_id.clone(),
+        })
+        .collect();
+    deliver(sink, &records, options).await
+}
+
+/// What a replay did, for people.
+pub struct Report<'a> {
+    pub plan: &'a Plan,
+    pub unreadable: &'a [Unreadable],
+    pub error_records: usize,
+    /// `None` for a dry run.
+    pub delivery: Option<&'a DeliveryReport>,
+    pub destination: String,
+}
+
+impl Report<'_> {
+    /// True when everything that could be re-sent was delivered.
+    pub fn delivered_all(&self) -> bool {
+        self.delivery.is_none_or(DeliveryReport::is_complete)
+    }
+}
+
+impl fmt::Display for Report<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let p = self.plan;
+        writeln!(f, "{} error records read", self.error_records)?;
+        match self.delivery {
+            Some(d) => writeln!(
+                f,
+                "  replayed      {:>6} records (one per event) to {}: {d}",
+                p.resend.len(),
+                self.destination
+            )?,
+            None => writeln!(
+                f,
+                "  would replay  {:>6} records (one per event) to {} (dry run: nothing sent)",
+                p.resend.len(),
+                self.destination
+            )?,
+        }
+        if p.duplicates > 0 {
+            writeln!(
+                f,
+                "  not re-sent   {:>6} copies of an event re-sent once above",
+                p.duplicates
+            )?;
+        }
+        if p.dropped > 0 {
+            writeln!(
+                f,
+                "  not re-sent   {:>6} records the transformer drops (filtered event type)",
+                p.dropped
+            )?;
+        }
+        if p.without_event_id > 0 {
+            writeln!(
+                f,
+                "  note: {} replayed records carry no event_id; their id is derived from where they sit in the source, so a second replay would land them again",
+                p.without_event_id
+            )?;
+        }
+        writeln!(
+            f,
+            "  still failing {:>6} records: not re-sent, they would fail again",
+            p.still_failing.len()
+        )?;
+        let mut reasons: BTreeMap<(&str, &str), (usize, &ErrorRecord)> = BTreeMap::new();
+        for (record, code, reason) in &p.still_failing {
+            reasons.entry((code, reason)).or_insert((0, record)).0 += 1;
+        }
+        for ((code, reason), (n, first)) in reasons {
+            writeln!(
+                f,
+                "    {n:>5} x {code}: {reason}\n          e.g. {}:{} rawData {}",
+                first.object,
+                first.line,
+                String::from_utf8_lossy(&first.data[..first.data.len().min(100)])
+            )?;
+        }
+        if !self.unreadable.is_empty() {
+            writeln!(f, "  unreadable    {:>6} error-record lines:", self.unreadable.len())?;
+            for u in self.unreadable.iter().take(10) {
+                writeln!(f, "    {}:{}: {}", u.object, u.line, u.reason)?;
+            }
+        }
+        if let Some(d) = self.delivery
+            && !d.is_complete()
+        {
+            writeln!(
+                f,
+                "  NOT DELIVERED {:>6} records: {}",
+                d.undelivered.len(),
+                d.failure_summary()
+            )?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn object(lines: &[String]) -> Object {
+        Object {
+            key: "errors/processing-failed/dt=2026-12-03/x.gz".to_owned(),
+            bytes: lines.join("\n").into_bytes(),
+        }
+    }
+
+    fn error_line(code: &str, data: &[u8]) -> String {
+        serde_json::json!({
+            "attemptsMade": 4,
+            "arrivalTimestamp": 1_764_754_200_000_i64,
+            "errorCode": code,
+            "errorMessage": "m",
+            "attemptEndingTimestamp": 1_764_754_201_000_i64,
+            "rawData": STANDARD.encode_to_string(data),
+            "lambdaArn": "arn:aws:lambda:us-east-1:123456789012:function:transformer",
+        })
+        .to_string()
+    }
+
+    #[test]
+    fn the_plan_resends_each_event_once_and_reports_what_would_fail_again() {
+        let good = br#"{"event_id":"0b7e6a52-2f4c-4c59-9a43-0d2f8a9f1c11","event_name":"JOIN","event_time":"2026-11-21T12:00:00Z","user":7}"#;
+        let lines = vec![
+            error_line("Lambda.FunctionError", good),
+            error_line("Lambda.FunctionError", good),
+            error_line("Lambda.ProcessingFailedStatus", b"event_name=JOIN user=7"),
+            "{not json".to_owned(),
+            r#"{"errorCode":"x","rawData":"%%%"}"#.to_owned(),
+        ];
+        let (records, unreadable) = read_error_records(&[object(&lines)]);
+        assert_eq!(records.len(), 3);
+        assert_eq!(unreadable.len(), 2);
+        assert!(unreadable[1].reason.contains("rawData"), "{:?}", unreadable[1]);
+        let plan = plan(records);
+        assert_eq!(plan.resend.len(), 1);
+        assert_eq!(plan.resend[0].1, "0b7e6a52-2f4c-4c59-9a43-0d2f8a9f1c11");
+        assert_eq!(plan.duplicates, 1);
+        assert_eq!(plan.still_failing.len(), 1);
+        assert_eq!(plan.still_failing[0].1, "not_json");
+        let report = Report {
+            plan: &plan,
+            unreadable: &unreadable,
+            error_records: 5,
+            delivery: None,
+            destination: "kinesis:s".to_owned(),
+        }
+        .to_string();
+        assert!(report.contains("still failing      1"), "{report}");
+        assert!(report.contains("unreadable         2"), "{report}");
+    }
+
+    #[test]
+    fn capitalised_keys_are_read_as_the_hive_serde_reads_them() {
+        let line = r#"{"ErrorCode":"Lambda.FunctionError","RawData":"YQ==","ArrivalTimestamp":0}"#.to_owned();
+        let (records, unreadable) = read_error_records(&[object(&[line])]);
+        assert!(unreadable.is_empty(), "{unreadable:?}");
+        assert_eq!(records[0].error_code, "Lambda.FunctionError");
+        assert_eq!(records[0].data, b"a");
+    }
+}
