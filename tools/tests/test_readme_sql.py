@@ -6,7 +6,10 @@ The demo output the README quotes is taken from one run: docs/demo-output.txt.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import gzip
+import json
 import re
 import sys
 import tempfile
@@ -43,6 +46,14 @@ class ReadmeSql(unittest.TestCase):
             for day in (today - dt.timedelta(days=1), today):
                 for obj in synthetic_lake.objects_of(day, 50, seed=3):
                     synthetic_lake.write(lake_dir, obj)
+            # A failed record, for the troubleshooting queries.
+            failed = lake_dir / "errors" / "processing-failed" / f"dt={today}" / "failed.gz"
+            failed.parent.mkdir(parents=True)
+            failed.write_bytes(gzip.compress(json.dumps({
+                "attemptsMade": 1, "arrivalTimestamp": 0, "errorCode": "Lambda.ProcessingFailedStatus",
+                "errorMessage": "ProcessingFailed status set for record", "attemptEndingTimestamp": 0,
+                "rawData": base64.b64encode(b"event_name=JOIN user=7").decode(), "lambdaArn": "arn",
+            }).encode() + b"\n"))
             lake = engine.Lake(lake_dir)
             engine.Curation(lake).run(maintenance=True)
             lake.refresh()
