@@ -119,8 +119,7 @@ pub struct DeliveryStats {
 }
 
 impl DeliveryStats {
-    /// Adds another drain's statistics to these.
-    pub fn absorb(&mut self, other: DeliveryStats) {
+    fn absorb(&mut self, other: DeliveryStats) {
         self.records_read += other.records_read;
         self.invocations += other.invocations;
         self.failed_invocations += other.failed_invocations;
@@ -213,6 +212,19 @@ impl<I: Invoker> LocalFirehose<I> {
     /// on another arrival day: moto stamps every record with the real time.
     pub fn stamp_arrivals_at(&mut self, at: Option<Timestamp>) {
         self.arrival_override = at;
+    }
+
+    /// Drains until the stream has nothing new: records the transformer
+    /// re-ingests come back through the stream and are read by a later pass.
+    pub async fn drain_all(&mut self) -> Result<DeliveryStats, StandInError> {
+        let mut stats = DeliveryStats::default();
+        loop {
+            let drained = self.drain().await?;
+            if drained.records_read == 0 {
+                return Ok(stats);
+            }
+            stats.absorb(drained);
+        }
     }
 
     /// Reads everything new in the stream and delivers it.

@@ -40,7 +40,7 @@ use chat_pipeline::delivery::{DeliveryOptions, DeliveryReport, deliver};
 use chat_pipeline::sink::{RecordSink, SinkRecord};
 use chat_pipeline::timestamp::Timestamp;
 
-use crate::lake::Object;
+use crate::lake::{LakeError, Object};
 use crate::verdict::{Verdict, verdict};
 
 /// The folder under the error prefix that holds records that failed
@@ -126,6 +126,37 @@ fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), ReplayError> 
         }
     }
     Ok(())
+}
+
+/// The error objects of the stack's bucket for each of `days`
+/// (`errors/processing-failed/dt=<day>/`), gunzipped.
+pub async fn s3_error_objects(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    days: &[String],
+) -> Result<Vec<Object>, LakeError> {
+    let mut objects = Vec::new();
+    for day in days {
+        objects.extend(crate::lake::objects(s3, bucket, &format!("{PROCESSING_FAILED}dt={day}/")).await?);
+    }
+    Ok(objects)
+}
+
+/// Every day from `since` to `until` (both `YYYY-MM-DD`, inclusive).
+pub fn days_between(since: &str, until: &str) -> Result<Vec<String>, String> {
+    let parse = |flag: &str, s: &str| {
+        chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .map_err(|e| format!("{flag} {s:?}: expected a day as YYYY-MM-DD ({e})"))
+    };
+    let (first, last) = (parse("--since", since)?, parse("--until", until)?);
+    if last < first {
+        return Err(format!("--until {until} is before --since {since}"));
+    }
+    Ok(first
+        .iter_days()
+        .take_while(|d| *d <= last)
+        .map(|d| d.format("%Y-%m-%d").to_string())
+        .collect())
 }
 
 /// Step 1: Firehose's error records in `objects`, and the lines that are
@@ -391,6 +422,20 @@ mod tests {
         .to_string();
         assert!(report.contains("still failing      1"), "{report}");
         assert!(report.contains("unreadable         2"), "{report}");
+    }
+
+    #[test]
+    fn days_are_listed_inclusively_and_bad_ones_named() {
+        assert_eq!(
+            days_between("2026-11-30", "2026-12-02").unwrap(),
+            ["2026-11-30", "2026-12-01", "2026-12-02"]
+        );
+        assert!(days_between("2026-12-02", "2026-12-01").unwrap_err().contains("before"));
+        assert!(
+            days_between("2026-12-1x", "2026-12-01")
+                .unwrap_err()
+                .contains("--since")
+        );
     }
 
     #[test]

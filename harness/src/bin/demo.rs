@@ -366,14 +366,7 @@ async fn run_firehose(
             println!("      fault: {line}");
         });
     }
-    let mut stats = DeliveryStats::default();
-    loop {
-        let drained = firehose.drain().await?;
-        if drained.records_read == 0 {
-            break;
-        }
-        stats.absorb(drained);
-    }
+    let stats = firehose.drain_all().await?;
     faults.print_new();
     println!(
         "      {} records read in {} invocation(s); largest request {:.2} MB, largest response {:.2} MB",

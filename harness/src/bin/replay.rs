@@ -24,7 +24,7 @@ use chat_pipeline::sink::KinesisSink;
 use clap::Parser;
 use harness::emulator::{Emulator, EmulatorError, s3_client};
 use harness::lake::{self, LakeError};
-use harness::local_firehose::{DeliveryStats, InProcess, LocalFirehose, StandInError};
+use harness::local_firehose::{InProcess, LocalFirehose, StandInError};
 use harness::replay::{self, PROCESSING_FAILED, Plan, ReplayError, Report};
 use harness::resources::{self, Names, ResourceError};
 use harness::scenario;
@@ -139,14 +139,7 @@ async fn replay_local(lake_dir: &Path, dry_run: bool) -> Result<(), Failure> {
         state: scenario::transformer(&config),
     };
     let mut firehose = LocalFirehose::new(&config, names.clone(), settings, invoker);
-    let mut stats = DeliveryStats::default();
-    loop {
-        let drained = firehose.drain().await?;
-        if drained.records_read == 0 {
-            break;
-        }
-        stats.absorb(drained);
-    }
+    let stats = firehose.drain_all().await?;
     let s3 = s3_client(&config);
     let copied = lake::download_all(&s3, &names.bucket, lake_dir).await?;
     println!(
@@ -177,13 +170,10 @@ async fn replay_aws(args: &Args) -> Result<(), Failure> {
         return Err(Failure::Usage("--bucket needs --since and --to".to_owned()));
     };
     let destination = parse_destination(to)?;
-    let days = days_between(since, args.until.as_deref().unwrap_or(since))?;
+    let days = replay::days_between(since, args.until.as_deref().unwrap_or(since)).map_err(Failure::Usage)?;
     let config = aws_config::load_from_env().await;
     let s3 = aws_sdk_s3::Client::new(&config);
-    let mut objects = Vec::new();
-    for day in &days {
-        objects.extend(lake::objects(&s3, bucket, &format!("{PROCESSING_FAILED}dt={day}/")).await?);
-    }
+    let objects = replay::s3_error_objects(&s3, bucket, &days).await?;
     println!(
         "Replaying {} error objects from s3://{bucket}/{PROCESSING_FAILED}dt={}..{}",
         objects.len(),
@@ -240,21 +230,4 @@ fn parse_destination(to: &str) -> Result<Destination, Failure> {
             "--to {to:?}: expected kinesis:STREAM_NAME (the stack's source stream) or firehose:DELIVERY_STREAM_NAME (a Direct PUT delivery stream)"
         ))),
     }
-}
-
-/// Every day from `since` to `until`, as YYYY-MM-DD.
-fn days_between(since: &str, until: &str) -> Result<Vec<String>, Failure> {
-    let parse = |flag: &str, s: &str| {
-        chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
-            .map_err(|e| Failure::Usage(format!("{flag} {s:?}: expected a day as YYYY-MM-DD ({e})")))
-    };
-    let (first, last) = (parse("--since", since)?, parse("--until", until)?);
-    if last < first {
-        return Err(Failure::Usage(format!("--until {until} is before --since {since}")));
-    }
-    Ok(first
-        .iter_days()
-        .take_while(|d| *d <= last)
-        .map(|d| d.format("%Y-%m-%d").to_string())
-        .collect())
 }

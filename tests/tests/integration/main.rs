@@ -13,11 +13,14 @@
 //!   the producer to S3 objects and to SQL answers.
 //! * [`local_stream`]: the emulator's stream keeps every record under
 //!   concurrent PutRecords calls.
+//! * [`replay_from_s3`]: the replay command's AWS path, from the bucket back
+//!   into the stream and the lake.
 //! * [`workspace_shape`]: no build of a function compiles test code.
 
 mod end_to_end;
 mod lake_queries;
 mod local_stream;
+mod replay_from_s3;
 mod runtime_path;
 mod schema_agreement;
 mod template_agreement;
