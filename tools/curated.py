@@ -4,15 +4,17 @@ running the stack's own curation workflow over a local lake.
 
 Where it sits: after the raw lake. In AWS, the state machine
 CurationStateMachine (template.yaml) runs Athena queries on a schedule;
-here `make curate` (tools/lake_sql.py curate) walks the same states with the
-same SQL, translated by tools/dialect.py, and DuckDB and pyiceberg stand in
-for Athena:
+here `make curate` runs that state machine's own definition on moto's Step
+Functions interpreter (tools/workflow.py), its Athena queries in
+tools/local_athena.py, with the same SQL translated by tools/dialect.py, and
+DuckDB and pyiceberg standing in for Athena:
 
 - the Glue Data Catalog is pyiceberg's SQL catalog in `<lake>/.glue-catalog.sqlite`;
 - the table lives where CREATE TABLE's LOCATION puts it in the bucket,
   `<lake>/curated/chat_events_curated/` (data/ and metadata/, as Iceberg
   lays them out);
-- the DynamoDB item of the lock and watermarks is `<lake>/.curation-state.json`;
+- the DynamoDB item of the lock and watermarks is kept between runs in
+  `<lake>/.curation-state.json` (in moto's DynamoDB while a run runs);
 - an INSERT runs its SELECT in DuckDB and appends the rows in one Iceberg
   commit (a snapshot), as Athena's INSERT does;
 - OPTIMIZE rewrites every partition that has more than one data file into
@@ -20,6 +22,9 @@ for Athena:
   VACUUM expires snapshots older than the table's
   vacuum_max_snapshot_age_seconds and deletes data files no snapshot
   references that are older than that.
+
+This module holds the table (its definition from the DDL, the local catalog,
+planning) and the workflow's declaration as template.yaml has it.
 
 Reading it: `plan()` is Iceberg's own scan planning (partition pruning and
 column statistics, as Athena's engine plans it), so a query reads the files
@@ -78,6 +83,7 @@ class Workflow:
 
     states: dict
     substitutions: dict[str, str]
+    definition: dict = field(default_factory=dict)
 
     @staticmethod
     def from_template(template: dict, parameters: dict[str, str], bucket: str) -> "Workflow":
@@ -97,7 +103,17 @@ class Workflow:
         missing = set(props.get("DefinitionSubstitutions", {})) - set(local)
         if missing:
             raise CurationError(f"{logical}: no local value for DefinitionSubstitutions {sorted(missing)}")
-        return Workflow(states=props["Definition"]["States"], substitutions=local)
+        return Workflow(states=props["Definition"]["States"], substitutions=local, definition=props["Definition"])
+
+    def definition_json(self) -> str:
+        """The state machine's definition as CloudFormation hands it to Step
+        Functions: JSON, with every ${Name} of DefinitionSubstitutions
+        replaced (here by the local values)."""
+        text = json.dumps(self.definition)
+        unknown = sorted(set(re.findall(r"\$\{(\w+)\}", text)) - set(self.substitutions))
+        if unknown:
+            raise CurationError(f"the curation definition uses ${{...}} without a substitution: {unknown}")
+        return re.sub(r"\$\{(\w+)\}", lambda m: self.substitutions[m.group(1)], text)
 
     def query(self, state: str) -> str:
         """The SQL of an Athena task, with the definition's substitutions."""

@@ -35,6 +35,7 @@ from pathlib import Path
 
 import engine
 import synthetic_lake
+import workflow
 
 LAST_DAY_QUERY = "events-per-type-and-hour"
 # The whole-lake de-duplication the stack's example queries read before the
@@ -69,23 +70,33 @@ class Result:
     raw_dedup_query_bytes: int
 
 
-def curate(lake: engine.Lake, day: dt.date, maintenance: bool, fail_at: str | None = None):
-    run = engine.Curation(lake)
+def curate(runner: workflow.Runner, day: dt.date, maintenance: bool, fail_at: str | None = None):
+    """One scheduled run on `day`; with `fail_at`, a run that fails as asked,
+    then its retry (a new execution)."""
+    lake = runner.lake
     if fail_at:
         try:
-            run.run(maintenance=maintenance, today=day, fail_at=fail_at)
-        except engine.InjectedFailure:
+            workflow.curate(lake, maintenance=maintenance, today=day, fail_at=fail_at, runner=runner)
+        except workflow.InjectedFailure:
             pass
         else:
             raise BenchError(f"the injected failure {fail_at} did not happen")
-        run = engine.Curation(lake)  # the retry: a new execution
-    return run.run(maintenance=maintenance, today=day)
+    execution = workflow.curate(lake, maintenance=maintenance, today=day, runner=runner)
+    if execution.status != "SUCCEEDED":
+        raise BenchError(f"curation on {day} {execution.status}: {execution.error}: {execution.cause}")
+    return execution
 
 
 def build(directory: Path, days: int, per_day: int, seed: int, end: dt.date) -> engine.Lake:
     """Writes the lake and curates it as the schedule would."""
     dates = [end - dt.timedelta(days=days - 1 - i) for i in range(days)]
     lake = engine.Lake(directory, {"LakeStartDate": dates[0].isoformat()})
+    with workflow.Runner(lake) as runner:
+        _schedule(runner, directory, dates, per_day, seed, end)
+    return lake
+
+
+def _schedule(runner: workflow.Runner, directory: Path, dates: list[dt.date], per_day: int, seed: int, end: dt.date):
     late: list[synthetic_lake.Object] = []
     for i, day in enumerate(dates):
         for obj in late:  # yesterday's late object lands after its day ended
@@ -96,15 +107,14 @@ def build(directory: Path, days: int, per_day: int, seed: int, end: dt.date) -> 
         for obj in on_time[: len(on_time) // 2]:
             synthetic_lake.write(directory, obj)
         fail_at = {len(dates) // 3: "after-insert", 2 * len(dates) // 3: "before-commit"}.get(i)
-        curate(lake, day, maintenance=False, fail_at=fail_at)
+        curate(runner, day, maintenance=False, fail_at=fail_at)
         for obj in on_time[len(on_time) // 2 :]:
             synthetic_lake.write(directory, obj)
-        curate(lake, day, maintenance=True)
+        curate(runner, day, maintenance=True)
     for obj in late:
         synthetic_lake.write(directory, obj)
-    curate(lake, end, maintenance=False)
-    curate(lake, end, maintenance=True)
-    return lake
+    curate(runner, end, maintenance=False)
+    curate(runner, end, maintenance=True)
 
 
 def one(lake: engine.Lake, sql: str):
@@ -126,7 +136,8 @@ def measure(directory: Path, days: int, per_day: int, seed: int, end: dt.date) -
         raise BenchError(f"{days} days: the curated rows differ from the raw events: {missing} missing, {extra} extra")
 
     before = lake.run("SELECT * FROM chat_events_curated ORDER BY event_id")[1]
-    again = curate(lake, end, maintenance=False).inserted + curate(lake, end, maintenance=True).inserted
+    with workflow.Runner(lake) as runner:
+        again = curate(runner, end, maintenance=False).inserted + curate(runner, end, maintenance=True).inserted
     after = lake.run("SELECT * FROM chat_events_curated ORDER BY event_id")[1]
     if again or before != after:
         raise BenchError(f"{days} days: running the curation again inserted {again} rows or changed the table")

@@ -499,7 +499,7 @@ def check_stack(c: Checks, aws, stack: dict, source: str, template: dict):
     alarm_names = [physical(stack, k) for k, r in stack["resources"].items() if r["ResourceType"] == "AWS::CloudWatch::Alarm"]
     alarms = cw.describe_alarms(AlarmNames=alarm_names)["MetricAlarms"]
     c.equal("alarms created", len(alarms), len(alarm_names))
-    expected_alarms = 9 if source == "KinesisStream" else 8
+    expected_alarms = 10 if source == "KinesisStream" else 9
     c.equal("alarms in the stack (less the metric-math one)", len(alarm_names), expected_alarms)
     exists = {
         "StreamName": lambda v: kinesis.describe_stream_summary(StreamName=v),
@@ -519,7 +519,7 @@ def check_stack(c: Checks, aws, stack: dict, source: str, template: dict):
                 ok, why = False, f"{dim['Name']}={dim['Value']}: {e}"
             c.check(f"alarm {alarm['MetricName']} watches an existing {dim['Name']}", ok, why)
         c.equal(f"alarm {alarm['MetricName']} notifies the topic", alarm["AlarmActions"], [topic_arn])
-        if alarm["MetricName"] in ("GetRecords.IteratorAgeMilliseconds", "DeliveryToS3.Records", "CurationRuns"):
+        if alarm["MetricName"] in ("GetRecords.IteratorAgeMilliseconds", "DeliveryToS3.Records", "CurationRuns", "CurationMaintenanceRuns"):
             c.equal(f"alarm {alarm['MetricName']} treats missing data as breaching", alarm["TreatMissingData"], "breaching")
     # MiniStack does not keep the topic's KmsMasterKeyId (README lists it);
     # the template agreement test holds the topic to this key instead.
@@ -557,6 +557,12 @@ def check_curation(c: Checks, aws, stack: dict, template: dict, bucket: str, dat
     c.equal("curation: named after the stack (the role names its executions)", machine["name"], f"{name}-curation")
     role_name = physical(stack, "CurationRole")
     c.equal("curation: runs as its own role", role_name_of(machine["roleArn"]), role_name)
+    # MiniStack drops tracingConfiguration: held to the template instead.
+    c.equal("curation: X-Ray tracing on (in the template; MiniStack drops it)",
+            template["Resources"]["CurationStateMachine"]["Properties"].get("TracingConfiguration"), {"Enabled": True})
+    engine_version = aws("athena").get_work_group(WorkGroup=physical(stack, "AthenaWorkGroup"))["WorkGroup"][
+        "Configuration"].get("EngineVersion", {}).get("SelectedEngineVersion")
+    c.equal("curation: the workgroup is pinned to engine version 3 (VACUUM)", engine_version, "Athena engine version 3")
     # MiniStack does not keep loggingConfiguration (README lists it); the
     # template agreement test holds the logging to the template instead.
     definition = json.loads(machine["definition"])
@@ -635,6 +641,10 @@ def check_curation(c: Checks, aws, stack: dict, template: dict, bucket: str, dat
         "dynamodb:GetItem": {lock_arn},
         "states:DescribeExecution": {f"arn:aws:states:{region_account}:execution:{name}-curation:*"},
         "cloudwatch:PutMetricData": {"*"},
+        # The Athena integration's policy template (Lake Formation-governed
+        # catalogs) and X-Ray tracing: both take "*".
+        "lakeformation:GetDataAccess": {"*"},
+        **{a: {"*"} for a in ("xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets")},
     }
     grants = {a: r for a, r in role_grants(iam, role_name).items() if not a.startswith("logs:")}
     c.equal("curation: the role grants exactly the workflow's calls", grants, expected)

@@ -14,24 +14,20 @@ tools/lake_sql.py).
 - the named queries' views (`create-recent-view`), created from their SQL;
 - every statement translated by tools/dialect.py.
 
-`Curation` walks the curation state machine of template.yaml with the same
-SQL and the same lock and watermark logic (see curated.py for what stands in
-for which AWS service).
+The curation state machine itself runs in tools/workflow.py (its own
+definition, on moto's Step Functions interpreter), with Athena's side in
+tools/local_athena.py.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
-from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
-import pyarrow.parquet as pq
 import sqlglot
 from pyiceberg import expressions as ice
 from pyiceberg.types import TimestampType
@@ -301,152 +297,3 @@ class Lake:
 
         walk(tree)
         return out
-
-
-# ------------------------------------------------------------- curation --
-@dataclass
-class StepReport:
-    state: str
-    detail: str
-
-
-@dataclass
-class CurationReport:
-    ran: bool
-    steps: list[StepReport] = field(default_factory=list)
-    inserted: int = 0
-    window_since: str | None = None
-
-    def lines(self) -> list[str]:
-        return [f"{s.state:28} {s.detail}" for s in self.steps]
-
-
-class InjectedFailure(Exception):
-    """A failure `--fail-at` asked for, to show what a retried run does."""
-
-
-class Curation:
-    """One run of the curation workflow over a local lake."""
-
-    FAIL_POINTS = ("before-commit", "after-insert")
-
-    def __init__(self, lake: Lake):
-        self.lake = lake
-        self.workflow = lake.workflow
-        self.state = curated.RunState.load(lake.dir)
-
-    def run(self, maintenance: bool = False, today: dt.date | None = None, fail_at: str | None = None) -> CurationReport:
-        today = today or dt.datetime.now(dt.timezone.utc).date()
-        self.lake.refresh_raw()
-        report = CurationReport(ran=False)
-        if not self._acquire(report):
-            return report
-        report.ran = True
-        report.window_since = self.state.values["since"]
-        try:
-            self._create_table(report)
-            self._insert(report, "InsertNewEvents", fail_at)
-            if maintenance:
-                self._insert(report, "InsertLateEvents", None)
-                self._compact(report)
-                self._vacuum(report)
-            self.state.values["since"] = curated.yyyymmdd(today)
-            if maintenance:
-                self.state.values["late_since"] = curated.yyyymmdd(today)
-            self.state.values.pop("holder", None)
-            self.state.save()
-            report.steps.append(StepReport("RecordWatermark", f"since = {self.state.values['since']}, lock released"))
-        except BaseException as e:
-            self.state.values.pop("holder", None)
-            self.state.save()
-            report.steps.append(StepReport("ReleaseLockAfterFailure", "lock released; the watermark did not move"))
-            e.report = report  # what the run did before it failed, for the caller to print
-            raise
-        return report
-
-    def _acquire(self, report: CurationReport) -> bool:
-        values = self.state.values
-        holder = values.get("holder")
-        if holder and _process_alive(holder.get("pid")):
-            report.steps.append(StepReport("SkipRun", f"process {holder['pid']} holds the lock and is running"))
-            return False
-        if holder:
-            report.steps.append(StepReport("TakeOverLock", f"the holder (process {holder.get('pid')}) stopped"))
-        start = self.lake.parameters["LakeStartDate"].replace("-", "")
-        values.setdefault("since", start)
-        values.setdefault("late_since", start)
-        values["holder"] = {"pid": os.getpid(), "started": dt.datetime.now(dt.timezone.utc).isoformat()}
-        self.state.save()
-        report.steps.append(StepReport("AcquireLock", f"since = {values['since']}, late_since = {values['late_since']}"))
-        return True
-
-    def _create_table(self, report: CurationReport):
-        _, created = self.lake.catalog.create_if_not_exists(self.lake.definition)
-        report.steps.append(StepReport("CreateTable", "created" if created else "exists"))
-
-    def _parameters(self, state: str) -> list[str]:
-        lock = {"$.lock.since": self.state.values["since"], "$.lock.late_since": self.state.values["late_since"]}
-        out = []
-        for path in self.workflow.parameters(state):
-            if path not in lock:
-                raise EngineError(f"{state}: execution parameter {path} has no local value")
-            out.append(lock[path])
-        return out
-
-    def _insert(self, report: CurationReport, state: str, fail_at: str | None):
-        (tree,) = dialect.parse(self.workflow.query(state), self._parameters(state))
-        if not isinstance(tree, exp.Insert):
-            raise EngineError(f"{state}: expected INSERT INTO, found {tree.key}")
-        target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
-        if target.name != self.lake.definition.name:
-            raise EngineError(f"{state}: inserts into {target.name}, not the curated table")
-        source = tree.expression
-        self.lake.resolve_curated(source)
-        rows = self.lake.con.sql(dialect.to_duckdb(source)).to_arrow_table()
-        table = self.lake.catalog.load(target.name)
-        if rows.num_rows == 0:
-            report.steps.append(StepReport(state, "0 rows inserted"))
-            return
-        transaction = table.transaction()
-        transaction.append(curated.arrow_for(table, rows))
-        if fail_at == "before-commit":
-            raise InjectedFailure(f"{state}: failed after writing {rows.num_rows} rows' data files, before the commit")
-        transaction.commit_transaction()
-        report.inserted += rows.num_rows
-        report.steps.append(StepReport(state, f"{rows.num_rows} rows inserted"))
-        if fail_at == "after-insert":
-            raise InjectedFailure(f"{state}: failed after the commit, before the watermark")
-
-    def _compact(self, report: CurationReport):
-        table = self.lake.catalog.load(self.lake.definition.name)
-        by_partition = defaultdict(list)
-        for task in table.scan().plan_files():
-            by_partition[tuple(task.file.partition)].append(task.file.file_path.removeprefix("file://"))
-        small = {p: files for p, files in by_partition.items() if len(files) > 1}
-        if small:
-            rows = pa.concat_tables([pq.read_table(f) for files in small.values() for f in files])
-            # One commit that replaces those partitions' files with one file
-            # each: the filter is the partitions' day ranges, so whole files
-            # are dropped and no delete file is written (copy-on-write).
-            table.overwrite(curated.arrow_for(table, rows), overwrite_filter=curated.partitions_filter(table, small))
-        report.steps.append(
-            StepReport("CompactSmallFiles", f"{sum(len(f) for f in small.values())} files in {len(small)} partitions rewritten")
-        )
-
-    def _vacuum(self, report: CurationReport):
-        table = self.lake.catalog.load(self.lake.definition.name)
-        age = int(self.lake.definition.properties.get("vacuum_max_snapshot_age_seconds", "432000"))
-        expired, removed = curated.expire_and_remove_orphans(table, age)
-        report.steps.append(StepReport("ExpireSnapshotsAndOrphans", f"{expired} snapshots expired, {removed} orphan files removed"))
-
-
-def _process_alive(pid) -> bool:
-    if not isinstance(pid, int):
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -38,6 +38,7 @@ import curated
 import dialect
 import engine
 import raw_table
+import workflow
 
 REPO = cfn_template.REPO
 DEFAULT_LAKE = REPO / "out"
@@ -156,18 +157,21 @@ def command_named(args) -> int:
 def command_curate(args) -> int:
     lake = open_lake(args)
     today = dt.date.fromisoformat(args.today) if args.today else None
-    run = engine.Curation(lake)
-    print(f"Curating {lake.dir} into {lake.definition.name} (the stack's CurationStateMachine, run locally):")
+    print(f"Curating {lake.dir} into {lake.definition.name} (the stack's CurationStateMachine, its own definition, "
+          "on moto's Step Functions interpreter):")
     try:
-        report = run.run(maintenance=args.maintenance, today=today, fail_at=args.fail_at)
-    except engine.InjectedFailure as e:
-        for line in getattr(e, "report", engine.CurationReport(ran=False)).lines():
+        execution = workflow.curate(lake, maintenance=args.maintenance, today=today, fail_at=args.fail_at)
+    except workflow.InjectedFailure as e:
+        for line in e.execution.lines():
             print(f"  {line}")
-        print(f"  run failed as asked: {e}", file=sys.stderr)
+        print(f"  {e}", file=sys.stderr)
         return 3
-    for line in report.lines():
+    for line in execution.lines():
         print(f"  {line}")
-    if report.ran:
+    if execution.status != "SUCCEEDED":
+        print(f"  the run {execution.status}: {execution.error}: {execution.cause}", file=sys.stderr)
+        return 1
+    if execution.ran:
         table = lake.catalog.load(lake.definition.name)
         files = curated.plan(table)
         rows = lake.run(f"SELECT count(*) FROM {lake.definition.name}")[1][0][0]
@@ -260,7 +264,7 @@ def parser() -> argparse.ArgumentParser:
     c = sub.add_parser("curate", help="run the stack's curation workflow over the lake")
     c.add_argument("--maintenance", action="store_true", help="the daily run: late events, OPTIMIZE, VACUUM too")
     c.add_argument("--today", help="the run's day (YYYY-MM-DD, default today, UTC): it becomes the watermark")
-    c.add_argument("--fail-at", choices=engine.Curation.FAIL_POINTS, help="fail on purpose, to show a retried run")
+    c.add_argument("--fail-at", choices=workflow.FAIL_POINTS, help="fail on purpose, to show a retried run")
     r = sub.add_parser("reconcile", help="check the curated table holds every event of make demo's ledger once")
     r.add_argument("--ledger", help="the ledger (default: <lake>/_demo/ledger.json)")
     r.add_argument("--require-curated", action="store_true",

@@ -15,6 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import engine  # noqa: E402
 import synthetic_lake  # noqa: E402
+import workflow  # noqa: E402
 
 TODAY = dt.datetime.now(dt.timezone.utc).date()
 YESTERDAY = TODAY - dt.timedelta(days=1)
@@ -50,7 +51,7 @@ class Pruning(unittest.TestCase):
                 synthetic_lake.write(lake_dir, obj)
             lake = engine.Lake(lake_dir)
             # One run a day, so the table has several files per partition.
-            engine.Curation(lake).run(maintenance=True, today=day)
+            workflow.curate(lake, maintenance=True, today=day)
         cls.pruned = engine.Lake(lake_dir)
         cls.everything = engine.Lake(lake_dir, prune=False)
 

@@ -21,6 +21,7 @@ sys.path.insert(0, str(TOOLS))
 import dialect  # noqa: E402
 import engine  # noqa: E402
 import synthetic_lake  # noqa: E402
+import workflow  # noqa: E402
 
 README = TOOLS.parent / "README.md"
 TRANSCRIPT = TOOLS.parent / "docs" / "demo-output.txt"
@@ -55,7 +56,7 @@ class ReadmeSql(unittest.TestCase):
                 "rawData": base64.b64encode(b"event_name=JOIN user=7").decode(), "lambdaArn": "arn",
             }).encode() + b"\n"))
             lake = engine.Lake(lake_dir)
-            engine.Curation(lake).run(maintenance=True)
+            workflow.curate(lake, maintenance=True)
             lake.refresh()
             for sql, athena_only in blocks:
                 with self.subTest(sql=sql.splitlines()[0]):

@@ -462,6 +462,25 @@ fn the_curation_alarms_watch_what_the_workflow_does() {
         at(stopped, &["TreatMissingData"]).and_then(Value::as_str),
         Some("breaching")
     );
+    // The daily run's own heartbeat, watched the same way.
+    let maintenance = at(
+        machine,
+        &[
+            "Definition",
+            "States",
+            "PublishMaintenanceRun",
+            "Parameters",
+            "MetricData",
+        ],
+    )
+    .and_then(|m| m.get(0))
+    .unwrap();
+    let maintenance_alarm = t.properties("CurationMaintenanceStoppedAlarm").unwrap();
+    assert_eq!(at(maintenance_alarm, &["MetricName"]), at(maintenance, &["MetricName"]));
+    assert_eq!(
+        at(maintenance_alarm, &["TreatMissingData"]).and_then(Value::as_str),
+        Some("breaching")
+    );
     let failed = t.properties("CurationFailedAlarm").unwrap();
     assert_eq!(
         (at(failed, &["Namespace"]), at(failed, &["MetricName"])),
@@ -483,7 +502,8 @@ fn the_curation_alarms_watch_what_the_workflow_does() {
                     "RunFailed",
                     "ReadLockHolder",
                     "SkipRun",
-                    "TakeOverLock"
+                    "TakeOverLock",
+                    "MustWaitForLock"
                 ]
                 .contains(&next),
                 "{name:?} catches into {next}"

@@ -1,0 +1,252 @@
+"""Athena on this machine, for the curation workflow: StartQueryExecution
+and GetQueryExecution over the local lake, with Athena's limits.
+
+Where it sits: the curation state machine (template.yaml) runs on moto's ASL
+interpreter (tools/workflow.py); each of its Athena tasks
+(`athena:startQueryExecution.sync`) starts a query here and polls it until
+it ends, as Step Functions polls Athena. A query runs on its own thread,
+like Athena's, so a query whose task timed out keeps running; queries that
+touch the curated table take one lock (DuckDB and pyiceberg stand in for one
+engine), so two overlapping INSERTs run one after the other and both commit,
+as two Athena INSERTs into an Iceberg table would (appends do not conflict).
+
+The statements it runs, as Athena runs them (tools/engine.py has the SQL
+translation and the table):
+
+- `CREATE TABLE IF NOT EXISTS ... TBLPROPERTIES ('table_type'='ICEBERG')`:
+  the table in the local Glue catalog;
+- `INSERT INTO chat_events_curated SELECT ...`: the SELECT in DuckDB, the
+  rows appended in one Iceberg commit (pyiceberg writes Iceberg's standard
+  snapshot summary: added-records, changed-partition-count, ...);
+- `OPTIMIZE ... REWRITE DATA USING BIN_PACK` and `VACUUM`.
+
+Athena's limits, refused here as Athena refuses them (Athena User Guide):
+
+- execution parameters (`?`) only in a WHERE clause ("Use parameterized
+  queries", considerations);
+- at most 100 partitions written by one INSERT INTO
+  (HIVE_TOO_MANY_OPEN_PARTITIONS; "Use CTAS and INSERT INTO to work around
+  the 100 partition limit"): checked before the commit, so nothing is
+  written;
+- a DML query running longer than the workgroup's timeout (30 minutes by
+  default, "Service Quotas": DML query timeout) fails without committing;
+  `dml_timeout_seconds` sets it for tests.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from sqlglot import exp
+
+import curated
+import dialect
+
+PARTITION_LIMIT = 100
+DML_TIMEOUT_SECONDS = 30 * 60
+
+
+class QueryFailed(Exception):
+    """The query failed as Athena would fail it; the message is Athena's
+    StateChangeReason."""
+
+
+@dataclass
+class Query:
+    id: str
+    sql: str
+    parameters: list[str]
+    state: str = "QUEUED"  # QUEUED, RUNNING, SUCCEEDED, FAILED
+    reason: str | None = None
+    # What the query did, for the run's report ("1500 rows inserted").
+    detail: str = ""
+    rows_inserted: int = 0
+    partitions_written: int = 0
+    submitted: float = field(default_factory=time.time)
+    ended: float | None = None
+
+
+@dataclass
+class Injection:
+    """A fault for a test or `make demo FAULTS=1`: the queries whose SQL
+    contains `marker` fail (after committing, when `after_commit`), or take
+    `delay` seconds longer."""
+
+    marker: str
+    after_commit: bool = False
+    delay: float = 0.0
+    fail: bool = True
+    times: int | None = None  # None: every time
+
+
+class LocalAthena:
+    """The queries of one local lake (an `engine.Lake`)."""
+
+    def __init__(self, lake, dml_timeout_seconds: float = DML_TIMEOUT_SECONDS):
+        self.lake = lake
+        self.dml_timeout_seconds = dml_timeout_seconds
+        self.queries: dict[str, Query] = {}
+        self.injections: list[Injection] = []
+        self.engine_lock = threading.Lock()
+        self.lock = threading.Lock()
+
+    # ------------------------------------------------------------ the API --
+    def start_query_execution(self, sql: str, parameters: list[str] | None = None) -> str:
+        query = Query(id=str(uuid.uuid4()), sql=sql, parameters=list(parameters or []))
+        with self.lock:
+            self.queries[query.id] = query
+        threading.Thread(target=self._run, args=(query,), daemon=True, name=f"athena-{query.id[:8]}").start()
+        return query.id
+
+    def get_query_execution(self, query_id: str) -> dict:
+        """GetQueryExecution's answer."""
+        q = self.queries[query_id]
+        status = {"State": q.state, "SubmissionDateTime": q.submitted}
+        if q.reason:
+            status["StateChangeReason"] = q.reason
+        if q.ended:
+            status["CompletionDateTime"] = q.ended
+        return {
+            "QueryExecution": {
+                "QueryExecutionId": q.id,
+                "Query": q.sql,
+                "ExecutionParameters": q.parameters,
+                "StatementType": "DML" if _statement(q.sql) in ("insert",) else "DDL" if _statement(q.sql) == "create" else "UTILITY",
+                "Status": status,
+                "Statistics": {"EngineExecutionTimeInMillis": int(1000 * ((q.ended or time.time()) - q.submitted))},
+                "EngineVersion": {"SelectedEngineVersion": "Athena engine version 3", "EffectiveEngineVersion": "Athena engine version 3"},
+            }
+        }
+
+    # -------------------------------------------------------- the engine --
+    def _run(self, query: Query):
+        query.state = "RUNNING"
+        try:
+            check_parameters(query.sql, query.parameters)
+            with self.engine_lock:
+                self._execute(query)
+            query.state = "SUCCEEDED"
+        except (QueryFailed, dialect.DialectError, curated.CurationError) as e:
+            query.state, query.reason = "FAILED", str(e)
+        except Exception as e:  # noqa: BLE001 - any engine error fails the query, as in Athena
+            query.state, query.reason = "FAILED", f"{type(e).__name__}: {e}"
+        query.ended = time.time()
+
+    def _injection(self, query: Query, after_commit: bool) -> Injection | None:
+        for inj in self.injections:
+            if inj.marker in query.sql and inj.after_commit == after_commit and inj.times != 0:
+                if inj.times is not None:
+                    inj.times -= 1
+                return inj
+        return None
+
+    def _execute(self, query: Query):
+        kind = _statement(query.sql)
+        before = self._injection(query, after_commit=False)
+        if before and before.delay:
+            time.sleep(before.delay)
+        if kind == "create":
+            _, created = self.lake.catalog.create_if_not_exists(self.lake.definition)
+            query.detail = "created" if created else "exists"
+        elif kind == "insert":
+            self._insert(query, before)
+        elif kind == "optimize":
+            query.detail = self._compact()
+        elif kind == "vacuum":
+            query.detail = self._vacuum()
+        else:
+            self.lake.run(query.sql, query.parameters)
+            query.detail = "ran"
+        after = self._injection(query, after_commit=True)
+        if after and after.fail:
+            raise QueryFailed(f"injected failure after the commit ({query.detail})")
+
+    def _insert(self, query: Query, injection: Injection | None):
+        started = time.time()
+        (tree,) = dialect.parse(query.sql, query.parameters)
+        if not isinstance(tree, exp.Insert):
+            raise QueryFailed(f"expected INSERT INTO, found {tree.key}")
+        target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
+        if target.name != self.lake.definition.name:
+            raise QueryFailed(f"INSERT INTO {target.name}: only the curated table is written here")
+        source = tree.expression
+        self.lake.refresh_raw()
+        self.lake.resolve_curated(source)
+        rows = self.lake.con.sql(dialect.to_duckdb(source)).to_arrow_table()
+        table = self.lake.catalog.load(target.name)
+        if table is None:
+            raise QueryFailed(f"TABLE_NOT_FOUND: {target.name}")
+        if rows.num_rows == 0:
+            query.detail = "0 rows inserted"
+            return
+        partitions = distinct_days(rows)
+        if partitions > PARTITION_LIMIT:
+            raise QueryFailed(
+                f"HIVE_TOO_MANY_OPEN_PARTITIONS: Exceeded limit of {PARTITION_LIMIT} open writers for "
+                f"partitions/buckets ({partitions} event days in one INSERT)"
+            )
+        if injection and injection.fail and not injection.after_commit:
+            raise QueryFailed(f"injected failure before the commit ({rows.num_rows} rows written, not committed)")
+        if time.time() - started > self.dml_timeout_seconds:
+            raise QueryFailed(f"Query exhausted resources or timed out: ran past the DML timeout of {self.dml_timeout_seconds} s")
+        transaction = table.transaction()
+        transaction.append(curated.arrow_for(table, rows))
+        transaction.commit_transaction()
+        query.rows_inserted = rows.num_rows
+        query.partitions_written = partitions
+        query.detail = f"{rows.num_rows} rows inserted ({partitions} event days)"
+
+    def _compact(self) -> str:
+        table = self.lake.catalog.load(self.lake.definition.name)
+        by_partition = defaultdict(list)
+        for task in table.scan().plan_files():
+            by_partition[tuple(task.file.partition)].append(task.file.file_path.removeprefix("file://"))
+        small = {p: files for p, files in by_partition.items() if len(files) > 1}
+        if small:
+            rows = pa.concat_tables([pq.read_table(f) for files in small.values() for f in files])
+            # One commit that replaces those partitions' files with one file
+            # each: whole files are dropped, no delete file is written.
+            table.overwrite(curated.arrow_for(table, rows), overwrite_filter=curated.partitions_filter(table, small))
+        return f"{sum(len(f) for f in small.values())} files in {len(small)} partitions rewritten"
+
+    def _vacuum(self) -> str:
+        table = self.lake.catalog.load(self.lake.definition.name)
+        age = int(self.lake.definition.properties.get("vacuum_max_snapshot_age_seconds", "432000"))
+        expired, removed = curated.expire_and_remove_orphans(table, age)
+        return f"{expired} snapshots expired, {removed} orphan files removed"
+
+
+def _statement(sql: str) -> str:
+    words = sql.strip().split(None, 1)
+    return words[0].lower() if words else ""
+
+
+def check_parameters(sql: str, parameters: list[str]):
+    """Athena takes execution parameters in WHERE clauses only, and exactly
+    as many as there are `?`."""
+    if not parameters and "?" not in sql:
+        return
+    trees = dialect.parse(sql)
+    placeholders = [p for tree in trees for p in tree.find_all(exp.Placeholder)]
+    if len(placeholders) != len(parameters):
+        raise QueryFailed(
+            f"INVALID_PARAMETER_USAGE: {len(placeholders)} parameter markers (?) but {len(parameters)} ExecutionParameters"
+        )
+    for p in placeholders:
+        if p.find_ancestor(exp.Where) is None:
+            raise QueryFailed(
+                "INVALID_PARAMETER_USAGE: an execution parameter (?) outside a WHERE clause "
+                f"(near {p.parent.sql(dialect='trino')[:80]!r}); Athena takes them in WHERE only"
+            )
+
+
+def distinct_days(rows: pa.Table) -> int:
+    """The event days (the table's day(occurred_at) partitions) of `rows`."""
+    return len(pc.unique(pc.cast(rows.column("occurred_at"), pa.date32())))

@@ -1,0 +1,558 @@
+"""The curation state machine as AWS runs it, on this machine: its own
+definition from template.yaml, executed by moto's Step Functions
+interpreter, with DynamoDB (the lock and watermarks) in moto and Athena in
+tools/local_athena.py.
+
+Where it sits: `make curate`, `make demo` and the tools' tests run the
+curation through `Runner`; nothing here knows the workflow's states. What
+the definition says (Pass, Choice, Task, Retry, Catch, ResultSelector,
+ResultPath, the intrinsic functions, the DynamoDB conditional writes, the
+aws-sdk call to DescribeExecution) is what runs, so a definition error (a
+missing path, a wrong Next, a StartAt pointing elsewhere) fails or changes
+the result here as it would on AWS.
+
+Why moto's interpreter: it is LocalStack's ASL interpreter, maintained in
+moto (moto/stepfunctions/parser), in pure Python from PyPI, and it runs the
+DynamoDB and aws-sdk integrations against moto in the same process. What it
+lacks is bridged here, each by the smallest patch, installed once:
+
+- Athena: moto lists it as unsupported. `AthenaSync` implements
+  `startQueryExecution(.sync)` as Step Functions does: StartQueryExecution,
+  then GetQueryExecution until the query ends; a FAILED query fails the task
+  with States.TaskFailed and the query execution as the cause.
+- `$$.Execution.StartTime` reaches the definition as a Python datetime; AWS
+  passes an ISO 8601 string ("2026-12-03T10:15:00.123Z"), which the
+  definition splits. `Runner` passes that string, from the clock it is given
+  (a test can start an execution "on" a given day).
+- Retry intervals and Wait states are slept for real by the interpreter;
+  here they are scaled by `time_scale` (default 1/1000: Athena's 60-second
+  retry waits 60 ms), which keeps their order and count.
+- moto's aws-sdk integration passes PascalCase parameters to boto3 as they
+  are and hands boto3's answer on as it is; Step Functions maps both
+  (parameters to the API's members, answers to PascalCase keys and ISO
+  timestamps).
+- moto's States.ALL also catches States.Runtime and
+  States.DataLimitExceeded, which on AWS always fail the execution.
+- moto does not check a definition when it is created; `validate` makes the
+  checks CreateStateMachine makes (transition targets, reachability).
+
+The lock item lives in moto's DynamoDB while executions run; between runs
+(separate processes) it is kept in `<lake>/.curation-state.json`
+(`curated.RunState`), loaded into the table before and saved after.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import curated
+import local_athena
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/local-curation"
+# Execution statuses that end an execution.
+ENDED = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+
+_installed = False
+_install_lock = threading.Lock()
+# The runner whose Athena and clock the interpreter's patched parts use.
+_current: "Runner | None" = None
+
+
+def iso_start(t: dt.datetime) -> str:
+    """A time as Step Functions writes `$$.Execution.StartTime`."""
+    t = t.astimezone(dt.timezone.utc)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+
+
+def _install():
+    """Patches moto's interpreter where it differs from AWS (see the module
+    doc); idempotent."""
+    global _installed
+    with _install_lock:
+        if _installed:
+            return
+        from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+        from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+            state_task_service_factory as factory,
+        )
+        from moto.stepfunctions.parser.backend import execution_worker
+
+        original_factory = factory.state_task_service_for
+
+        def service_for(service_name: str):
+            if service_name == "athena":
+                return _athena_service()
+            return original_factory(service_name)
+
+        factory.state_task_service_for = service_for
+        # The task state module imported the name before we replaced it.
+        from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_factory
+
+        if hasattr(state_task_factory, "state_task_service_for"):
+            state_task_factory.state_task_service_for = service_for
+
+        original_data = execution_worker.ExecutionData
+
+        def execution_data(**kwargs):
+            start = kwargs.get("StartTime")
+            runner = _current
+            if runner is not None and runner.clock is not None:
+                start = runner.clock()
+            if isinstance(start, dt.datetime):
+                kwargs["StartTime"] = iso_start(start)
+            return original_data(**kwargs)
+
+        execution_worker.ExecutionData = execution_data
+
+        # aws-sdk integrations take PascalCase parameter names whatever the
+        # service's own casing ("ExecutionArn" for sfn's executionArn; Step
+        # Functions Developer Guide, "AWS SDK service integrations"); moto
+        # 5.2.5 hands them to boto3 unconverted, which then fails with a
+        # KeyError (States.Runtime). Map each name to the operation's member
+        # as moto's own _to_boto_request does for optimized integrations.
+        from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+            state_task_service_aws_sdk as aws_sdk,
+        )
+
+        original_sdk_call = aws_sdk.StateTaskServiceAwsSdk._eval_service_task
+
+        def sdk_call(self, env, resource_runtime_part, normalised_parameters, state_credentials):
+            import botocore.session
+
+            model = botocore.session.get_session().get_service_model(self._get_boto_service_name())
+            action = self.resource.api_action
+            operation = model.operation_model(action[:1].upper() + action[1:])
+            if operation.input_shape is not None:
+                self._to_boto_request(normalised_parameters, operation.input_shape)
+            original_sdk_call(self, env, resource_runtime_part, normalised_parameters, state_credentials)
+            # And the answer as Step Functions hands it on: PascalCase keys,
+            # timestamps as ISO 8601 text (moto 5.2.5 passes boto3's dict,
+            # whose datetimes the execution history cannot even serialize).
+            env.stack.append(_sfn_cased(env.stack.pop()))
+
+        aws_sdk.StateTaskServiceAwsSdk._eval_service_task = sdk_call
+
+        # States.ALL catches every error but States.Runtime and
+        # States.DataLimitExceeded, which always fail the execution (Step
+        # Functions Developer Guide, "Handling errors in Step Functions
+        # workflows"); moto 5.2.5's States.ALL matches them too, so a
+        # definition that relied on catching them would pass here and fail
+        # on AWS.
+        from moto.stepfunctions.parser.asl.component.common.error_name import error_equals_decl
+        from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+        from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+            StatesErrorNameType,
+        )
+
+        uncatchable = [
+            StatesErrorName(typ=StatesErrorNameType.StatesRuntime),
+            StatesErrorName(typ=StatesErrorNameType.StatesStatesDataLimitExceeded),
+        ]
+        original_equals = error_equals_decl.ErrorEqualsDecl._eval_body
+
+        def error_equals(self, env):
+            error_name = env.stack[-1]
+            original_equals(self, env)
+            if env.stack[-1] and error_name in uncatchable and error_name not in self.error_names:
+                env.stack[-1] = False
+
+        error_equals_decl.ErrorEqualsDecl._eval_body = error_equals
+
+        class ScaledTime:
+            """`time` for the retrier, its sleeps scaled."""
+
+            def __getattr__(self, name):
+                return getattr(time, name)
+
+            @staticmethod
+            def sleep(seconds: float):
+                runner = _current
+                time.sleep(seconds * (runner.time_scale if runner else 1.0))
+
+        retrier_decl.time = ScaledTime()
+
+        from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wait_function
+
+        def wait_interval(self, env, wait_seconds):
+            runner = _current
+            if wait_seconds > 0:
+                env.program_state_event.wait(wait_seconds * (runner.time_scale if runner else 1.0))
+
+        wait_function.WaitFunction._wait_interval = wait_interval
+        _installed = True
+
+
+def _sfn_cased(value: Any) -> Any:
+    """An SDK answer as an aws-sdk task returns it."""
+    if isinstance(value, dict):
+        return {(k[:1].upper() + k[1:]): _sfn_cased(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_sfn_cased(v) for v in value]
+    if isinstance(value, dt.datetime):
+        return iso_start(value)
+    return value
+
+
+def _athena_service():
+    """`AthenaSync`, built on moto's callback service base (imported late:
+    moto is needed only to curate)."""
+    from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+        FailureEvent,
+        FailureEventException,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+        StatesErrorNameType,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import ResourceCondition
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (
+        StateTaskServiceCallback,
+    )
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+    from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
+
+    class AthenaSync(StateTaskServiceCallback):
+        """arn:aws:states:::athena:startQueryExecution[.sync] on LocalAthena."""
+
+        def __init__(self):
+            super().__init__(supported_integration_patterns={ResourceCondition.Sync})
+
+        def _eval_integration_pattern(self, env, resource_runtime_part, normalised_parameters, state_credentials):
+            # .sync: poll GetQueryExecution until the query ends, as Step
+            # Functions does. (moto's base class also waits on a task-token
+            # endpoint, which a service without .waitForTaskToken never has:
+            # moto 5.2.5 then calls interrupt_all() on None.)
+            resolve = self._build_sync_resolver(env, resource_runtime_part, normalised_parameters, state_credentials)
+            result = None
+            while env.is_running():
+                result = resolve()
+                if result is not None:
+                    break
+                time.sleep(0.01)
+            env.stack.append(result)
+
+        def _get_supported_parameters(self):
+            # The request parameters the Athena integration passes on (Step
+            # Functions Developer Guide, "Run Athena queries with Step
+            # Functions": StartQueryExecution).
+            if self.resource.api_action.lower() != "startqueryexecution":
+                return None
+            return {
+                "ClientRequestToken", "ExecutionParameters", "QueryExecutionContext", "QueryString",
+                "ResultConfiguration", "ResultReuseConfiguration", "WorkGroup",
+            }
+
+        def _athena(self) -> local_athena.LocalAthena:
+            if _current is None:
+                raise RuntimeError("no curation Runner is active")
+            return _current.athena
+
+        def _eval_service_task(self, env, resource_runtime_part, normalised_parameters, state_credentials):
+            action = self._get_boto_service_action()
+            if action != "start_query_execution":
+                raise RuntimeError(f"athena:{self.resource.api_action} is not run here (only startQueryExecution)")
+            query_id = self._athena().start_query_execution(
+                normalised_parameters["QueryString"], normalised_parameters.get("ExecutionParameters")
+            )
+            state = env.states.context_object.context_object_data.get("State", {}).get("Name", "?")
+            if _current is not None:
+                _current.started_queries.append((state, query_id))
+            env.stack.append({"QueryExecutionId": query_id})
+
+        def _wait_for_task_token(self, env, resource_runtime_part, normalised_parameters):
+            raise RuntimeError("athena has no .waitForTaskToken integration")
+
+        def _build_sync_resolver(self, env, resource_runtime_part, normalised_parameters, state_credentials):
+            query_id = env.stack.pop()["QueryExecutionId"]
+            athena = self._athena()
+
+            def resolve() -> Any | None:
+                execution = athena.get_query_execution(query_id)
+                state = execution["QueryExecution"]["Status"]["State"]
+                if state in ("QUEUED", "RUNNING"):
+                    return None
+                if state == "SUCCEEDED":
+                    return execution
+                raise FailureEventException(
+                    FailureEvent(
+                        env=env,
+                        error_name=StatesErrorName(typ=StatesErrorNameType.StatesTaskFailed),
+                        event_type=HistoryEventType.TaskFailed,
+                        event_details=EventDetails(
+                            taskFailedEventDetails=TaskFailedEventDetails(
+                                resource=self._get_sfn_resource(),
+                                resourceType=self._get_sfn_resource_type(),
+                                error=StatesErrorNameType.StatesTaskFailed.to_name(),
+                                cause=to_json_str(execution),
+                            )
+                        ),
+                    )
+                )
+
+            return resolve
+
+    return AthenaSync()
+
+
+class InvalidDefinition(Exception):
+    """The definition is one CreateStateMachine refuses."""
+
+
+def validate(definition: dict):
+    """The static checks CreateStateMachine makes and moto 5.2.5 does not
+    (Step Functions refuses such a definition with InvalidDefinition:
+    "MISSING_TRANSITION_TARGET", an unreachable state): StartAt and every
+    Next, Default and Catch target name a state, every state that is not
+    terminal says where to go, and every state is reachable."""
+    states = definition.get("States", {})
+    problems = []
+    if definition.get("StartAt") not in states:
+        problems.append(f"MISSING_TRANSITION_TARGET: StartAt {definition.get('StartAt')!r} names no state")
+    edges: dict[str, list[str]] = {}
+    for name, state in states.items():
+        targets = [state.get("Next"), state.get("Default")]
+        targets += [c.get("Next") for c in state.get("Choices", [])]
+        targets += [c.get("Next") for c in state.get("Catch", [])]
+        targets = [t for t in targets if t is not None]
+        edges[name] = targets
+        for t in targets:
+            if t not in states:
+                problems.append(f"MISSING_TRANSITION_TARGET: {name} goes to {t!r}, which is no state")
+        terminal = state.get("Type") in ("Choice", "Succeed", "Fail") or state.get("End") is True
+        if not terminal and state.get("Next") is None:
+            problems.append(f"SCHEMA_VALIDATION_FAILED: {name} has neither Next nor End")
+    reached, todo = set(), [definition.get("StartAt")]
+    while todo:
+        name = todo.pop()
+        if name in reached or name not in states:
+            continue
+        reached.add(name)
+        todo.extend(edges.get(name, []))
+    problems += [f"UNREACHABLE_STATE: {name} cannot be reached from StartAt" for name in states if name not in reached]
+    if problems:
+        raise InvalidDefinition("; ".join(problems))
+
+
+@dataclass
+class Step:
+    state: str
+    detail: str
+
+
+@dataclass
+class Execution:
+    arn: str
+    status: str
+    steps: list[Step] = field(default_factory=list)
+    error: str | None = None
+    cause: str | None = None
+    inserted: int = 0
+
+    def lines(self) -> list[str]:
+        return [f"{s.state:28} {s.detail}" for s in self.steps]
+
+    @property
+    def ran(self) -> bool:
+        """False when the run found another holding the lock."""
+        return not any(s.state == "SkipRun" for s in self.steps)
+
+
+class Runner:
+    """Runs the stack's curation state machine over one local lake."""
+
+    def __init__(self, lake, athena: local_athena.LocalAthena | None = None, time_scale: float = 0.001,
+                 clock: Callable[[], dt.datetime] | None = None):
+        self.lake = lake
+        self.athena = athena or local_athena.LocalAthena(lake)
+        self.time_scale = time_scale
+        self.clock = clock
+        self.started_queries: list[tuple[str, str]] = []
+        self.workflow = lake.workflow
+        self._mock = None
+
+    # ------------------------------------------------------- lifecycle --
+    def __enter__(self) -> "Runner":
+        global _current
+        from moto import mock_aws
+
+        validate(json.loads(self.workflow.definition_json()))
+        _install()
+        # The interpreter logs a failing state as a warning on stderr; the
+        # execution history (the report) says the same, with the cause.
+        logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
+        for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION}.items():
+            os.environ.setdefault(k, v)
+        self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
+        self._mock.start()
+        _current = self
+        import boto3
+
+        self.sfn = boto3.client("stepfunctions", region_name=REGION)
+        self.dynamodb = boto3.client("dynamodb", region_name=REGION)
+        self.table = self.workflow.substitutions["LockTable"]
+        self.dynamodb.create_table(
+            TableName=self.table,
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        self._load_lock_item()
+        self.machine = self.sfn.create_state_machine(
+            name=f"{self.workflow.substitutions['StackName']}-curation",
+            definition=self.workflow.definition_json(),
+            roleArn=ROLE,
+            type="STANDARD",
+        )["stateMachineArn"]
+        return self
+
+    def __exit__(self, *exc):
+        global _current
+        try:
+            self._save_lock_item()
+        finally:
+            _current = None
+            self._mock.stop()
+
+    # --------------------------------------------------------- the lock --
+    def _load_lock_item(self):
+        values = curated.RunState.load(self.lake.dir).values
+        if not values:
+            return
+        item = {"id": {"S": "curation"}}
+        item.update({k: {"S": str(v)} for k, v in values.items() if isinstance(v, str)})
+        self.dynamodb.put_item(TableName=self.table, Item=item)
+
+    def _save_lock_item(self):
+        item = self.dynamodb.get_item(TableName=self.table, Key={"id": {"S": "curation"}}, ConsistentRead=True).get("Item", {})
+        state = curated.RunState.load(self.lake.dir)
+        state.values = {k: v["S"] for k, v in item.items() if k != "id" and "S" in v}
+        state.save()
+
+    def cloudwatch(self):
+        """moto's CloudWatch, where the workflow publishes its metrics."""
+        import boto3
+
+        return boto3.client("cloudwatch", region_name=REGION)
+
+    def lock_item(self) -> dict[str, str]:
+        item = self.dynamodb.get_item(TableName=self.table, Key={"id": {"S": "curation"}}, ConsistentRead=True).get("Item", {})
+        return {k: v["S"] for k, v in item.items() if k != "id" and "S" in v}
+
+    # -------------------------------------------------------- executions --
+    def start(self, run_input: dict, name: str | None = None) -> str:
+        self.lake.refresh_raw()
+        name = name or f"local-{int(time.time() * 1000)}-{len(self.started_queries)}"
+        return self.sfn.start_execution(stateMachineArn=self.machine, name=name, input=json.dumps(run_input))["executionArn"]
+
+    def wait(self, arn: str, timeout: float = 3600) -> Execution:
+        deadline = time.time() + timeout
+        while True:
+            described = self.sfn.describe_execution(executionArn=arn)
+            if described["status"] in ENDED:
+                break
+            if time.time() > deadline:
+                raise local_athena.QueryFailed(f"execution {arn} still {described['status']} after {timeout} s")
+            time.sleep(0.02)
+        return self._report(arn, described)
+
+    def run(self, run_input: dict, name: str | None = None, at: dt.datetime | None = None) -> Execution:
+        """One execution, to its end; `at` is its start time (default: now)."""
+        saved = self.clock
+        if at is not None:
+            self.clock = lambda: at
+        try:
+            return self.wait(self.start(run_input, name))
+        finally:
+            self.clock = saved
+
+    def _report(self, arn: str, described: dict) -> Execution:
+        """The execution's history as one line per state entered and one per
+        Athena query (a retry is a line of its own), with what each query
+        did and why a task failed."""
+        history = self.sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+        out = Execution(arn=arn, status=described["status"], error=described.get("error"), cause=described.get("cause"))
+        by_state: dict[str, list[str]] = {}
+        for state, query_id in self.started_queries:
+            by_state.setdefault(state, []).append(query_id)
+        state, attempts = "", 0
+        for event in history:
+            entered = event.get("stateEnteredEventDetails")
+            if entered:
+                state, attempts = entered["name"], 0
+                final = {"SucceedStateEntered": "succeeded", "FailStateEntered": "failed"}.get(event["type"], "")
+                out.steps.append(Step(state, final))
+                continue
+            scheduled = event.get("taskScheduledEventDetails")
+            if scheduled and scheduled.get("resourceType") == "athena":
+                attempts += 1
+                queries = by_state.get(state) or []
+                query = self.athena.queries[queries.pop(0)] if queries else None
+                detail = (query.detail or query.state.lower()) if query else ""
+                out.inserted += query.rows_inserted if query else 0
+                if attempts == 1:
+                    out.steps[-1].detail = detail
+                else:
+                    out.steps.append(Step(f"{state} (retry {attempts - 1})", detail))
+                continue
+            failed = event.get("taskFailedEventDetails") or event.get("taskTimedOutEventDetails")
+            if failed and out.steps:
+                reason = failed.get("cause", "")
+                try:
+                    reason = json.loads(reason)["QueryExecution"]["Status"].get("StateChangeReason", reason)
+                except (ValueError, KeyError, TypeError):
+                    pass
+                out.steps[-1].detail += f"; failed: {failed.get('error')}" + (f": {str(reason)[:300]}" if reason else "")
+        return out
+
+
+class InjectedFailure(Exception):
+    """A run failed because `curate(fail_at=...)` asked it to."""
+
+    def __init__(self, message: str, execution: Execution):
+        super().__init__(message)
+        self.execution = execution
+
+
+FAIL_POINTS = ("before-commit", "after-insert")
+# The query the injected failures hit: the hourly insert.
+_FAILING_QUERY_MARKER = "occurred_at >= date_add('day', -10"
+
+
+def curate(lake, maintenance: bool = False, today: dt.date | None = None, fail_at: str | None = None,
+           runner: Runner | None = None) -> Execution:
+    """One run of the stack's curation state machine over `lake`, started
+    at noon UTC of `today` (default: now). `fail_at` makes the hourly
+    INSERT fail on every attempt, before or after its commit, so the run
+    fails after its retries (InjectedFailure), as a query failing in Athena
+    would; the next run reads the same window again."""
+    at = dt.datetime.combine(today, dt.time(12), tzinfo=dt.timezone.utc) if today else None
+    if runner is None:
+        with Runner(lake) as own:
+            return curate(lake, maintenance, today, fail_at, own)
+    injection = None
+    if fail_at:
+        if fail_at not in FAIL_POINTS:
+            raise ValueError(f"fail_at {fail_at!r}: one of {FAIL_POINTS}")
+        injection = local_athena.Injection(_FAILING_QUERY_MARKER, after_commit=fail_at == "after-insert")
+        runner.athena.injections.append(injection)
+    try:
+        execution = runner.run({"maintenance": maintenance}, at=at)
+    finally:
+        if injection:
+            runner.athena.injections.remove(injection)
+    if fail_at:
+        if execution.status == "SUCCEEDED":
+            raise local_athena.QueryFailed(f"the injected failure {fail_at} did not fail the run")
+        raise InjectedFailure(f"the run failed as asked ({fail_at}): {execution.error}", execution)
+    return execution
