@@ -9,6 +9,10 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENVS := tools checkov ministack query
 INSTALLED := $(VENVS:%=.venv-%/.installed)
+# Each target installs only the virtualenvs it uses (a first `make demo`
+# needs neither checkov nor MiniStack).
+TOOLS := .venv-tools/.installed
+QUERY := .venv-query/.installed
 # cargo-lambda, sam, cfn-lint and moto_server are found in .venv-tools.
 export PATH := $(CURDIR)/.venv-tools/bin:$(PATH)
 export AWS_DEFAULT_REGION ?= us-east-1
@@ -31,7 +35,7 @@ on = $(filter 1 yes true,$(1))
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
 
-demo: setup ## The whole pipeline on this machine, every event accounted for (TICKS=3 EVENTS=500 LAKE=out KEEP=1 FAULTS=1), then its curated table and the stack's queries
+demo: $(TOOLS) $(QUERY) ## The whole pipeline on this machine, every event accounted for (TICKS=3 EVENTS=500 LAKE=out KEEP=1 FAULTS=1), then its curated table and the stack's queries
 	cargo build --locked -p producer -p transformer -p harness --bin producer --bin transformer --bin demo --bin replay
 	./target/debug/demo --ticks $(TICKS) --events $(EVENTS) --lake $(LAKE) $(if $(call on,$(KEEP)),--keep) $(if $(call on,$(FAULTS)),--faults)
 	@$(if $(call on,$(FAULTS)),$(CURATE_FAILING))
@@ -84,10 +88,10 @@ lint: ## rustfmt and clippy (warnings are errors)
 unit: ## cargo test for the whole workspace, the emulator tests included (plain `cargo test` lists them as ignored)
 	cargo test --workspace --locked -- --include-ignored
 
-tools-test: setup ## The Python tools' own tests: the dialect table, make query, the curated table's exactness and cost
+tools-test: $(QUERY) ## The Python tools' own tests: the dialect table, make query, the curated table's exactness and cost
 	cd tools && ../.venv-query/bin/python -m unittest discover --start-directory tests --pattern "test_*.py" -v
 
-template-check: setup ## Offline checks of template.yaml, options off (defaults) and on: sam validate --lint, cfn-lint, checkov
+template-check: $(TOOLS) .venv-checkov/.installed ## Offline checks of template.yaml, options off (defaults) and on: sam validate --lint, cfn-lint, checkov
 	.venv-tools/bin/python tools/template_variants.py target/template-variants
 	for t in template.yaml target/template-variants/template-options-on.json; do \
 		echo "== $$t"; \
@@ -95,31 +99,31 @@ template-check: setup ## Offline checks of template.yaml, options off (defaults)
 		.venv-checkov/bin/checkov --file $$t --framework cloudformation --quiet --compact --skip-download || exit 1; \
 	done
 
-sql-check: setup ## Every SQL file and named query parses in its dialect (sqlfluff), and every consumer's columns match schema/output-v1.schema.json
+sql-check: $(QUERY) ## Every SQL file and named query parses in its dialect (sqlfluff), and every consumer's columns match schema/output-v1.schema.json
 	.venv-query/bin/python tools/check_sql.py
 
-deploy-local: setup ## Deploy template.yaml (both source types) into the MiniStack emulator and check what it created
+deploy-local: $(TOOLS) .venv-ministack/.installed ## Deploy template.yaml (both source types) into the MiniStack emulator and check what it created
 	.venv-tools/bin/python tools/deploy_local.py --ministack .venv-ministack/bin/ministack
 
 # The SQL reaches the tool through the environment, untouched: $(value SQL)
 # is the text as given, which make does not expand, and the shell never sees it.
 query: export LAKE_SQL_QUERY = $(value SQL)
-query: setup ## Run SQL="..." (or FILE=path.sql, or FILE=- for standard input) over LAKE (default out/) as Athena would; JSON=1 prints JSON
+query: $(QUERY) ## Run SQL="..." (or FILE=path.sql, or FILE=- for standard input) over LAKE (default out/) as Athena would; JSON=1 prints JSON
 	@if [ -n "$$LAKE_SQL_QUERY" ] && [ -n "$(FILE)" ]; then echo 'make query: give SQL="..." or FILE=..., not both' >&2; exit 2; fi
 	@if [ -z "$$LAKE_SQL_QUERY" ] && [ -z "$(FILE)" ]; then \
 		echo 'usage: make query SQL="SELECT count(*) FROM chat_events_curated"   (or FILE=my.sql, or FILE=- to read standard input)' >&2; exit 2; fi
 	@$(LAKE_SQL) query $(if $(FILE),--file "$(FILE)",--sql-env LAKE_SQL_QUERY) $(if $(call on,$(JSON)),--json)
 
-describe: setup ## The columns of TABLE (default chat_events_curated; also chat_events, chat_events_recent) in LAKE
+describe: $(QUERY) ## The columns of TABLE (default chat_events_curated; also chat_events, chat_events_recent) in LAKE
 	@$(LAKE_SQL) describe $(or $(TABLE),chat_events_curated) $(if $(call on,$(JSON)),--json)
 
-curate: setup ## Run the stack's curation workflow over LAKE (default out/); MAINTENANCE=1 for the daily run (late events, OPTIMIZE, VACUUM)
+curate: $(QUERY) ## Run the stack's curation workflow over LAKE (default out/); MAINTENANCE=1 for the daily run (late events, OPTIMIZE, VACUUM)
 	@$(LAKE_SQL) curate $(if $(call on,$(MAINTENANCE)),--maintenance)
 
-reconcile: setup ## Check the curated table holds every event of the last demo's ledger once (ALL=1: none may still wait under errors/)
+reconcile: $(QUERY) ## Check the curated table holds every event of the last demo's ledger once (ALL=1: none may still wait under errors/)
 	@$(LAKE_SQL) reconcile $(if $(call on,$(ALL)),--require-curated)
 
-replay: setup ## Re-send LAKE's failed records (errors/processing-failed/) through the local pipeline, as Firehose would; then make curate
+replay: $(TOOLS) ## Re-send LAKE's failed records (errors/processing-failed/) through the local pipeline, as Firehose would; then make curate
 	cargo build --locked -p harness --bin replay
 	./target/debug/replay --lake $(LAKE)
 
@@ -127,20 +131,20 @@ replay: setup ## Re-send LAKE's failed records (errors/processing-failed/) throu
 # failed batch replayed, curated, and every produced event then in the
 # curated table exactly once.
 FAULTS_LAKE := target/faults-lake
-faults-test: setup ## make demo FAULTS=1, make replay, make curate, then every produced event is curated exactly once
+faults-test: $(TOOLS) $(QUERY) ## make demo FAULTS=1, make replay, make curate, then every produced event is curated exactly once
 	$(MAKE) --no-print-directory demo FAULTS=1 LAKE=$(FAULTS_LAKE) TICKS=3 EVENTS=500
 	$(MAKE) --no-print-directory replay LAKE=$(FAULTS_LAKE)
 	$(MAKE) --no-print-directory curate LAKE=$(FAULTS_LAKE)
 	$(MAKE) --no-print-directory reconcile LAKE=$(FAULTS_LAKE) ALL=1
 
-curation-bench: setup ## Exactness and cost of the curated table on synthetic lakes of 60 and 120 arrival days (about 20 minutes)
+curation-bench: $(QUERY) ## Exactness and cost of the curated table on synthetic lakes of 60 and 120 arrival days (about 20 minutes)
 	@echo "Writing and curating two synthetic lakes day by day (60 and 120 arrival days, 500 events a day): about 20 minutes on 2 cores"
 	cd tools && ../.venv-query/bin/python curation_bench.py --days 60 120 --events-per-day 500
 
 arm64-target:
 	rustup target add aarch64-unknown-linux-gnu
 
-build: setup arm64-target ## sam build: arm64 bootstrap artifacts for both functions via cargo-lambda (Zig from PyPI)
+build: $(TOOLS) arm64-target ## sam build: arm64 bootstrap artifacts for both functions via cargo-lambda (Zig from PyPI)
 	@echo "sam build: a cold arm64 release build of both functions (two cargo-lambda builds side by side) took 12 minutes on 2 cores"
 	sam build
 
@@ -165,18 +169,18 @@ measure: ## Cold start, peak memory and warm end-to-end time of the release bina
 	./target/release/lambda-probe --binary target/release/producer --event events/producer/scheduled-rule.json
 	./target/release/lambda-probe --binary target/release/transformer --synthetic-direct-put-bytes 2000000 --repeat 50 --starts 0 --env REINGEST=false
 
-watch: setup ## Serve both functions locally on the Lambda Invoke API (cargo lambda watch, port 9000); invoke from another terminal
+watch: $(TOOLS) ## Serve both functions locally on the Lambda Invoke API (cargo lambda watch, port 9000); invoke from another terminal
 	cargo lambda watch
 
 # cargo lambda invoke talks to `make watch` on port 9000: say so instead of
 # a bare "Connection refused" when nothing listens there.
 WATCHING = (exec 3<>/dev/tcp/127.0.0.1/9000) 2>/dev/null || { echo "Nothing listens on 127.0.0.1:9000: start \`make watch\` in another terminal first." >&2; exit 2; }
 
-invoke-transformer: setup ## Invoke the transformer under `make watch` with EVENT (default: events/transformer/direct-put.json)
+invoke-transformer: $(TOOLS) ## Invoke the transformer under `make watch` with EVENT (default: events/transformer/direct-put.json)
 	@$(WATCHING)
 	cargo lambda invoke transformer --data-file $(or $(EVENT),events/transformer/direct-put.json)
 
-invoke-producer: setup ## Invoke the producer under `make watch` with EVENT (default: events/producer/scheduled-rule.json)
+invoke-producer: $(TOOLS) ## Invoke the producer under `make watch` with EVENT (default: events/producer/scheduled-rule.json)
 	@$(WATCHING)
 	cargo lambda invoke producer --data-file $(or $(EVENT),events/producer/scheduled-rule.json)
 

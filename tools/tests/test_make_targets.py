@@ -1,0 +1,40 @@
+"""The Makefile's targets install only the virtualenvs they use: a
+newcomer's first `make demo` builds .venv-tools and .venv-query, never
+.venv-checkov (291 MB) or .venv-ministack, which only the template checks
+and the emulator deployment use.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+import unittest
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent.parent
+
+
+def venvs_installed_by(target: str) -> set[str]:
+    """The virtualenvs `make -n TARGET` would create in a checkout that has none."""
+    with tempfile.TemporaryDirectory(prefix="make-targets-") as d:
+        shutil.copy(REPO / "Makefile", d)
+        shutil.copytree(REPO / "tools", Path(d) / "tools", ignore=shutil.ignore_patterns("tests", "__pycache__"))
+        out = subprocess.run(["make", "-n", target], cwd=d, capture_output=True, text=True, check=True).stdout
+    return set(re.findall(r"-m venv (\.venv-[a-z]+)", out))
+
+
+class VirtualenvsPerTarget(unittest.TestCase):
+    def test_the_demo_installs_only_what_it_uses(self):
+        self.assertEqual(venvs_installed_by("demo"), {".venv-tools", ".venv-query"})
+
+    def test_a_query_needs_only_the_query_tools(self):
+        self.assertEqual(venvs_installed_by("query"), {".venv-query"})
+
+    def test_the_test_target_installs_every_one(self):
+        self.assertEqual(venvs_installed_by("test"), {".venv-tools", ".venv-query", ".venv-checkov", ".venv-ministack"})
+
+
+if __name__ == "__main__":
+    unittest.main()
