@@ -58,6 +58,12 @@ class Definition(unittest.TestCase):
         _, ((rows, events),) = self.lake.run(
             "SELECT (SELECT count(*) FROM chat_events_curated), (SELECT count(DISTINCT event_id) FROM chat_events)")
         self.assertEqual(rows, events)
+        # Every commit carries Iceberg's standard snapshot summary.
+        table = self.lake.catalog.load(self.lake.definition.name)
+        for snapshot in table.snapshots():
+            summary = snapshot.summary.additional_properties
+            for key in ("changed-partition-count", "total-records", "total-data-files"):
+                self.assertIn(key, summary, f"snapshot {snapshot.snapshot_id}: {summary}")
 
     def test_a_start_at_that_names_no_state_is_refused(self):
         self.lake.workflow.definition = copy.deepcopy(self.lake.workflow.definition)
