@@ -117,8 +117,8 @@ query: $(QUERY) ## Run SQL="..." (or FILE=path.sql, or FILE=- for standard input
 describe: $(QUERY) ## The columns of TABLE (default chat_events_curated; also chat_events, chat_events_recent) in LAKE
 	@$(LAKE_SQL) describe $(or $(TABLE),chat_events_curated) $(if $(call on,$(JSON)),--json)
 
-curate: $(QUERY) ## Run the stack's curation workflow over LAKE (default out/); MAINTENANCE=1 for the daily run (late events, OPTIMIZE, VACUUM)
-	@$(LAKE_SQL) curate $(if $(call on,$(MAINTENANCE)),--maintenance)
+curate: $(QUERY) ## Run the stack's curation state machine over LAKE (default out/); MAINTENANCE=1 for the daily run; SINCE=yyyy-mm-dd re-curates from that arrival day
+	@$(LAKE_SQL) curate $(if $(call on,$(MAINTENANCE)),--maintenance) $(if $(SINCE),--since $(SINCE))
 
 reconcile: $(QUERY) ## Check the curated table holds every event of the last demo's ledger once (ALL=1: none may still wait under errors/)
 	@$(LAKE_SQL) reconcile $(if $(call on,$(ALL)),--require-curated)

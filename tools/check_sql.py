@@ -77,7 +77,7 @@ ACCEPTED = {
     },
 }
 # The curation workflow's Athena states (template.yaml, CurationStateMachine).
-ATHENA_STATES = ["CreateTable", "InsertNewEvents", "InsertLateEvents", "CompactSmallFiles", "ExpireSnapshotsAndOrphans"]
+ATHENA_STATES = ["CreateTable", "InsertNewEvents", "InsertLateEvents", "ReconcileLateWindow", "CompactSmallFiles", "ExpireSnapshotsAndOrphans"]
 
 # The warehouse recipes over the curated Iceberg table.
 CURATED_RECIPES = ["06_curated_table.sql", "06_curated_iceberg_table.sql"]

@@ -99,6 +99,7 @@ class Workflow:
             "LockTable": "local",
             "StackName": "local",
             "LakeStartDay": parameters["LakeStartDate"].replace("-", ""),
+            "LateArrivalWindowDays": str(parameters["LateArrivalWindowDays"]),
         }
         missing = set(props.get("DefinitionSubstitutions", {})) - set(local)
         if missing:

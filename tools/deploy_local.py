@@ -499,7 +499,7 @@ def check_stack(c: Checks, aws, stack: dict, source: str, template: dict):
     alarm_names = [physical(stack, k) for k, r in stack["resources"].items() if r["ResourceType"] == "AWS::CloudWatch::Alarm"]
     alarms = cw.describe_alarms(AlarmNames=alarm_names)["MetricAlarms"]
     c.equal("alarms created", len(alarms), len(alarm_names))
-    expected_alarms = 10 if source == "KinesisStream" else 9
+    expected_alarms = 11 if source == "KinesisStream" else 10
     c.equal("alarms in the stack (less the metric-math one)", len(alarm_names), expected_alarms)
     exists = {
         "StreamName": lambda v: kinesis.describe_stream_summary(StreamName=v),
@@ -573,7 +573,8 @@ def check_curation(c: Checks, aws, stack: dict, template: dict, bucket: str, dat
     c.equal(
         "curation: the Athena steps, in order",
         sorted(athena),
-        sorted(["CreateTable", "InsertNewEvents", "InsertLateEvents", "CompactSmallFiles", "ExpireSnapshotsAndOrphans"]),
+        sorted(["CreateTable", "InsertNewEvents", "InsertLateEvents", "ReconcileLateWindow", "CompactSmallFiles",
+                "ExpireSnapshotsAndOrphans"]),
     )
     for state_name, state in athena.items():
         params = state["Parameters"]
@@ -625,6 +626,7 @@ def check_curation(c: Checks, aws, stack: dict, template: dict, bucket: str, dat
         "athena:StartQueryExecution": {f"arn:aws:athena:{region_account}:workgroup/{workgroup}"},
         "athena:StopQueryExecution": {f"arn:aws:athena:{region_account}:workgroup/{workgroup}"},
         "athena:GetQueryExecution": {f"arn:aws:athena:{region_account}:workgroup/{workgroup}"},
+        "athena:GetQueryResults": {f"arn:aws:athena:{region_account}:workgroup/{workgroup}"},
         "athena:GetDataCatalog": {f"arn:aws:athena:{region_account}:datacatalog/AwsDataCatalog"},
         "glue:GetDatabase": glue_resources,
         "glue:GetTable": glue_resources,

@@ -160,7 +160,8 @@ def command_curate(args) -> int:
     print(f"Curating {lake.dir} into {lake.definition.name} (the stack's CurationStateMachine, its own definition, "
           "on moto's Step Functions interpreter):")
     try:
-        execution = workflow.curate(lake, maintenance=args.maintenance, today=today, fail_at=args.fail_at)
+        since = dt.date.fromisoformat(args.since) if args.since else None
+        execution = workflow.curate(lake, maintenance=args.maintenance, today=today, fail_at=args.fail_at, since=since)
     except workflow.InjectedFailure as e:
         for line in e.execution.lines():
             print(f"  {line}")
@@ -265,6 +266,7 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--maintenance", action="store_true", help="the daily run: late events, OPTIMIZE, VACUUM too")
     c.add_argument("--today", help="the run's day (YYYY-MM-DD, default today, UTC): it becomes the watermark")
     c.add_argument("--fail-at", choices=workflow.FAIL_POINTS, help="fail on purpose, to show a retried run")
+    c.add_argument("--since", help="re-curate from this arrival day (YYYY-MM-DD), whatever the watermarks say")
     r = sub.add_parser("reconcile", help="check the curated table holds every event of make demo's ledger once")
     r.add_argument("--ledger", help="the ledger (default: <lake>/_demo/ledger.json)")
     r.add_argument("--require-curated", action="store_true",

@@ -67,6 +67,9 @@ class Query:
     reason: str | None = None
     # What the query did, for the run's report ("1500 rows inserted").
     detail: str = ""
+    # A SELECT's answer, for GetQueryResults.
+    columns: list[str] = field(default_factory=list)
+    rows: list[tuple] = field(default_factory=list)
     rows_inserted: int = 0
     partitions_written: int = 0
     submitted: float = field(default_factory=time.time)
@@ -125,6 +128,24 @@ class LocalAthena:
             }
         }
 
+    def get_query_results(self, query_id: str) -> dict:
+        """GetQueryResults' answer: a header row, then each row, every value as
+        text (VarCharValue), as Athena returns them."""
+        q = self.queries[query_id]
+        if q.state != "SUCCEEDED":
+            raise QueryFailed(f"InvalidRequestException: query {query_id} is {q.state}, not SUCCEEDED")
+
+        def row(values) -> dict:
+            return {"Data": [{} if v is None else {"VarCharValue": str(v)} for v in values]}
+
+        return {
+            "ResultSet": {
+                "Rows": [row(q.columns)] + [row(r) for r in q.rows],
+                "ResultSetMetadata": {"ColumnInfo": [{"Name": c, "Label": c, "Type": "varchar"} for c in q.columns]},
+            },
+            "UpdateCount": 0,
+        }
+
     # -------------------------------------------------------- the engine --
     def _run(self, query: Query):
         query.state = "RUNNING"
@@ -162,8 +183,10 @@ class LocalAthena:
         elif kind == "vacuum":
             query.detail = self._vacuum()
         else:
-            self.lake.run(query.sql, query.parameters)
-            query.detail = "ran"
+            self.lake.refresh_raw()
+            query.columns, query.rows = self.lake.run(query.sql, query.parameters)
+            first = query.rows[0] if query.rows else ()
+            query.detail = ", ".join(f"{c} = {v}" for c, v in zip(query.columns, first)) or f"{len(query.rows)} rows"
         after = self._injection(query, after_commit=True)
         if after and after.fail:
             raise QueryFailed(f"injected failure after the commit ({query.detail})")

@@ -207,6 +207,7 @@ def _athena_service():
     """`AthenaSync`, built on moto's callback service base (imported late:
     moto is needed only to curate)."""
     from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
     from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
         FailureEvent,
         FailureEventException,
@@ -246,12 +247,13 @@ def _athena_service():
             # The request parameters the Athena integration passes on (Step
             # Functions Developer Guide, "Run Athena queries with Step
             # Functions": StartQueryExecution).
-            if self.resource.api_action.lower() != "startqueryexecution":
-                return None
             return {
-                "ClientRequestToken", "ExecutionParameters", "QueryExecutionContext", "QueryString",
-                "ResultConfiguration", "ResultReuseConfiguration", "WorkGroup",
-            }
+                "startqueryexecution": {
+                    "ClientRequestToken", "ExecutionParameters", "QueryExecutionContext", "QueryString",
+                    "ResultConfiguration", "ResultReuseConfiguration", "WorkGroup",
+                },
+                "getqueryresults": {"QueryExecutionId", "MaxResults", "NextToken"},
+            }.get(self.resource.api_action.lower())
 
         def _athena(self) -> local_athena.LocalAthena:
             if _current is None:
@@ -260,8 +262,28 @@ def _athena_service():
 
         def _eval_service_task(self, env, resource_runtime_part, normalised_parameters, state_credentials):
             action = self._get_boto_service_action()
+            if action == "get_query_results":
+                try:
+                    env.stack.append(self._athena().get_query_results(normalised_parameters["QueryExecutionId"]))
+                except local_athena.QueryFailed as e:
+                    raise FailureEventException(
+                        FailureEvent(
+                            env=env,
+                            error_name=CustomErrorName("Athena.InvalidRequestException"),
+                            event_type=HistoryEventType.TaskFailed,
+                            event_details=EventDetails(
+                                taskFailedEventDetails=TaskFailedEventDetails(
+                                    resource=self._get_sfn_resource(),
+                                    resourceType=self._get_sfn_resource_type(),
+                                    error="Athena.InvalidRequestException",
+                                    cause=str(e),
+                                )
+                            ),
+                        )
+                    ) from e
+                return
             if action != "start_query_execution":
-                raise RuntimeError(f"athena:{self.resource.api_action} is not run here (only startQueryExecution)")
+                raise RuntimeError(f"athena:{self.resource.api_action} is not run here")
             query_id = self._athena().start_query_execution(
                 normalised_parameters["QueryString"], normalised_parameters.get("ExecutionParameters")
             )
@@ -530,16 +552,17 @@ _FAILING_QUERY_MARKER = "occurred_at >= date_add('day', -10"
 
 
 def curate(lake, maintenance: bool = False, today: dt.date | None = None, fail_at: str | None = None,
-           runner: Runner | None = None) -> Execution:
+           runner: Runner | None = None, since: dt.date | None = None) -> Execution:
     """One run of the stack's curation state machine over `lake`, started
     at noon UTC of `today` (default: now). `fail_at` makes the hourly
     INSERT fail on every attempt, before or after its commit, so the run
     fails after its retries (InjectedFailure), as a query failing in Athena
-    would; the next run reads the same window again."""
+    would; the next run reads the same window again. `since` re-curates from
+    that arrival day (the execution input {"since": "yyyymmdd"})."""
     at = dt.datetime.combine(today, dt.time(12), tzinfo=dt.timezone.utc) if today else None
     if runner is None:
         with Runner(lake) as own:
-            return curate(lake, maintenance, today, fail_at, own)
+            return curate(lake, maintenance, today, fail_at, own, since)
     injection = None
     if fail_at:
         if fail_at not in FAIL_POINTS:
@@ -547,7 +570,10 @@ def curate(lake, maintenance: bool = False, today: dt.date | None = None, fail_a
         injection = local_athena.Injection(_FAILING_QUERY_MARKER, after_commit=fail_at == "after-insert")
         runner.athena.injections.append(injection)
     try:
-        execution = runner.run({"maintenance": maintenance}, at=at)
+        run_input: dict = {"maintenance": maintenance}
+        if since is not None:
+            run_input["since"] = since.strftime("%Y%m%d")
+        execution = runner.run(run_input, at=at)
     finally:
         if injection:
             runner.athena.injections.remove(injection)

@@ -111,7 +111,7 @@ class AthenaLimits(unittest.TestCase):
                 first_day = lake.parameters["LakeStartDate"].replace("-", "")
                 insert = athena.start_query_execution(
                     lake.workflow.query("InsertNewEvents").replace("-10, date_parse", "-200, date_parse"),
-                    [first_day] * 3,
+                    [first_day, "0", TODAY.strftime("%Y%m%d"), first_day, first_day],
                 )
                 q = self._wait(athena, insert)
             self.assertEqual(q["Status"]["State"], "FAILED")
@@ -238,3 +238,72 @@ class Lock(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class LateObjects(unittest.TestCase):
+    """An object written under an older arrival day than the hourly window
+    reads (a replay of errors/, a re-upload, a backfill) is curated by the
+    next daily run, which then counts what its window still lacks; older
+    days are re-curated by naming the first day in the execution input."""
+
+    def setUp(self):
+        self.dir = tempfile.TemporaryDirectory(prefix="late-objects-")
+        self.path = Path(self.dir.name)
+        for day in (TODAY - dt.timedelta(days=1), TODAY):
+            for obj in synthetic_lake.objects_of(day, 30, seed=21):
+                synthetic_lake.write(self.path, obj)
+        self.lake = engine.Lake(self.path, {"LakeStartDate": (TODAY - dt.timedelta(days=60)).isoformat()})
+        self.assertEqual(workflow.curate(self.lake, maintenance=True).status, "SUCCEEDED")
+
+    def tearDown(self):
+        self.dir.cleanup()
+
+    def land_late(self, days_back: int, seed: int) -> set[str]:
+        """Objects of `days_back` days ago landing now; their event ids."""
+        ids = set()
+        for obj in synthetic_lake.objects_of(TODAY - dt.timedelta(days=days_back), 5, seed=seed):
+            synthetic_lake.write(self.path, obj)
+            ids |= {row.event.event_id for row in obj.rows}
+        return ids
+
+    def curated(self, ids: set[str]) -> int:
+        listed = ", ".join(f"'{i}'" for i in sorted(ids))
+        return self.lake.run(f"SELECT count(*) FROM chat_events_curated WHERE event_id IN ({listed})")[1][0][0]
+
+    def test_an_object_six_arrival_days_late_is_curated_by_the_next_daily_run(self):
+        ids = self.land_late(6, seed=31)
+        hourly = workflow.curate(self.lake)
+        self.assertEqual(hourly.status, "SUCCEEDED")
+        self.assertEqual(self.curated(ids), 0, "the hourly window reads three days before its watermark")
+        with workflow.Runner(self.lake) as runner:
+            daily = workflow.curate(self.lake, maintenance=True, runner=runner)
+            stats = runner.cloudwatch().get_metric_statistics(
+                Namespace="ChatPipeline", MetricName="CurationUncuratedEvents",
+                Dimensions=[{"Name": "Stack", "Value": "local"}],
+                StartTime=dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1),
+                EndTime=dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1), Period=3600, Statistics=["Maximum"])
+        self.assertEqual(daily.status, "SUCCEEDED", daily.lines())
+        self.assertEqual(self.curated(ids), len(ids))
+        self.assertIn("ReconcileLateWindow          uncurated = 0", daily.lines())
+        self.assertEqual([p["Maximum"] for p in stats["Datapoints"]], [0.0])
+
+    def test_the_reconciliation_counts_what_the_window_lacks(self):
+        ids = self.land_late(6, seed=41)
+        sql = self.lake.workflow.query("ReconcileLateWindow")
+        athena = local_athena.LocalAthena(self.lake)
+        query = athena.start_query_execution(sql, ["30", TODAY.strftime("%Y%m%d"), TODAY.strftime("%Y%m%d")])
+        self.assertEqual(AthenaLimits._wait(athena, query)["Status"]["State"], "SUCCEEDED")
+        ((count,),) = athena.queries[query].rows
+        self.assertEqual(count, len(ids))
+
+    def test_older_days_are_recurated_by_naming_the_first_day(self):
+        ids = self.land_late(40, seed=51)
+        daily = workflow.curate(self.lake, maintenance=True)
+        self.assertEqual(daily.status, "SUCCEEDED")
+        self.assertEqual(self.curated(ids), 0, "40 days back is outside the daily window")
+        since = (TODAY - dt.timedelta(days=40)).strftime("%Y%m%d")
+        with workflow.Runner(self.lake) as runner:
+            again = runner.run({"maintenance": True, "since": since})
+        self.assertEqual(again.status, "SUCCEEDED", again.lines())
+        self.assertIn("UseGivenWindow", [s.state for s in again.steps])
+        self.assertEqual(self.curated(ids), len(ids))
