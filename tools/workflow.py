@@ -580,5 +580,7 @@ def curate(lake, maintenance: bool = False, today: dt.date | None = None, fail_a
     if fail_at:
         if execution.status == "SUCCEEDED":
             raise local_athena.QueryFailed(f"the injected failure {fail_at} did not fail the run")
-        raise InjectedFailure(f"the run failed as asked ({fail_at}): {execution.error}", execution)
+        failed = next((f"{step.state}: {step.detail}" for step in execution.steps if "failed:" in step.detail), "")
+        raise InjectedFailure(f"the run failed as asked ({fail_at}): {failed}; the execution ended {execution.error}",
+                              execution)
     return execution
