@@ -74,7 +74,7 @@ freeze-tools: ## Re-pin every virtualenv's transitive versions after changing a 
 		touch .venv-$$v/.installed || exit 1; \
 	done
 
-test: setup lint template-check sql-check tools-test deploy-local unit faults-test ## Everything CI checks: formatting, lints, template and SQL checks, the tools' tests, the emulator deployment, unit and integration tests, the faults round trip
+test: setup lint template-check sql-check tools-test deploy-local faults-test unit ## Everything CI checks: formatting, lints, template and SQL checks, the tools' tests, the emulator deployment, the faults round trip, unit and integration tests (last, so the log ends with cargo test's counts)
 
 check: ## The fast loop: rustfmt, clippy and the Rust tests that need no Python tool (no emulator)
 	cargo fmt --all -- --check
