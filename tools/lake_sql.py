@@ -32,6 +32,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+from sqlglot import exp as sqlglot_exp
 
 import cfn_template
 import curated
@@ -111,6 +112,9 @@ def command_query(args) -> int:
     sql = read_sql(args)
     lake = open_lake(args)
     columns, rows = lake.run(sql)
+    if reads_uncurated_table(lake, sql):
+        print(f"lake_sql: {lake.definition.name} does not exist in {lake.dir} yet, so it answered no rows: "
+              "run `make curate` (the stack's curation workflow) first", file=sys.stderr)
     if args.json:
         profile = lake.profile(sql) if len(dialect.parse(sql)) == 1 else engine.Profile()
         print(json.dumps({
@@ -122,6 +126,14 @@ def command_query(args) -> int:
     else:
         print_table(columns, rows)
     return 0
+
+
+def reads_uncurated_table(lake: engine.Lake, sql: str) -> bool:
+    """Whether `sql` reads the curated table of a lake where no curation run
+    has created it (a local query then answers nothing)."""
+    name = lake.definition.name
+    reads = any(t.name == name for tree in dialect.parse(sql) for t in tree.find_all(sqlglot_exp.Table))
+    return reads and lake.catalog.load(name) is None
 
 
 def command_describe(args) -> int:

@@ -102,6 +102,13 @@ class MakeQuery(unittest.TestCase):
         self.assertEqual(result.returncode, 2)
         self.assertIn("chat_events_curated", result.stderr)
 
+    def test_a_lake_never_curated_says_to_curate(self):
+        result = self.make("query", "SQL=SELECT count(*) AS n FROM chat_events_curated", "JSON=1")
+        self.assertEqual(self.answer(result), [[0]])
+        self.assertIn("run `make curate`", result.stderr)
+        raw = self.make("query", "SQL=SELECT count(*) AS n FROM chat_events", "JSON=1")
+        self.assertNotIn("make curate", raw.stderr)
+
     def test_a_missing_lake_says_what_to_run(self):
         result = subprocess.run(
             ["make", "-s", "--no-print-directory", "-C", str(REPO), "query", "SQL=SELECT 1", "LAKE=/nonexistent/lake"],
