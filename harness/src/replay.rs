@@ -56,6 +56,8 @@ pub struct ErrorRecord {
     /// Firehose's `errorCode` (`Lambda.ProcessingFailedStatus`,
     /// `Lambda.FunctionError`, ...).
     pub error_code: String,
+    /// Firehose's `errorMessage`.
+    pub error_message: String,
     /// When the record first reached Firehose.
     pub arrival: Timestamp,
     /// The record as it arrived (`rawData`, decoded).
@@ -169,14 +171,8 @@ pub fn read_error_records(objects: &[Object]) -> (Vec<ErrorRecord>, Vec<Unreadab
             if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            match parse_error_record(line) {
-                Ok((error_code, arrival, data)) => records.push(ErrorRecord {
-                    object: object.key.clone(),
-                    line: i + 1,
-                    error_code,
-                    arrival,
-                    data,
-                }),
+            match parse_error_record(&object.key, i + 1, line) {
+                Ok(record) => records.push(record),
                 Err(reason) => unreadable.push(Unreadable {
                     object: object.key.clone(),
                     line: i + 1,
@@ -188,9 +184,9 @@ pub fn read_error_records(objects: &[Object]) -> (Vec<ErrorRecord>, Vec<Unreadab
     (records, unreadable)
 }
 
-/// `errorCode` (any case, as the Hive JSON SerDe reads it), the arrival and
-/// the decoded `rawData` of one error record.
-fn parse_error_record(line: &[u8]) -> Result<(String, Timestamp, Vec<u8>), String> {
+/// One error record, its keys read in any case (as the Hive JSON SerDe
+/// reads them), `rawData` decoded.
+fn parse_error_record(object_key: &str, line_number: usize, line: &[u8]) -> Result<ErrorRecord, String> {
     let value: serde_json::Value = serde_json::from_slice(line).map_err(|e| format!("not a JSON error record: {e}"))?;
     let object = value.as_object().ok_or_else(|| "not a JSON object".to_owned())?;
     let field = |name: &str| {
@@ -205,15 +201,19 @@ fn parse_error_record(line: &[u8]) -> Result<(String, Timestamp, Vec<u8>), Strin
     let data = STANDARD
         .decode_to_vec(raw)
         .map_err(|e| format!("field `rawData`: not base64: {e}"))?;
-    let code = field("errorCode")
-        .and_then(|v| v.as_str())
-        .unwrap_or("(none)")
-        .to_owned();
+    let text = |name: &str| field(name).and_then(|v| v.as_str()).unwrap_or("(none)").to_owned();
     let arrival = field("arrivalTimestamp")
         .and_then(serde_json::Value::as_i64)
         .and_then(|ms| Timestamp::from_millis(ms).ok())
         .unwrap_or_else(Timestamp::now);
-    Ok((code, arrival, data))
+    Ok(ErrorRecord {
+        object: object_key.to_owned(),
+        line: line_number,
+        error_code: text("errorCode"),
+        error_message: text("errorMessage"),
+        arrival,
+        data,
+    })
 }
 
 /// What a replay will do with each error record.

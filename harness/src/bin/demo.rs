@@ -21,7 +21,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use aws_config::SdkConfig;
-use base64_simd::STANDARD;
 use chat_pipeline::destination::DestinationKind;
 use chat_pipeline::timestamp::{TimeError, Timestamp};
 use clap::Parser;
@@ -31,6 +30,7 @@ use harness::lake::{self, LakeError};
 use harness::lambda_watch::{LambdaWatch, WatchError, WatchInvoker};
 use harness::ledger::{Gap, Ledger};
 use harness::local_firehose::{DeliveryStats, LocalFirehose, StandInError};
+use harness::replay::{self, ErrorRecord, Unreadable};
 use harness::resources::{self, Names, ResourceError};
 use harness::scenario::{self, PutRawError};
 use harness::template::{DeliverySettings, Template, TemplateError};
@@ -150,11 +150,11 @@ async fn run(args: &Args) -> Result<(), DemoError> {
     let stats = run_firehose(&config, &names, &settings, &watch, &faults).await?;
     let landed = read_lake(&config, &names, &args.lake, args.keep).await?;
     account(&mut ledger, &stats, &landed);
-    print_landed(&landed, &log)?;
+    print_landed(&landed, &log);
     print_where_it_landed(&names, &landed);
     let rows = ledger.reconcile();
     write_ledger(&ledger, &landed.out)?;
-    print_reconciliation(&ledger, rows.as_ref().ok().map(Vec::as_slice))?;
+    print_reconciliation(&ledger, rows.as_ref().ok().map(Vec::as_slice));
     let _ = rows.map_err(DemoError::Unreconciled)?;
     println!("Finished in {:.1} s.", started.elapsed().as_secs_f64());
     drop(watch);
@@ -375,6 +375,12 @@ async fn run_firehose(
         stats.largest_request_bytes as f64 / 1e6,
         stats.largest_response_bytes as f64 / 1e6
     );
+    if stats.failed_invocations > 0 || stats.s3_retries > 0 {
+        println!(
+            "      {} failed invocation attempt(s), {} S3 write(s) retried",
+            stats.failed_invocations, stats.s3_retries
+        );
+    }
     Ok(stats)
 }
 
@@ -382,6 +388,10 @@ async fn run_firehose(
 struct Landed {
     events: Vec<lake::Object>,
     errors: Vec<lake::Object>,
+    /// Firehose's error records in `errors`, parsed once (as the replay
+    /// reads them), and the lines that are not one.
+    error_records: Vec<ErrorRecord>,
+    unreadable: Vec<Unreadable>,
     out: PathBuf,
     copied: usize,
 }
@@ -403,9 +413,12 @@ async fn read_lake(config: &SdkConfig, names: &Names, lake_dir: &Path, keep: boo
         let _ = std::fs::remove_dir_all(&out);
     }
     let copied = lake::download_all(&s3, &names.bucket, &out).await?;
+    let (error_records, unreadable) = replay::read_error_records(&errors);
     Ok(Landed {
         events,
         errors,
+        error_records,
+        unreadable,
         out,
         copied,
     })
@@ -430,27 +443,18 @@ fn account(ledger: &mut Ledger, stats: &DeliveryStats, landed: &Landed) {
             }
         }
     }
-    let mut error_ids = HashSet::new();
-    for object in &landed.errors {
-        for line in lake::lines(object) {
-            ledger.error_records += 1;
-            if let Some(id) = error_record_data(line).and_then(|raw| verdict::event_id(&raw)) {
-                error_ids.insert(id);
-            }
-        }
-    }
+    ledger.error_records = (landed.error_records.len() + landed.unreadable.len()) as u64;
+    let error_ids: HashSet<String> = landed
+        .error_records
+        .iter()
+        .filter_map(|record| verdict::event_id(&record.data))
+        .collect();
     ledger.dropped_copies = stats
         .dropped_records
         .iter()
         .filter(|data| verdict::event_id(data).is_some_and(|id| landed_ids.contains(&id)))
         .count() as u64;
     ledger.locate_produced(&landed_ids, &error_ids);
-}
-
-/// The original bytes of one of Firehose's error records (its `rawData`).
-fn error_record_data(line: &[u8]) -> Option<Vec<u8>> {
-    let record: serde_json::Value = serde_json::from_slice(line).ok()?;
-    STANDARD.decode_to_vec(record["rawData"].as_str()?).ok()
 }
 
 /// The ledger beside the lake, for the curated stage (`make reconcile`).
@@ -465,7 +469,7 @@ fn write_ledger(ledger: &Ledger, out: &Path) -> Result<(), DemoError> {
     std::fs::write(&path, json).map_err(|e| fail(e.to_string()))
 }
 
-fn print_reconciliation(ledger: &Ledger, rows: Option<&[harness::ledger::Row]>) -> Result<(), DemoError> {
+fn print_reconciliation(ledger: &Ledger, rows: Option<&[harness::ledger::Row]>) {
     println!("\n========================= Every event accounted for =========================");
     match rows {
         Some(rows) => {
@@ -481,10 +485,9 @@ fn print_reconciliation(ledger: &Ledger, rows: Option<&[harness::ledger::Row]>) 
         }
         None => println!("  (the stages do not reconcile: see the error below; the ledger is in _demo/ledger.json)"),
     }
-    Ok(())
 }
 
-fn print_landed(landed: &Landed, log: &Path) -> Result<(), DemoError> {
+fn print_landed(landed: &Landed, log: &Path) {
     let reasons = failure_reasons(log);
     print_partition_table(&landed.events);
     if let Some(object) = landed.events.first()
@@ -499,33 +502,27 @@ fn print_landed(landed: &Landed, log: &Path) -> Result<(), DemoError> {
     println!(
         "\nFailure demo: Firehose's error records under errors/ (the table chat_events_failed; `make replay` re-sends them):"
     );
-    let mut by_code: BTreeMap<String, Vec<(String, Vec<u8>)>> = BTreeMap::new();
-    for object in &landed.errors {
-        for line in lake::lines(object) {
-            let record: serde_json::Value = serde_json::from_slice(line)?;
-            let entry = by_code
-                .entry(record["errorCode"].as_str().unwrap_or("?").to_owned())
-                .or_default();
-            entry.push((
-                record["errorMessage"].as_str().unwrap_or("?").to_owned(),
-                error_record_data(line).unwrap_or_default(),
-            ));
-        }
+    let mut by_code: BTreeMap<&str, Vec<&ErrorRecord>> = BTreeMap::new();
+    for record in &landed.error_records {
+        by_code.entry(&record.error_code).or_default().push(record);
     }
     for (code, records) in &by_code {
         println!("  {code}: {} record(s)", records.len());
-        for (message, raw) in records.iter().take(ERROR_RECORDS_SHOWN) {
+        for record in records.iter().take(ERROR_RECORDS_SHOWN) {
+            let raw = &record.data;
             println!("    rawData: {}", String::from_utf8_lossy(&raw[..raw.len().min(100)]));
             match reasons.iter().find(|r| raw.starts_with(r.excerpt.as_bytes())) {
                 Some(r) => println!("      why: {} ({})", r.reason, r.code),
-                None => println!("      why: {message} (Firehose's errorMessage)"),
+                None => println!("      why: {} (Firehose's errorMessage)", record.error_message),
             }
         }
         if records.len() > ERROR_RECORDS_SHOWN {
             println!("    ... and {} more", records.len() - ERROR_RECORDS_SHOWN);
         }
     }
-    Ok(())
+    for u in &landed.unreadable {
+        println!("  not an error record: {}:{}: {}", u.object, u.line, u.reason);
+    }
 }
 
 /// Error records printed in full per error code; the rest are counted.
