@@ -287,9 +287,9 @@ def _athena_service():
             query_id = self._athena().start_query_execution(
                 normalised_parameters["QueryString"], normalised_parameters.get("ExecutionParameters")
             )
-            state = env.states.context_object.context_object_data.get("State", {}).get("Name", "?")
+            context = env.states.context_object.context_object_data
             if _current is not None:
-                _current.started_queries.append((state, query_id))
+                _current.started_queries.append((context["Execution"]["Id"], context["State"]["Name"], query_id))
             env.stack.append({"QueryExecutionId": query_id})
 
         def _wait_for_task_token(self, env, resource_runtime_part, normalised_parameters):
@@ -399,7 +399,9 @@ class Runner:
         self.athena = athena or local_athena.LocalAthena(lake)
         self.time_scale = time_scale
         self.clock = clock
-        self.started_queries: list[tuple[str, str]] = []
+        # (execution ARN, state, query id) of every query an Athena task
+        # started, so each execution's report names its own queries.
+        self.started_queries: list[tuple[str, str, str]] = []
         self.workflow = lake.workflow
         self._mock = None
 
@@ -505,8 +507,9 @@ class Runner:
         history = self.sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
         out = Execution(arn=arn, status=described["status"], error=described.get("error"), cause=described.get("cause"))
         by_state: dict[str, list[str]] = {}
-        for state, query_id in self.started_queries:
-            by_state.setdefault(state, []).append(query_id)
+        for execution, state, query_id in self.started_queries:
+            if execution == arn:
+                by_state.setdefault(state, []).append(query_id)
         state, attempts = "", 0
         for event in history:
             entered = event.get("stateEnteredEventDetails")

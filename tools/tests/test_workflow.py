@@ -169,6 +169,10 @@ class Lock(unittest.TestCase):
             metrics = {m["MetricName"] for m in runner.cloudwatch().list_metrics(Namespace="ChatPipeline")["Metrics"]}
         self.assertEqual(first.status, "SUCCEEDED", first.lines())
         self.assertEqual(second.status, "SUCCEEDED", second.lines())
+        # Each execution reports its own queries: together they inserted
+        # exactly the table's rows.
+        ((rows,),) = self.lake.run("SELECT count(*) FROM chat_events_curated")[1]
+        self.assertEqual(first.inserted + second.inserted, rows, (first.lines(), second.lines()))
         return second, metrics
 
     def test_a_run_that_finds_another_running_skips_and_inserts_nothing_twice(self):
