@@ -81,9 +81,12 @@ class CurationError(Exception):
 class Workflow:
     """The stack's curation state machine, as template.yaml declares it."""
 
-    states: dict
+    definition: dict
     substitutions: dict[str, str]
-    definition: dict = field(default_factory=dict)
+
+    @property
+    def states(self) -> dict:
+        return self.definition["States"]
 
     @staticmethod
     def from_template(template: dict, parameters: dict[str, str], bucket: str) -> "Workflow":
@@ -104,7 +107,7 @@ class Workflow:
         missing = set(props.get("DefinitionSubstitutions", {})) - set(local)
         if missing:
             raise CurationError(f"{logical}: no local value for DefinitionSubstitutions {sorted(missing)}")
-        return Workflow(states=props["Definition"]["States"], substitutions=local, definition=props["Definition"])
+        return Workflow(definition=props["Definition"], substitutions=local)
 
     def definition_json(self) -> str:
         """The state machine's definition as CloudFormation hands it to Step
@@ -123,17 +126,6 @@ class Workflow:
             raise CurationError(f"template.yaml: the curation state machine has no Athena state {state!r}")
         sql = task["Parameters"]["QueryString"]
         return re.sub(r"\$\{(\w+)\}", lambda m: self.substitutions[m.group(1)], sql)
-
-    def parameters(self, state: str) -> list[str]:
-        """The JSONPaths of an Athena task's ExecutionParameters
-        (`States.Array($.lock.since, ...)` -> `["$.lock.since", ...]`)."""
-        expression = self.states[state]["Parameters"].get("ExecutionParameters.$")
-        if expression is None:
-            return []
-        m = re.fullmatch(r"States\.Array\((.*)\)", expression.strip())
-        if not m:
-            raise CurationError(f"{state}: ExecutionParameters.$ is not a States.Array(...): {expression!r}")
-        return [p.strip() for p in m.group(1).split(",")]
 
 
 # --------------------------------------------------------------- table --
@@ -377,10 +369,6 @@ class RunState:
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps(self.values, indent=2, sort_keys=True) + "\n")
         os.replace(tmp, self.path)
-
-
-def yyyymmdd(day: dt.date) -> str:
-    return day.strftime("%Y%m%d")
 
 
 def expire_and_remove_orphans(table: Table, max_age_seconds: int, now: float | None = None) -> tuple[int, int]:
