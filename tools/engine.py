@@ -111,7 +111,6 @@ class Lake:
         self.dir = lake.resolve()
         self.template = cfn_template.load()
         self.parameters = cfn_template.parameter_values(self.template, parameters)
-        self.raw = raw_table.Table.from_template(self.template, self.parameters)
         self.glue_tables = raw_table.Table.all_from_template(self.template, self.parameters)
         self.workflow = curated.Workflow.from_template(self.template, self.parameters, raw_table.BUCKET)
         self.definition = curated.TableDefinition.from_ddl(self.workflow.query("CreateTable"))

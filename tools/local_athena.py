@@ -121,7 +121,7 @@ class LocalAthena:
                 "QueryExecutionId": q.id,
                 "Query": q.sql,
                 "ExecutionParameters": q.parameters,
-                "StatementType": "DML" if _statement(q.sql) in ("insert",) else "DDL" if _statement(q.sql) == "create" else "UTILITY",
+                "StatementType": _STATEMENT_TYPES.get(_statement(q.sql), "UTILITY"),
                 "Status": status,
                 "Statistics": {"EngineExecutionTimeInMillis": int(1000 * ((q.ended or time.time()) - q.submitted))},
                 "EngineVersion": {"SelectedEngineVersion": "Athena engine version 3", "EffectiveEngineVersion": "Athena engine version 3"},
@@ -244,6 +244,11 @@ class LocalAthena:
         age = int(self.lake.definition.properties.get("vacuum_max_snapshot_age_seconds", "432000"))
         expired, removed = curated.expire_and_remove_orphans(table, age)
         return f"{expired} snapshots expired, {removed} orphan files removed"
+
+
+# Athena's StatementType of each statement this stand-in runs (OPTIMIZE and
+# VACUUM are UTILITY).
+_STATEMENT_TYPES = {"select": "DML", "insert": "DML", "create": "DDL"}
 
 
 def _statement(sql: str) -> str:

@@ -410,7 +410,8 @@ class Runner:
         global _current
         from moto import mock_aws
 
-        validate(json.loads(self.workflow.definition_json()))
+        definition = self.workflow.definition_json()
+        validate(json.loads(definition))
         _install()
         # The interpreter logs a failing state as a warning on stderr; the
         # execution history (the report) says the same, with the cause.
@@ -434,7 +435,7 @@ class Runner:
         self._load_lock_item()
         self.machine = self.sfn.create_state_machine(
             name=f"{self.workflow.substitutions['StackName']}-curation",
-            definition=self.workflow.definition_json(),
+            definition=definition,
             roleArn=ROLE,
             type="STANDARD",
         )["stateMachineArn"]
@@ -458,9 +459,8 @@ class Runner:
         self.dynamodb.put_item(TableName=self.table, Item=item)
 
     def _save_lock_item(self):
-        item = self.dynamodb.get_item(TableName=self.table, Key={"id": {"S": "curation"}}, ConsistentRead=True).get("Item", {})
         state = curated.RunState.load(self.lake.dir)
-        state.values = {k: v["S"] for k, v in item.items() if k != "id" and "S" in v}
+        state.values = self.lock_item()
         state.save()
 
     def cloudwatch(self):
@@ -470,6 +470,7 @@ class Runner:
         return boto3.client("cloudwatch", region_name=REGION)
 
     def lock_item(self) -> dict[str, str]:
+        """The lock item's text attributes (holder, since, late_since)."""
         item = self.dynamodb.get_item(TableName=self.table, Key={"id": {"S": "curation"}}, ConsistentRead=True).get("Item", {})
         return {k: v["S"] for k, v in item.items() if k != "id" and "S" in v}
 
