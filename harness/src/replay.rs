@@ -284,13 +284,6 @@ pub struct Report<'a> {
     pub destination: String,
 }
 
-impl Report<'_> {
-    /// True when everything that could be re-sent was delivered.
-    pub fn delivered_all(&self) -> bool {
-        self.delivery.is_none_or(DeliveryReport::is_complete)
-    }
-}
-
 impl fmt::Display for Report<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let p = self.plan;

@@ -190,15 +190,8 @@ async fn replay_aws(args: &Args) -> Result<(), Failure> {
     let sinks = AwsSinks::new(LazyClients::new());
     let sink = sinks.sink_for(&destination).await;
     let delivery = replay::send(&sink, &plan, &DeliveryOptions::default()).await;
-    let report = Report {
-        plan: &plan,
-        unreadable: &unreadable,
-        error_records,
-        delivery: Some(&delivery),
-        destination: to.clone(),
-    };
-    print!("{report}");
-    if report.delivered_all() {
+    print!("{}", report(&plan, &unreadable, error_records, Some(&delivery), to));
+    if delivery.is_complete() {
         Ok(())
     } else {
         Err(Failure::Undelivered)
