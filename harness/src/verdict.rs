@@ -9,6 +9,7 @@
 use std::borrow::Cow;
 
 use base64_simd::STANDARD;
+use chat_pipeline::input::parse_input_event;
 use chat_pipeline::timestamp::Timestamp;
 use transformer::firehose::{EpochMillis, FirehoseRecord};
 use transformer::record::{BatchState, Outcome};
@@ -43,9 +44,9 @@ pub fn verdict(data: &[u8], arrival: Timestamp) -> Verdict {
                 .ok()
                 .and_then(|v| v["event_id"].as_str().map(str::to_owned))
                 .unwrap_or_default();
-            let id_in_record = serde_json::from_slice::<serde_json::Value>(data)
-                .ok()
-                .is_some_and(|v| v.get("event_id").is_some());
+            // As the transformer read it (a leading byte-order mark, an
+            // explicit null), not a second reading of the JSON.
+            let id_in_record = parse_input_event(data).is_ok_and(|event| event.event_id.is_some());
             Verdict::Lands { event_id, id_in_record }
         }
         Outcome::Failed(failure) => Verdict::Fails {
