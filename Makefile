@@ -21,6 +21,8 @@ ENV ?= staging
 # The local lake `make demo` writes and `make query`/`make curate` read.
 LAKE ?= out
 LAKE_SQL := .venv-query/bin/python tools/lake_sql.py --lake $(LAKE)
+# Where cargo puts the binaries the recipes run (CARGO_TARGET_DIR when set).
+BIN := $(or $(CARGO_TARGET_DIR),target)
 # The demo's size: schedule ticks, and events per tick (2 to 100000).
 TICKS ?= 3
 EVENTS ?= 500
@@ -37,7 +39,7 @@ help: ## List the targets
 
 demo: $(TOOLS) $(QUERY) ## The whole pipeline on this machine, every event accounted for (TICKS=3 EVENTS=500 LAKE=out KEEP=1 FAULTS=1), then its curated table and the stack's queries
 	cargo build --locked -p producer -p transformer -p harness --bin producer --bin transformer --bin demo --bin replay
-	./target/debug/demo --ticks $(TICKS) --events $(EVENTS) --lake $(LAKE) $(if $(call on,$(KEEP)),--keep) $(if $(call on,$(FAULTS)),--faults)
+	$(BIN)/debug/demo --ticks $(TICKS) --events $(EVENTS) --lake $(LAKE) $(if $(call on,$(KEEP)),--keep) $(if $(call on,$(FAULTS)),--faults)
 	@$(if $(call on,$(FAULTS)),$(CURATE_FAILING))
 	@$(LAKE_SQL) curate --maintenance
 	@$(LAKE_SQL) reconcile
@@ -125,7 +127,7 @@ reconcile: $(QUERY) ## Check the curated table holds every event of the last dem
 
 replay: $(TOOLS) ## Re-send LAKE's failed records (errors/processing-failed/) through the local pipeline, as Firehose would; then make curate
 	cargo build --locked -p harness --bin replay
-	./target/debug/replay --lake $(LAKE)
+	$(BIN)/debug/replay --lake $(LAKE)
 
 # The issue-23 round trip on a lake of its own: faults at every hop, the
 # failed batch replayed, curated, and every produced event then in the
@@ -165,9 +167,9 @@ measure: ## Cold start, peak memory and warm end-to-end time of the release bina
 	# One build: no normal dependency turns on a test-util feature, so the
 	# function binaries built beside the tools are the release-shaped ones.
 	cargo build --release --locked -p transformer -p producer -p harness
-	./target/release/lambda-probe --binary target/release/transformer --synthetic-transformer-bytes 6000000 --env REINGEST=false
-	./target/release/lambda-probe --binary target/release/producer --event events/producer/scheduled-rule.json
-	./target/release/lambda-probe --binary target/release/transformer --synthetic-direct-put-bytes 2000000 --repeat 50 --starts 0 --env REINGEST=false
+	$(BIN)/release/lambda-probe --binary $(BIN)/release/transformer --synthetic-transformer-bytes 6000000 --env REINGEST=false
+	$(BIN)/release/lambda-probe --binary $(BIN)/release/producer --event events/producer/scheduled-rule.json
+	$(BIN)/release/lambda-probe --binary $(BIN)/release/transformer --synthetic-direct-put-bytes 2000000 --repeat 50 --starts 0 --env REINGEST=false
 
 watch: $(TOOLS) ## Serve both functions locally on the Lambda Invoke API (cargo lambda watch, port 9000); invoke from another terminal
 	cargo lambda watch
