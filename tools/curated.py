@@ -103,6 +103,7 @@ class Workflow:
             "StackName": "local",
             "LakeStartDay": parameters["LakeStartDate"].replace("-", ""),
             "LateArrivalWindowDays": str(parameters["LateArrivalWindowDays"]),
+            "MaxArrivalDaysPerRun": str(parameters["MaxArrivalDaysPerRun"]),
         }
         missing = set(props.get("DefinitionSubstitutions", {})) - set(local)
         if missing:
@@ -246,6 +247,9 @@ def _partition_transform(node: exp.Expression):
 class PlannedFile:
     path: str
     size: int
+    # The field ids the file holds values of (its column statistics): a
+    # column added after the file was written is not among them.
+    field_ids: frozenset[int] = frozenset()
 
 
 class CuratedTable:
@@ -304,11 +308,14 @@ def duckdb_type(t) -> str:
     raise CurationError(f"Iceberg type {t} has no DuckDB name in tools/curated.py")
 
 
-def plan(table: Table, row_filter: ice.BooleanExpression = ice.AlwaysTrue()) -> list[PlannedFile]:
-    """The data files a scan with `row_filter` reads: Iceberg's own planning."""
+def plan(table: Table, row_filter: ice.BooleanExpression = ice.AlwaysTrue(),
+         snapshot_id: int | None = None) -> list[PlannedFile]:
+    """The data files a scan with `row_filter` reads (of the current
+    snapshot, or of `snapshot_id`): Iceberg's own planning."""
     return [
-        PlannedFile(path=task.file.file_path.removeprefix("file://"), size=task.file.file_size_in_bytes)
-        for task in table.scan(row_filter=row_filter).plan_files()
+        PlannedFile(path=task.file.file_path.removeprefix("file://"), size=task.file.file_size_in_bytes,
+                    field_ids=frozenset((task.file.value_counts or {}).keys()) | frozenset((task.file.column_sizes or {}).keys()))
+        for task in table.scan(row_filter=row_filter, snapshot_id=snapshot_id).plan_files()
     ]
 
 

@@ -33,6 +33,7 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import curated
 import engine
 import synthetic_lake
 import workflow
@@ -68,6 +69,11 @@ class Result:
     raw_last_two_days_bytes: int
     raw_dedup_query_files: int
     raw_dedup_query_bytes: int
+    # The daily run's late path: what it read of the curated table, against
+    # the table's size (it looks up only the event days of its window's
+    # rows, so it does not grow with the table).
+    daily_run_curated_bytes: int
+    curated_table_bytes: int
 
 
 def curate(runner: workflow.Runner, day: dt.date, maintenance: bool, fail_at: str | None = None):
@@ -87,13 +93,16 @@ def curate(runner: workflow.Runner, day: dt.date, maintenance: bool, fail_at: st
     return execution
 
 
-def build(directory: Path, days: int, per_day: int, seed: int, end: dt.date) -> engine.Lake:
-    """Writes the lake and curates it as the schedule would."""
+def build(directory: Path, days: int, per_day: int, seed: int, end: dt.date) -> tuple[engine.Lake, int]:
+    """Writes the lake and curates it as the schedule would; returns it and
+    the bytes of the curated table the last daily run read (its lookups of
+    what the table holds, and its reconciliation)."""
     dates = [end - dt.timedelta(days=days - 1 - i) for i in range(days)]
     lake = engine.Lake(directory, {"LakeStartDate": dates[0].isoformat()})
     with workflow.Runner(lake) as runner:
-        _schedule(runner, directory, dates, per_day, seed, end)
-    return lake
+        daily = _schedule(runner, directory, dates, per_day, seed, end)
+        read = sum(runner.athena.queries[q].curated_bytes for arn, _, q in runner.started_queries if arn == daily.arn)
+    return lake, read
 
 
 def _schedule(runner: workflow.Runner, directory: Path, dates: list[dt.date], per_day: int, seed: int, end: dt.date):
@@ -114,7 +123,7 @@ def _schedule(runner: workflow.Runner, directory: Path, dates: list[dt.date], pe
     for obj in late:
         synthetic_lake.write(directory, obj)
     curate(runner, end, maintenance=False)
-    curate(runner, end, maintenance=True)
+    return curate(runner, end, maintenance=True)
 
 
 def one(lake: engine.Lake, sql: str):
@@ -122,7 +131,7 @@ def one(lake: engine.Lake, sql: str):
 
 
 def measure(directory: Path, days: int, per_day: int, seed: int, end: dt.date) -> Result:
-    lake = build(directory, days, per_day, seed, end)
+    lake, daily_read = build(directory, days, per_day, seed, end)
     lake.refresh()
     raw_objects = sum(1 for _ in (directory / "events").rglob("*.gz"))
     distinct = one(lake, "SELECT count(*) FROM (SELECT DISTINCT event_id FROM chat_events) AS d")
@@ -168,6 +177,8 @@ def measure(directory: Path, days: int, per_day: int, seed: int, end: dt.date) -
         raw_last_two_days_bytes=sum(p.stat().st_size for p in raw_files),
         raw_dedup_query_files=raw_dedup_cost.files,
         raw_dedup_query_bytes=raw_dedup_cost.bytes_read,
+        daily_run_curated_bytes=daily_read,
+        curated_table_bytes=sum(f.size for f in curated.plan(table)),
     )
 
 
@@ -179,6 +190,13 @@ def check_cost(results: list[Result]):
             raise BenchError(
                 f"{r.days} days: the last-day query read {r.curated_query_bytes} bytes, more than the last two "
                 f"arrival days of raw objects ({r.raw_last_two_days_bytes})"
+            )
+        # Only a lake older than the daily window (its 30 + 3 arrival days and
+        # the ten days of event time before them) can show the bound.
+        if r.days > 45 and r.daily_run_curated_bytes * 2 > r.curated_table_bytes:
+            raise BenchError(
+                f"{r.days} days: the daily run read {r.daily_run_curated_bytes} bytes of the curated table, "
+                f"more than half of it ({r.curated_table_bytes}): its late path is not bounded"
             )
     costs = {(r.curated_query_files, r.curated_query_bytes) for r in results}
     if len(costs) != 1:
@@ -215,6 +233,7 @@ def main() -> int:
             ("raw objects of the last two arrival days: files / bytes", lambda r: f"{r.raw_last_two_days_files} / {r.raw_last_two_days_bytes}"),
             ("last-day query, whole-lake dedup (before): files / bytes", lambda r: f"{r.raw_dedup_query_files} / {r.raw_dedup_query_bytes}"),
             ("same answer as the raw table, de-duplicated", "last_day_rows_equal"),
+            ("daily run: bytes of the curated table it read / table", lambda r: f"{r.daily_run_curated_bytes} / {r.curated_table_bytes}"),
         ]
         for label, get in rows:
             values = [str(get(r) if callable(get) else getattr(r, get)) for r in results]

@@ -519,8 +519,13 @@ def check_stack(c: Checks, aws, stack: dict, source: str, template: dict):
                 ok, why = False, f"{dim['Name']}={dim['Value']}: {e}"
             c.check(f"alarm {alarm['MetricName']} watches an existing {dim['Name']}", ok, why)
         c.equal(f"alarm {alarm['MetricName']} notifies the topic", alarm["AlarmActions"], [topic_arn])
-        if alarm["MetricName"] in ("GetRecords.IteratorAgeMilliseconds", "DeliveryToS3.Records", "CurationRuns", "CurationMaintenanceRuns"):
+        if alarm["MetricName"] in ("GetRecords.IteratorAgeMilliseconds", "DeliveryToS3.Records"):
             c.equal(f"alarm {alarm['MetricName']} treats missing data as breaching", alarm["TreatMissingData"], "breaching")
+        if alarm["MetricName"] in ("CurationRuns", "CurationMaintenanceRuns"):
+            # Heartbeats: no run in the range is INSUFFICIENT_DATA, which
+            # pages; a fresh deploy starts there without paging.
+            c.equal(f"alarm {alarm['MetricName']} treats missing data as missing", alarm["TreatMissingData"], "missing")
+            c.equal(f"alarm {alarm['MetricName']} pages on INSUFFICIENT_DATA", alarm.get("InsufficientDataActions"), [topic_arn])
     # MiniStack does not keep the topic's KmsMasterKeyId (README lists it);
     # the template agreement test holds the topic to this key instead.
     sns.get_topic_attributes(TopicArn=topic_arn)
@@ -573,9 +578,18 @@ def check_curation(c: Checks, aws, stack: dict, template: dict, bucket: str, dat
     c.equal(
         "curation: the Athena steps, in order",
         sorted(athena),
-        sorted(["CreateTable", "InsertNewEvents", "InsertLateEvents", "ReconcileLateWindow", "CompactSmallFiles",
-                "ExpireSnapshotsAndOrphans"]),
+        sorted(["CreateTable", "CheckTableColumns", "PlanWindow", "PlanInserts", "ReconcileBlock",
+                "CompactSmallFiles", "ExpireSnapshotsAndOrphans"]),
     )
+    # The INSERT is started without .sync (its query id goes to the lock
+    # item first), then waited for by GetQueryExecution.
+    insert = states.get("InsertEvents", {})
+    c.equal("curation: InsertEvents starts its query and the run waits for it by id",
+            (insert.get("Resource"), insert.get("Next"), states.get("RememberInsert", {}).get("Next")),
+            ("arn:aws:states:::athena:startQueryExecution", "RememberInsert", "WaitForInsert"))
+    c.equal("curation: InsertEvents runs in the stack's workgroup and database",
+            (insert.get("Parameters", {}).get("WorkGroup"),
+             insert.get("Parameters", {}).get("QueryExecutionContext", {}).get("Database")), (workgroup, database))
     for state_name, state in athena.items():
         params = state["Parameters"]
         c.equal(f"curation: {state_name} runs in the stack's workgroup and database",
@@ -629,7 +643,9 @@ def check_curation(c: Checks, aws, stack: dict, template: dict, bucket: str, dat
         "athena:GetQueryResults": {f"arn:aws:athena:{region_account}:workgroup/{workgroup}"},
         "athena:GetDataCatalog": {f"arn:aws:athena:{region_account}:datacatalog/AwsDataCatalog"},
         "glue:GetDatabase": glue_resources,
+        "glue:GetDatabases": glue_resources,
         "glue:GetTable": glue_resources,
+        "glue:GetTables": glue_resources,
         "glue:CreateTable": glue_resources,
         "glue:UpdateTable": glue_resources,
         "s3:ListBucket": {bucket_arn},
@@ -648,6 +664,13 @@ def check_curation(c: Checks, aws, stack: dict, template: dict, bucket: str, dat
         "lakeformation:GetDataAccess": {"*"},
         **{a: {"*"} for a in ("xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets")},
     }
+    # Every Athena call a state makes (the integration's action, .sync also
+    # polling GetQueryExecution and stopping on abort) is among them.
+    called = {r.removeprefix("arn:aws:states:::athena:").removesuffix(".sync")
+              for r in (v.get("Resource", "") for v in states.values()) if r.startswith("arn:aws:states:::athena:")}
+    called = {"athena:" + a[:1].upper() + a[1:] for a in called}
+    c.check("curation: every Athena call of the definition is granted", called <= set(expected),
+            str(sorted(called - set(expected))))
     grants = {a: r for a, r in role_grants(iam, role_name).items() if not a.startswith("logs:")}
     c.equal("curation: the role grants exactly the workflow's calls", grants, expected)
     trust = trust_statements(iam.get_role(RoleName=role_name)["Role"])

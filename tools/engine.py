@@ -101,6 +101,15 @@ def _conjuncts(node: exp.Expression | None) -> list[exp.Expression]:
     return [node]
 
 
+def _leaf_ids(field) -> set[int]:
+    """A field's id and those of its nested fields (column statistics are
+    kept per leaf)."""
+    ids = {field.field_id}
+    for child in getattr(field.field_type, "fields", ()):
+        ids |= _leaf_ids(child)
+    return ids
+
+
 class Lake:
     """A DuckDB connection over one local lake, with the stack's tables and views."""
 
@@ -108,6 +117,9 @@ class Lake:
         # prune=False reads every data file of the curated table (tests
         # compare the two: pruning must never change an answer).
         self.prune = prune
+        # Bytes of the curated table's data files the queries planned to
+        # read (what Athena would scan of it), summed until reset.
+        self.curated_bytes_planned = 0
         self.dir = lake.resolve()
         self.template = cfn_template.load()
         self.parameters = cfn_template.parameter_values(self.template, parameters)
@@ -144,9 +156,27 @@ class Lake:
         out = []
         for tree in dialect.parse(sql, parameters):
             self.unqualify(tree)
+            self.resolve_information_schema(tree)
             self.resolve_curated(tree)
             out.append(dialect.to_duckdb(tree))
         return out
+
+    def resolve_information_schema(self, tree: exp.Expression):
+        """`information_schema.columns` as Athena answers it for the stack's
+        database: a row per column of each of its tables (the curated
+        table's as its Iceberg schema has them now, none before it exists)."""
+        rows = [(t.name, name) for t in self.glue_tables for name, _ in t.columns + t.partitions]
+        table = self.catalog.load(self.definition.name)
+        if table is not None:
+            rows += [(self.definition.name, f.name) for f in table.schema().fields]
+        for ref in list(tree.find_all(exp.Table)):
+            if ref.name.lower() != "columns" or (ref.db or "").lower() != "information_schema":
+                continue
+            values = ", ".join(f"('{curated.NAMESPACE}', '{t}', '{c}')" for t, c in rows) or "(NULL, NULL, NULL)"
+            select = sqlglot.parse_one(
+                f"SELECT * FROM (SELECT * FROM (VALUES {values}) AS v (table_schema, table_name, column_name)"
+                f"{'' if rows else ' WHERE false'}) AS {ref.alias_or_name}", read="duckdb")
+            ref.replace(select.args["from_"].this)
 
     def stack_tables(self) -> set[str]:
         views = {m.group(1) for q in self.queries if q.creates_view
@@ -164,25 +194,39 @@ class Lake:
                 ref.set("db", None)
                 ref.set("catalog", None)
 
-    def resolve_curated(self, tree: exp.Expression):
+    def resolve_curated(self, tree: exp.Expression, pinned: bool = False, snapshot_id: int | None = None):
         """Replaces every read of the curated table in `tree` with a read of
-        the data files Iceberg plans for it (none while it does not exist)."""
+        the data files Iceberg plans for it (none while it does not exist):
+        in its current snapshot, or, when `pinned`, in `snapshot_id` (None:
+        before the first commit) for a query that started earlier."""
         name = self.definition.name
         table = self.catalog.load(name)
+        if pinned and snapshot_id is None:
+            table = None
         for ref in list(tree.find_all(exp.Table)):
             if ref.name != name or isinstance(ref.parent, exp.Insert) or (
                 isinstance(ref.parent, exp.Schema) and isinstance(ref.parent.parent, exp.Insert)
             ):
                 continue
             row_filter = self.row_filter(ref)
-            files = curated.plan(table, row_filter) if table is not None else []
-            ref.replace(self.scan(files, ref.alias_or_name))
+            files = curated.plan(table, row_filter, snapshot_id) if table is not None else []
+            self.curated_bytes_planned += sum(f.size for f in files)
+            ref.replace(self.scan(files, ref.alias_or_name, table.schema() if table is not None else None))
 
-    def scan(self, files: list[curated.PlannedFile], alias: str) -> exp.Expression:
-        columns = [f.name for f in self.definition.schema.fields]
+    def scan(self, files: list[curated.PlannedFile], alias: str, schema=None) -> exp.Expression:
         if files:
+            # Iceberg reads a column a file was written without (added by
+            # ALTER TABLE ... ADD COLUMNS later) as NULL: by name across the
+            # files, and NULL where no file has it (field ids as the table's
+            # own schema numbers them).
+            held = frozenset().union(*(f.field_ids for f in files))
+            ids = {f.name: _leaf_ids(f) for f in (schema or self.definition.schema).fields}
+            columns = [
+                f.name if ids.get(f.name, set()) & held else f"CAST(NULL AS {curated.duckdb_type(f.field_type)}) AS {f.name}"
+                for f in self.definition.schema.fields
+            ]
             paths = ", ".join(raw_table.sql_string(f.path) for f in files)
-            source = f"SELECT {', '.join(columns)} FROM read_parquet([{paths}])"
+            source = f"SELECT {', '.join(columns)} FROM read_parquet([{paths}], union_by_name = true)"
         else:
             # The table does not exist yet (or holds nothing): no rows, its columns.
             source = "SELECT " + ", ".join(

@@ -179,6 +179,15 @@ def command_curate(args) -> int:
             print(f"  {line}")
         print(f"  {e}", file=sys.stderr)
         return 3
+    runs = execution.runs
+    if len(runs) > 1:
+        print(f"  a backlog: {len(runs)} runs of at most {lake.workflow.substitutions['MaxArrivalDaysPerRun']} "
+              "arrival days each (MaxArrivalDaysPerRun), each moving the watermark to its window's end:")
+        for number, run in enumerate(runs, 1):
+            print(f"  run {number}: {run.window}; {run.inserted} rows inserted")
+        print(f"  the last run, state by state:")
+    elif execution.window:
+        print(f"  {execution.window}")
     for line in execution.lines():
         print(f"  {line}")
     if execution.status != "SUCCEEDED":

@@ -35,6 +35,7 @@ Athena's limits, refused here as Athena refuses them (Athena User Guide):
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import uuid
@@ -58,6 +59,15 @@ class QueryFailed(Exception):
     StateChangeReason."""
 
 
+class InvalidRequest(Exception):
+    """Athena refused the call itself (InvalidRequestException): an unknown
+    query id, or the results of a query that did not succeed."""
+
+
+class Cancelled(Exception):
+    """StopQueryExecution reached the query before its commit."""
+
+
 @dataclass
 class Query:
     id: str
@@ -72,8 +82,14 @@ class Query:
     rows: list[tuple] = field(default_factory=list)
     rows_inserted: int = 0
     partitions_written: int = 0
+    # Bytes of the curated table's data files the query read.
+    curated_bytes: int = 0
     submitted: float = field(default_factory=time.time)
     ended: float | None = None
+    # The curated table's snapshot when the query started: what its reads
+    # see (Iceberg's snapshot isolation), whatever commits while it runs.
+    snapshot_id: int | None = None
+    stop_requested: bool = False
 
 
 @dataclass
@@ -103,14 +119,30 @@ class LocalAthena:
     # ------------------------------------------------------------ the API --
     def start_query_execution(self, sql: str, parameters: list[str] | None = None) -> str:
         query = Query(id=str(uuid.uuid4()), sql=sql, parameters=list(parameters or []))
+        table = self.lake.catalog.load(self.lake.definition.name)
+        snapshot = table.current_snapshot() if table is not None else None
+        query.snapshot_id = snapshot.snapshot_id if snapshot is not None else None
         with self.lock:
             self.queries[query.id] = query
         threading.Thread(target=self._run, args=(query,), daemon=True, name=f"athena-{query.id[:8]}").start()
         return query.id
 
+    def _query(self, query_id: str) -> Query:
+        q = self.queries.get(query_id)
+        if q is None:
+            raise InvalidRequest(f"QueryExecution {query_id} was not found")
+        return q
+
+    def stop_query_execution(self, query_id: str) -> dict:
+        """StopQueryExecution: asynchronous, as in Athena. A query that has
+        not committed yet ends CANCELLED without committing; one that has
+        ends as it would have."""
+        self._query(query_id).stop_requested = True
+        return {}
+
     def get_query_execution(self, query_id: str) -> dict:
         """GetQueryExecution's answer."""
-        q = self.queries[query_id]
+        q = self._query(query_id)
         status = {"State": q.state, "SubmissionDateTime": q.submitted}
         if q.reason:
             status["StateChangeReason"] = q.reason
@@ -131,9 +163,9 @@ class LocalAthena:
     def get_query_results(self, query_id: str) -> dict:
         """GetQueryResults' answer: a header row, then each row, every value as
         text (VarCharValue), as Athena returns them."""
-        q = self.queries[query_id]
+        q = self._query(query_id)
         if q.state != "SUCCEEDED":
-            raise QueryFailed(f"InvalidRequestException: query {query_id} is {q.state}, not SUCCEEDED")
+            raise InvalidRequest(f"query {query_id} is {q.state}, not SUCCEEDED")
 
         def row(values) -> dict:
             return {"Data": [{} if v is None else {"VarCharValue": str(v)} for v in values]}
@@ -151,9 +183,16 @@ class LocalAthena:
         query.state = "RUNNING"
         try:
             check_parameters(query.sql, query.parameters)
+            before = self._injection(query, after_commit=False)
+            if before and before.delay:
+                # A long query: other queries run meanwhile, and its reads
+                # stay at the snapshot it started with.
+                time.sleep(before.delay)
             with self.engine_lock:
-                self._execute(query)
+                self._execute(query, before)
             query.state = "SUCCEEDED"
+        except Cancelled as e:
+            query.state, query.reason = "CANCELLED", str(e)
         except (QueryFailed, dialect.DialectError, curated.CurationError) as e:
             query.state, query.reason = "FAILED", str(e)
         except Exception as e:  # noqa: BLE001 - any engine error fails the query, as in Athena
@@ -168,16 +207,25 @@ class LocalAthena:
                 return inj
         return None
 
-    def _execute(self, query: Query):
+    def _execute(self, query: Query, before: Injection | None):
         kind = _statement(query.sql)
-        before = self._injection(query, after_commit=False)
-        if before and before.delay:
-            time.sleep(before.delay)
+        self.lake.curated_bytes_planned = 0
+        try:
+            self._statement(query, kind, before)
+        finally:
+            query.curated_bytes = self.lake.curated_bytes_planned
+        after = self._injection(query, after_commit=True)
+        if after and after.fail:
+            raise QueryFailed(f"injected failure after the commit ({query.detail})")
+
+    def _statement(self, query: Query, kind: str, before: Injection | None):
         if kind == "create":
             _, created = self.lake.catalog.create_if_not_exists(self.lake.definition)
             query.detail = "created" if created else "exists"
         elif kind == "insert":
             self._insert(query, before)
+        elif kind == "alter":
+            query.detail = self._add_columns(query.sql)
         elif kind == "optimize":
             query.detail = self._compact()
         elif kind == "vacuum":
@@ -187,12 +235,9 @@ class LocalAthena:
             query.columns, query.rows = self.lake.run(query.sql, query.parameters)
             first = query.rows[0] if query.rows else ()
             query.detail = ", ".join(f"{c} = {v}" for c, v in zip(query.columns, first)) or f"{len(query.rows)} rows"
-        after = self._injection(query, after_commit=True)
-        if after and after.fail:
-            raise QueryFailed(f"injected failure after the commit ({query.detail})")
 
     def _insert(self, query: Query, injection: Injection | None):
-        started = time.time()
+        started = query.submitted
         (tree,) = dialect.parse(query.sql, query.parameters)
         if not isinstance(tree, exp.Insert):
             raise QueryFailed(f"expected INSERT INTO, found {tree.key}")
@@ -201,7 +246,7 @@ class LocalAthena:
             raise QueryFailed(f"INSERT INTO {target.name}: only the curated table is written here")
         source = tree.expression
         self.lake.refresh_raw()
-        self.lake.resolve_curated(source)
+        self.lake.resolve_curated(source, pinned=True, snapshot_id=query.snapshot_id)
         rows = self.lake.con.sql(dialect.to_duckdb(source)).to_arrow_table()
         table = self.lake.catalog.load(target.name)
         if table is None:
@@ -217,6 +262,8 @@ class LocalAthena:
             )
         if injection and injection.fail and not injection.after_commit:
             raise QueryFailed(f"injected failure before the commit ({rows.num_rows} rows written, not committed)")
+        if query.stop_requested:
+            raise Cancelled(f"Query cancelled by user before its commit ({rows.num_rows} rows not written)")
         if time.time() - started > self.dml_timeout_seconds:
             raise QueryFailed(f"Query exhausted resources or timed out: ran past the DML timeout of {self.dml_timeout_seconds} s")
         transaction = table.transaction()
@@ -225,6 +272,28 @@ class LocalAthena:
         query.rows_inserted = rows.num_rows
         query.partitions_written = partitions
         query.detail = f"{rows.num_rows} rows inserted ({partitions} event days)"
+
+    def _add_columns(self, sql: str) -> str:
+        """`ALTER TABLE <table> ADD COLUMNS (name type, ...)`, as Athena runs
+        it on an Iceberg table: a schema change in one commit, the existing
+        rows reading NULL in the new columns (Athena User Guide, "Evolve
+        Iceberg table schema")."""
+        m = re.fullmatch(r"\s*ALTER\s+TABLE\s+(\w+)\s+ADD\s+COLUMNS\s*\((.*)\)\s*;?\s*", sql, re.IGNORECASE | re.DOTALL)
+        if not m:
+            raise QueryFailed("only ALTER TABLE <table> ADD COLUMNS (...) is run here")
+        table = self.lake.catalog.load(m.group(1))
+        if table is None:
+            raise QueryFailed(f"TABLE_NOT_FOUND: {m.group(1)}")
+        added = curated.TableDefinition.from_ddl(
+            f"CREATE TABLE added ({m.group(2)}) LOCATION 's3://x/added/' TBLPROPERTIES ('table_type' = 'ICEBERG')")
+        existing = {f.name for f in table.schema().fields}
+        for field in added.schema.fields:
+            if field.name in existing:
+                raise QueryFailed(f"COLUMN_ALREADY_EXISTS: Column '{field.name}' already exists")
+        with table.update_schema() as update:
+            for field in added.schema.fields:
+                update.add_column(field.name, field.field_type)
+        return f"{len(added.schema.fields)} columns added"
 
     def _compact(self) -> str:
         table = self.lake.catalog.load(self.lake.definition.name)

@@ -25,8 +25,12 @@ lacks is bridged here, each by the smallest patch, installed once:
   definition splits. `Runner` passes that string, from the clock it is given
   (a test can start an execution "on" a given day).
 - Retry intervals and Wait states are slept for real by the interpreter;
-  here they are scaled by `time_scale` (default 1/1000: Athena's 60-second
-  retry waits 60 ms), which keeps their order and count.
+  here retry intervals are scaled by `time_scale` (default 1/1000:
+  Athena's 60-second retry waits 60 ms), which keeps their order and
+  count, and a Wait state lasts a hundredth of its time, at most
+  `max_wait` (0.1 s): the loops that poll a query poll a few times a
+  second (more would only take the interpreter's time from the query),
+  and the daily run's hour of waiting for the lock lasts 3 s.
 - moto's aws-sdk integration passes PascalCase parameters to boto3 as they
   are and hands boto3's answer on as it is; Step Functions maps both
   (parameters to the API's members, answers to PascalCase keys and ISO
@@ -186,9 +190,29 @@ def _install():
         def wait_interval(self, env, wait_seconds):
             runner = _current
             if wait_seconds > 0:
-                env.program_state_event.wait(wait_seconds * (runner.time_scale if runner else 1.0))
+                env.program_state_event.wait(runner.wait_time(wait_seconds) if runner else wait_seconds)
 
         wait_function.WaitFunction._wait_interval = wait_interval
+
+        # moto parses the definition with ANTLR on every execution, which
+        # for this definition costs more than a short run itself. The parse
+        # tree is kept per definition text (it is only read afterwards); the
+        # evaluation components are still built fresh for each execution.
+        from moto.stepfunctions.parser.asl.parse import asl_parser
+        from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+
+        original_parse = asl_parser.AmazonStateLanguageParser.parse
+        trees: dict[str, Any] = {}
+
+        def parse(definition: str):
+            tree = trees.get(definition)
+            if tree is None:
+                program, tree = original_parse(definition)
+                trees[definition] = tree
+                return program, tree
+            return Preprocessor().visit(tree), tree
+
+        asl_parser.AmazonStateLanguageParser.parse = staticmethod(parse)
         _installed = True
 
 
@@ -253,6 +277,8 @@ def _athena_service():
                     "ResultConfiguration", "ResultReuseConfiguration", "WorkGroup",
                 },
                 "getqueryresults": {"QueryExecutionId", "MaxResults", "NextToken"},
+                "getqueryexecution": {"QueryExecutionId"},
+                "stopqueryexecution": {"QueryExecutionId"},
             }.get(self.resource.api_action.lower())
 
         def _athena(self) -> local_athena.LocalAthena:
@@ -262,10 +288,18 @@ def _athena_service():
 
         def _eval_service_task(self, env, resource_runtime_part, normalised_parameters, state_credentials):
             action = self._get_boto_service_action()
-            if action == "get_query_results":
+            calls = {
+                "get_query_results": self._athena().get_query_results,
+                "get_query_execution": self._athena().get_query_execution,
+                "stop_query_execution": self._athena().stop_query_execution,
+            }
+            if action in calls:
                 try:
-                    env.stack.append(self._athena().get_query_results(normalised_parameters["QueryExecutionId"]))
-                except local_athena.QueryFailed as e:
+                    env.stack.append(calls[action](normalised_parameters["QueryExecutionId"]))
+                except local_athena.InvalidRequest as e:
+                    # As the Athena integration names an API's error:
+                    # Athena.InvalidRequestException (Step Functions
+                    # Developer Guide, "Handling errors").
                     raise FailureEventException(
                         FailureEvent(
                             env=env,
@@ -370,6 +404,25 @@ def validate(definition: dict):
 class Step:
     state: str
     detail: str
+    # Whether the run's report shows it: Task states and the states that
+    # end an execution; not the Pass, Choice and Wait states of its loops,
+    # nor the polls of a query it waits for.
+    shown: bool = True
+
+
+@dataclass
+class Window:
+    """The arrival days (dt) a run read: [first_day, end_day), yyyymmdd."""
+
+    first_day: str
+    end_day: str
+    caught_up: bool
+
+    def __str__(self) -> str:
+        last = dt.datetime.strptime(self.end_day, "%Y%m%d").date() - dt.timedelta(days=1)
+        first = dt.datetime.strptime(self.first_day, "%Y%m%d").date()
+        days = (last - first).days + 1
+        return f"arrival days {first} to {last} ({days} days){'' if self.caught_up else ', not caught up'}"
 
 
 @dataclass
@@ -380,9 +433,21 @@ class Execution:
     error: str | None = None
     cause: str | None = None
     inserted: int = 0
+    # From the execution's output: None when the run failed or skipped.
+    window: Window | None = None
+    # The runs before this one in one `curate()` call (a backlog).
+    earlier: list["Execution"] = field(default_factory=list)
 
     def lines(self) -> list[str]:
-        return [f"{s.state:28} {s.detail}" for s in self.steps]
+        return [f"{s.state:28} {s.detail}" for s in self.steps if s.shown]
+
+    @property
+    def runs(self) -> list["Execution"]:
+        return [*self.earlier, self]
+
+    @property
+    def total_inserted(self) -> int:
+        return sum(run.inserted for run in self.runs)
 
     @property
     def ran(self) -> bool:
@@ -394,16 +459,22 @@ class Runner:
     """Runs the stack's curation state machine over one local lake."""
 
     def __init__(self, lake, athena: local_athena.LocalAthena | None = None, time_scale: float = 0.001,
+                 max_wait: float = 0.1,
                  clock: Callable[[], dt.datetime] | None = None):
         self.lake = lake
         self.athena = athena or local_athena.LocalAthena(lake)
         self.time_scale = time_scale
+        self.max_wait = max_wait
         self.clock = clock
         # (execution ARN, state, query id) of every query an Athena task
         # started, so each execution's report names its own queries.
         self.started_queries: list[tuple[str, str, str]] = []
         self.workflow = lake.workflow
         self._mock = None
+
+    def wait_time(self, seconds: float) -> float:
+        """How long a Wait state of `seconds` lasts here (module doc)."""
+        return min(seconds / 100, self.max_wait)
 
     # ------------------------------------------------------- lifecycle --
     def __enter__(self) -> "Runner":
@@ -476,19 +547,30 @@ class Runner:
 
     # -------------------------------------------------------- executions --
     def start(self, run_input: dict, name: str | None = None) -> str:
-        self.lake.refresh_raw()
+        # The lake's DuckDB connection is the engine's: a query of an
+        # earlier execution may be using it.
+        with self.athena.engine_lock:
+            self.lake.refresh_raw()
         name = name or f"local-{int(time.time() * 1000)}-{len(self.started_queries)}"
         return self.sfn.start_execution(stateMachineArn=self.machine, name=name, input=json.dumps(run_input))["executionArn"]
+
+    def _execution(self, arn: str):
+        """moto's execution object: its description and history read
+        without a round trip through botocore and moto's serializer, which
+        for a history of a few thousand events costs more than the run."""
+        from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+        return stepfunctions_parser_backends[ACCOUNT][REGION].describe_execution(arn)
 
     def wait(self, arn: str, timeout: float = 3600) -> Execution:
         deadline = time.time() + timeout
         while True:
-            described = self.sfn.describe_execution(executionArn=arn)
+            described = dict(self._execution(arn).to_describe_output())
             if described["status"] in ENDED:
                 break
             if time.time() > deadline:
                 raise local_athena.QueryFailed(f"execution {arn} still {described['status']} after {timeout} s")
-            time.sleep(0.02)
+            time.sleep(0.1)
         return self._report(arn, described)
 
     def run(self, run_input: dict, name: str | None = None, at: dt.datetime | None = None) -> Execution:
@@ -505,7 +587,7 @@ class Runner:
         """The execution's history as one line per state entered and one per
         Athena query (a retry is a line of its own), with what each query
         did and why a task failed."""
-        history = self.sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+        history = self._execution(arn).to_history_output()["events"]
         out = Execution(arn=arn, status=described["status"], error=described.get("error"), cause=described.get("cause"))
         by_state: dict[str, list[str]] = {}
         for execution, state, query_id in self.started_queries:
@@ -517,14 +599,23 @@ class Runner:
             if entered:
                 state, attempts = entered["name"], 0
                 final = {"SucceedStateEntered": "succeeded", "FailStateEntered": "failed"}.get(event["type"], "")
-                out.steps.append(Step(state, final))
+                shown = event["type"] in ("TaskStateEntered", "SucceedStateEntered", "FailStateEntered")
+                out.steps.append(Step(state, final, shown))
                 continue
             scheduled = event.get("taskScheduledEventDetails")
+            if scheduled and scheduled.get("resourceType") == "athena" and scheduled.get("resource") in (
+                    "getQueryExecution", "getQueryResults", "stopQueryExecution"):
+                # A poll of a query, or reading its answer: part of the
+                # state that started it.
+                out.steps[-1].shown = scheduled.get("resource") == "stopQueryExecution"
+                continue
             if scheduled and scheduled.get("resourceType") == "athena":
                 attempts += 1
                 queries = by_state.get(state) or []
                 query = self.athena.queries[queries.pop(0)] if queries else None
                 detail = (query.detail or query.state.lower()) if query else ""
+                if query and query.state in ("FAILED", "CANCELLED"):
+                    detail = f"{query.state.lower()}: {query.reason}"
                 out.inserted += query.rows_inserted if query else 0
                 if attempts == 1:
                     out.steps[-1].detail = detail
@@ -539,6 +630,11 @@ class Runner:
                 except (ValueError, KeyError, TypeError):
                     pass
                 out.steps[-1].detail += f"; failed: {failed.get('error')}" + (f": {str(reason)[:300]}" if reason else "")
+        output = json.loads(described.get("output") or "null")
+        window = output.get("window") if isinstance(output, dict) else None
+        if isinstance(window, dict) and "first_day" in window:
+            out.window = Window(window["first_day"]["VarCharValue"], window["end_day"]["VarCharValue"],
+                                window["caught_up"]["VarCharValue"] == "true")
         return out
 
 
@@ -551,18 +647,24 @@ class InjectedFailure(Exception):
 
 
 FAIL_POINTS = ("before-commit", "after-insert")
-# The query the injected failures hit: the hourly insert.
-_FAILING_QUERY_MARKER = "occurred_at >= date_add('day', -10"
+# The query the injected failures hit: every INSERT of the run.
+_FAILING_QUERY_MARKER = "INSERT INTO chat_events_curated"
+# A bound on the runs of one `curate()`: a year's backlog takes about a
+# dozen at the default MaxArrivalDaysPerRun.
+MAX_RUNS = 200
 
 
 def curate(lake, maintenance: bool = False, today: dt.date | None = None, fail_at: str | None = None,
            runner: Runner | None = None, since: dt.date | None = None) -> Execution:
-    """One run of the stack's curation state machine over `lake`, started
-    at noon UTC of `today` (default: now). `fail_at` makes the hourly
-    INSERT fail on every attempt, before or after its commit, so the run
-    fails after its retries (InjectedFailure), as a query failing in Athena
-    would; the next run reads the same window again. `since` re-curates from
-    that arrival day (the execution input {"since": "yyyymmdd"})."""
+    """Runs of the stack's curation state machine over `lake`, started at
+    noon UTC of `today` (default: now), until one has caught up (a backlog
+    longer than MaxArrivalDaysPerRun takes several runs, each bounded, as
+    the hourly schedule would run them); returns the last, the others in
+    its `earlier`. `fail_at` makes every INSERT fail, before or after its
+    commit, so the run fails after its retries (InjectedFailure), as a query
+    failing in Athena would; the next run reads the same window again.
+    `since` re-curates from that arrival day (the execution input
+    {"since": "yyyymmdd"}), in the first run only."""
     at = dt.datetime.combine(today, dt.time(12), tzinfo=dt.timezone.utc) if today else None
     if runner is None:
         with Runner(lake) as own:
@@ -577,7 +679,14 @@ def curate(lake, maintenance: bool = False, today: dt.date | None = None, fail_a
         run_input: dict = {"maintenance": maintenance}
         if since is not None:
             run_input["since"] = since.strftime("%Y%m%d")
+        earlier: list[Execution] = []
         execution = runner.run(run_input, at=at)
+        while execution.status == "SUCCEEDED" and execution.window and not execution.window.caught_up:
+            if len(earlier) + 1 >= MAX_RUNS:
+                raise local_athena.QueryFailed(f"still not caught up after {MAX_RUNS} runs: {execution.window}")
+            earlier.append(execution)
+            execution = runner.run({"maintenance": maintenance}, at=at)
+        execution.earlier = earlier
     finally:
         if injection:
             runner.athena.injections.remove(injection)
