@@ -49,7 +49,10 @@ FROM chat_events_stream
 WHERE
     LOWER(CAST(payload.event_name AS VARCHAR))
     IN ('join', 'leave', 'open_chat', 'subscribe', 'send_message')
-    AND IS_INTEGER(payload."user")
+    -- IS_BIGINT: the schema's user is any 64-bit integer; IS_INTEGER is
+    -- true in the 32-bit range only (Redshift Database Developer Guide,
+    -- IS_INTEGER, IS_BIGINT), and users from 2^31 up would vanish.
+    AND IS_BIGINT(payload."user")
     AND REGEXP_INSTR(
         CAST(payload.event_time AS VARCHAR),
         '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}'

@@ -1,6 +1,8 @@
--- The stack's example queries (template.yaml, AWS::Athena::NamedQuery) in
--- Redshift's dialect: the same columns and views; only the date arithmetic
--- differs (Trino's date_format is TO_CHAR here).
+-- One of the stack's questions (template.yaml's named query
+-- events-per-type-and-hour) in Redshift's dialect, over the same columns
+-- (Trino's date_format is TO_CHAR here); Snowflake's recipes hold all four
+-- (warehouse/snowflake/07_questions.sql). Not executed here yet
+-- (docs/warehouses.md, "What is executed here").
 
 -- events-per-type-and-hour
 SELECT

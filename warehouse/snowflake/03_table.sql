@@ -16,5 +16,9 @@ CREATE TABLE chat_events (
     dt VARCHAR(10) NOT NULL,
     raw VARIANT NOT NULL,
     file_name VARCHAR NOT NULL,
-    loaded_at TIMESTAMP_LTZ DEFAULT CURRENT_TIMESTAMP()
+    -- When Snowpipe began scanning the file, set by the pipe (step 4): the
+    -- CREATE PIPE documentation warns that CURRENT_TIMESTAMP-family values
+    -- in Snowpipe loads can be earlier than the load, and recommends
+    -- METADATA$START_SCAN_TIME.
+    loaded_at TIMESTAMP_LTZ
 );

@@ -9,7 +9,7 @@ CREATE PIPE chat_events_pipe
 AS
 COPY INTO chat_events (
     event_id, event_type, user_id, session_id, seq, occurred_at, event_date,
-    received_at, source, schema_version, dt, raw, file_name
+    received_at, source, schema_version, dt, raw, file_name, loaded_at
 )
 FROM (
     SELECT
@@ -25,7 +25,8 @@ FROM (
         $1:schema_version::NUMBER(3, 0),
         SPLIT_PART(SPLIT_PART(METADATA$FILENAME, 'dt=', 2), '/', 1),
         $1,
-        METADATA$FILENAME
+        METADATA$FILENAME,
+        METADATA$START_SCAN_TIME
     FROM @chat_events_stage
 )
 FILE_FORMAT = (FORMAT_NAME = 'chat_events_ndjson');

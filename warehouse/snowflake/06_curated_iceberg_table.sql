@@ -51,6 +51,6 @@ SELECT
     COUNT(*) AS events,
     COUNT(DISTINCT user_id) AS users
 FROM chat_events_curated
-WHERE occurred_at >= DATEADD(DAY, -1, CURRENT_TIMESTAMP())
+WHERE occurred_at >= DATEADD(DAY, -1, SYSDATE())
 GROUP BY 1, 2
 ORDER BY 2, 1;

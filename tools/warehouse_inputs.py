@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""The lake the warehouse recipes are executed over, and what the lake
+answers, for `make warehouse-test`.
+
+Where it sits: before tools/warehouse_snowflake.py, which runs in its own
+virtualenv (fakesnow pins a sqlglot this one cannot share). This side, with
+the project's engine, writes a raw lake with everything that makes keys
+hard, curates it with the stack's own workflow, and writes down what the
+stack answers over it: the curated table's rows and the named queries'
+answers. The warehouse side loads the same raw objects with the recipes and
+must answer the same.
+
+The lake: two arrival days of synthetic events (tools/synthetic_lake.py:
+retry copies, copies across midnight, a dead-letter replay, clients whose
+clock says 2023), plus two events that reuse an event_id at another event
+time (two events by the curated table's key, (event_id, occurred_at)).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gzip
+import json
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import engine
+import synthetic_lake
+import workflow
+
+# The stack's questions the warehouses answer too (template.yaml's named
+# queries that read events; the failed-records ones are the lake's own).
+QUESTIONS = ["events-per-type-and-hour", "active-users-per-day", "events-in-the-last-hour", "retry-copies-per-day"]
+
+
+def plain(value):
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def frozen(sql: str, now: dt.datetime) -> str:
+    """Athena SQL with its clock stopped at `now` (UTC)."""
+    stamp = now.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    sql = re.sub(r"\bcurrent_timestamp\b", f"TIMESTAMP '{stamp}'", sql, flags=re.IGNORECASE)
+    return re.sub(r"\bcurrent_date\b", f"DATE '{stamp[:10]}'", sql, flags=re.IGNORECASE)
+
+
+def write_lake(lake: Path, now: dt.datetime, per_day: int = 150, seed: int = 5):
+    today = now.date()
+    for day in (today - dt.timedelta(days=1), today):
+        for obj in synthetic_lake.objects_of(day, per_day, seed):
+            synthetic_lake.write(lake, obj)
+    # Two events that reuse an event_id of today's at other event times
+    # (a client that reuses ids): by the key they are two more events.
+    taken = synthetic_lake.events_of(today, per_day, seed)[0]
+    reused = []
+    for minutes in (7, 19):
+        occurred = now - dt.timedelta(minutes=minutes)
+        event = synthetic_lake.Event(taken.event_id, "send_message", 42, None, None, occurred.replace(tzinfo=None))
+        reused.append(synthetic_lake.Landed(event, occurred.replace(tzinfo=None) + dt.timedelta(seconds=2)))
+    key = f"events/event_type=send_message/dt={today.isoformat()}/synthetic-reused-ids.gz"
+    synthetic_lake.write(lake, synthetic_lake.Object(key, reused))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", required=True, help="directory: lake/ and expected.json are written there")
+    args = ap.parse_args()
+    out = Path(args.out)
+    shutil.rmtree(out, ignore_errors=True)
+    lake_dir = out / "lake"
+    lake_dir.mkdir(parents=True)
+    now = dt.datetime.now(dt.timezone.utc)
+    write_lake(lake_dir, now)
+    lake = engine.Lake(lake_dir, {"LakeStartDate": (now.date() - dt.timedelta(days=1)).isoformat()})
+    execution = workflow.curate(lake, maintenance=True)
+    if execution.status != "SUCCEEDED":
+        print(f"warehouse_inputs: curating the lake {execution.status}: {execution.error}: {execution.cause}", file=sys.stderr)
+        return 1
+    # Both sides answer at the same instant: "now" is this run's, written
+    # into the SQL (the warehouse side does the same with SYSDATE()), so an
+    # event at a window's edge cannot fall in on one side and out on the
+    # other while the seconds between them pass.
+    for q in lake.queries:
+        if q.creates_view:
+            for statement in lake.translate(frozen(q.sql, now)):
+                lake.con.execute(statement)
+    _, curated = lake.run("SELECT event_id, occurred_at, event_type, user_id FROM chat_events_curated ORDER BY 1, 2")
+    answers = {}
+    for name in QUESTIONS:
+        query = next(q for q in lake.queries if q.name == name)
+        columns, rows = lake.run(frozen(query.sql, now))
+        answers[name] = {"columns": columns, "rows": [[plain(v) for v in r] for r in rows]}
+    lines = sum(len(gzip.decompress(p.read_bytes()).splitlines()) for p in (lake_dir / "events").rglob("*.gz"))
+    expected = {
+        "answered_at": now.isoformat(),
+        "raw_lines": lines,
+        "curated": [[plain(v) for v in r] for r in curated],
+        "answers": answers,
+    }
+    (out / "expected.json").write_text(json.dumps(expected, indent=1))
+    print(f"warehouse inputs: {lines} raw lines under {lake_dir}/events, {len(curated)} curated rows, "
+          f"{len(QUESTIONS)} named queries answered ({out / 'expected.json'})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
