@@ -6,8 +6,20 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// The repository's root (this crate lives in `tests/`).
+/// The repository's root: the checkout the command runs in (`make` runs
+/// from the root, `cargo test` from a crate inside it), found at run time,
+/// so that a binary built by another checkout sharing `CARGO_TARGET_DIR`
+/// reads and writes this one's files (cargo may reuse that build, and its
+/// `CARGO_MANIFEST_DIR` names the other checkout); else where this crate
+/// was compiled.
 pub fn repo() -> PathBuf {
+    if let Ok(here) = std::env::current_dir()
+        && let Some(root) = here
+            .ancestors()
+            .find(|dir| dir.join("template.yaml").is_file() && dir.join("harness").join("Cargo.toml").is_file())
+    {
+        return root.to_path_buf();
+    }
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     repo.canonicalize().unwrap_or(repo)
 }

@@ -442,10 +442,7 @@ fn assert_heartbeat(alarm: &Value) {
         at(alarm, &["TreatMissingData"]).and_then(Value::as_str),
         Some("missing")
     );
-    assert_eq!(
-        at(alarm, &["InsufficientDataActions"]),
-        at(alarm, &["AlarmActions"])
-    );
+    assert_eq!(at(alarm, &["InsufficientDataActions"]), at(alarm, &["AlarmActions"]));
 }
 
 /// The curation workflow's alarms: "stopped" watches exactly the metric its
