@@ -12,6 +12,7 @@ static GLOBAL: chat_pipeline::allocator::MiMalloc = chat_pipeline::allocator::Mi
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     chat_pipeline::bootstrap::answer_help("producer", producer::ABOUT);
+    chat_pipeline::bootstrap::require_lambda_environment("producer");
     chat_pipeline::allocator::configure();
     chat_pipeline::logging::init();
     let config = chat_pipeline::settings::or_exit("producer", Config::from_env(|var| std::env::var(var).ok()));

@@ -200,3 +200,26 @@ async fn producer_binary_runs_a_scheduled_tick_on_stdout_and_rejects_bad_overrid
         Outcome::Response(body) => panic!("expected an error, got {}", String::from_utf8_lossy(&body)),
     }
 }
+
+/// A function binary run by hand, outside Lambda, says what it is and how to
+/// run it (exit 2), instead of the runtime's panic and backtrace.
+#[test]
+fn a_function_binary_run_outside_lambda_says_how_to_run_it() {
+    for name in ["transformer", "producer"] {
+        let binary = binaries::build(name, false).unwrap();
+        let out = std::process::Command::new(&binary)
+            .env_remove("AWS_LAMBDA_RUNTIME_API")
+            .env_remove("AWS_LAMBDA_FUNCTION_NAME")
+            .env_remove("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+            .env_remove("AWS_LAMBDA_FUNCTION_VERSION")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {stderr}");
+        assert!(
+            stderr.contains("make watch") && stderr.contains(&format!("make invoke-{name}")),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
