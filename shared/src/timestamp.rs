@@ -14,8 +14,9 @@ use serde::{Serialize, Serializer};
 /// A point in time, in whole milliseconds since the Unix epoch (UTC).
 ///
 /// The representable range is 1970-01-01T00:00:00.000Z to
-/// 9999-12-31T23:59:59.999Z: four-digit years keep the S3 partitions
-/// (`year=YYYY`) well-formed, and no chat event predates the epoch.
+/// 9999-12-31T23:59:59.999Z: four-digit years keep the dates in the S3
+/// partitions (`dt=YYYY-MM-DD`) and the output well-formed, and no chat
+/// event predates the epoch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(i64);
 

@@ -36,6 +36,7 @@ AWS_LAMBDA_RUNTIME_API, so run it through a runtime rather than by hand:
   make watch                  serve it (and the transformer) on port 9000
   make invoke-producer EVENT=events/producer/override.json
 
-With no SINK set it prints its events on stdout. Configuration: SINK,
-STREAM_NAME, DELIVERY_STREAM_NAME, EVENTS_PER_INVOCATION, USERS, ... (README,
-\"The producer\"). Sample events: events/producer/.";
+With no SINK set it prints its events on stdout (under `make watch`: in that
+terminal). Configuration: SINK, STREAM_NAME, DELIVERY_STREAM_NAME,
+EVENTS_PER_INVOCATION, USERS, ...: every variable, its default and range in
+docs/producer.md. Sample events: events/producer/.";

@@ -45,7 +45,7 @@ AWS_LAMBDA_RUNTIME_API, so run it through a runtime rather than by hand:
   make watch                    serve it (and the producer) on port 9000
   make invoke-transformer EVENT=events/transformer/direct-put.json
 
-Configuration: DROP_EVENT_TYPES, REINGEST, MAX_ATTEMPTS (README, \"The
-transformer\"). Sample events and their expected responses:
-events/transformer/.";
+Configuration: DROP_EVENT_TYPES, REINGEST, MAX_ATTEMPTS: every variable,
+its default and range in docs/transformer.md. Sample events and their
+expected responses: events/transformer/.";
 pub use handler::{Transformer, handle, process, respond};

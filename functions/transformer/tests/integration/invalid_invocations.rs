@@ -50,8 +50,8 @@ fn other_event_shapes_name_the_missing_field() {
     assert!(e.contains("expected a string"), "{e}");
     let e = parse_error(r#"{"deliveryStreamArn":"a","records":[{"recordId":"1","recordId":"2","data":""}]}"#);
     assert!(e.contains("duplicate field `recordId`"), "{e}");
-    // Any other field that cannot be read fails only its record (see
-    // tests/envelope_tolerance.rs).
+    // Any other field that cannot be read fails only its record (the
+    // property `properties.rs` holds for every envelope value).
     let one: TransformationEvent<'_> = serde_json::from_str(
         r#"{"deliveryStreamArn":"a","records":[{"recordId":"1","approximateArrivalTimestamp":-5,"data":""}]}"#,
     )
