@@ -32,8 +32,12 @@ class VirtualenvsPerTarget(unittest.TestCase):
     def test_a_query_needs_only_the_query_tools(self):
         self.assertEqual(venvs_installed_by("query"), {".venv-query"})
 
+    def test_the_warehouse_test_needs_the_query_tools_and_fakesnow(self):
+        self.assertEqual(venvs_installed_by("warehouse-test"), {".venv-query", ".venv-warehouse"})
+
     def test_the_test_target_installs_every_one(self):
-        self.assertEqual(venvs_installed_by("test"), {".venv-tools", ".venv-query", ".venv-checkov", ".venv-ministack"})
+        self.assertEqual(venvs_installed_by("test"),
+                         {".venv-tools", ".venv-query", ".venv-checkov", ".venv-ministack", ".venv-warehouse"})
 
 
 if __name__ == "__main__":
