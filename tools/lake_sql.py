@@ -183,9 +183,13 @@ def command_curate(args) -> int:
     if len(runs) > 1:
         print(f"  a backlog: {len(runs)} runs of at most {lake.workflow.substitutions['MaxArrivalDaysPerRun']} "
               "arrival days each (MaxArrivalDaysPerRun), each moving the watermark to its window's end:")
-        for number, run in enumerate(runs, 1):
-            print(f"  run {number}: {run.window}; {run.inserted} rows inserted")
-        print(f"  the last run, state by state:")
+        for number, run in enumerate(runs[:-1], 1):
+            print(f"  run {number}: {run.window}")
+            # Its INSERTs, as the last run's are below: one line each.
+            for step in run.steps:
+                if step.state == "InsertEvents":
+                    print(f"    {step.state:28} {step.detail}")
+        print(f"  run {len(runs)}: {execution.window}; the last, state by state:")
     elif execution.window:
         print(f"  {execution.window}")
     for line in execution.lines():
