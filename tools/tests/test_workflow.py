@@ -209,7 +209,7 @@ class Lock(unittest.TestCase):
         self.assertEqual(daily.status, "FAILED", daily.lines())
         self.assertEqual(daily.error, "CurationMaintenanceSkipped")
         self.assertEqual(sum(1 for s in daily.steps if s.state == "WaitForLock"), 30)
-        self.assertNotIn("InsertLateEvents", [s.state for s in daily.steps])
+        self.assertNotIn("InsertEvents", [s.state for s in daily.steps])
 
     def test_a_lock_released_between_our_write_and_our_read_does_not_fail_the_run(self):
         from moto.dynamodb.exceptions import ConditionalCheckFailed
