@@ -165,13 +165,15 @@ class Lake:
         """`information_schema.columns` as Athena answers it for the stack's
         database: a row per column of each of its tables (the curated
         table's as its Iceberg schema has them now, none before it exists)."""
+        refs = [ref for ref in tree.find_all(exp.Table)
+                if ref.name.lower() == "columns" and (ref.db or "").lower() == "information_schema"]
+        if not refs:
+            return
         rows = [(t.name, name) for t in self.glue_tables for name, _ in t.columns + t.partitions]
         table = self.catalog.load(self.definition.name)
         if table is not None:
             rows += [(self.definition.name, f.name) for f in table.schema().fields]
-        for ref in list(tree.find_all(exp.Table)):
-            if ref.name.lower() != "columns" or (ref.db or "").lower() != "information_schema":
-                continue
+        for ref in refs:
             values = ", ".join(f"('{curated.NAMESPACE}', '{t}', '{c}')" for t, c in rows) or "(NULL, NULL, NULL)"
             select = sqlglot.parse_one(
                 f"SELECT * FROM (SELECT * FROM (VALUES {values}) AS v (table_schema, table_name, column_name)"

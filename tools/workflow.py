@@ -547,10 +547,8 @@ class Runner:
 
     # -------------------------------------------------------- executions --
     def start(self, run_input: dict, name: str | None = None) -> str:
-        # The lake's DuckDB connection is the engine's: a query of an
-        # earlier execution may be using it.
-        with self.athena.engine_lock:
-            self.lake.refresh_raw()
+        # No refresh of the raw lake here: each query LocalAthena runs over
+        # it refreshes it first, under the engine's lock.
         name = name or f"local-{int(time.time() * 1000)}-{len(self.started_queries)}"
         return self.sfn.start_execution(stateMachineArn=self.machine, name=name, input=json.dumps(run_input))["executionArn"]
 
