@@ -99,9 +99,13 @@ unit: ## cargo test for the whole workspace, the emulator tests included (plain 
 
 # The warehouses' recipes executed over one lake (retry copies, copies
 # across midnight, reused event ids) and held to what the stack answers
-# over it: the curated table, row for row, and the named queries.
-warehouse-test: $(QUERY) $(WAREHOUSE) ## Execute the warehouse recipes (Snowflake's on fakesnow) over a lake with copies and reused ids; their answers must equal the lake's
-	.venv-query/bin/python tools/warehouse_inputs.py --out $(BIN)/warehouse
+# over it: the curated table, row for row, and the named queries; and over
+# the transformer's golden samples, held to its answers. LAKE=dir on the
+# command line (after make demo: LAKE=out) takes that lake instead of the
+# synthetic one, plus 50 retry copies and two reused ids.
+warehouse-test: $(QUERY) $(WAREHOUSE) ## Execute the warehouse recipes (Snowflake's on fakesnow, Redshift's on DuckDB) over a lake with copies and reused ids (LAKE=out: the demo's) and the transformer's samples; their answers must equal the lake's
+	.venv-query/bin/python tools/warehouse_inputs.py --out $(BIN)/warehouse $(if $(filter command line,$(origin LAKE)),--lake $(LAKE))
+	.venv-query/bin/python -W ignore::UserWarning tools/warehouse_redshift.py --inputs $(BIN)/warehouse
 	.venv-warehouse/bin/python -W ignore::UserWarning tools/warehouse_snowflake.py --inputs $(BIN)/warehouse
 
 tools-test: $(QUERY) ## The Python tools' own tests: the dialect table, make query, the curated table's exactness and cost

@@ -18,13 +18,17 @@ use lambda_runtime::{Context, LambdaEvent};
 use transformer::firehose::TransformationEvent;
 use transformer::{Config, Transformer, handle, respond};
 
-const SAMPLES: [&str; 6] = [
+const SAMPLES: [&str; 7] = [
     "aws-sample-shapes",
     "direct-put",
     "kinesis-source",
     "plain-python-producer",
     "mixed-invalid",
     "duplicates",
+    // What the warehouses must agree on (make warehouse-test feeds it to
+    // Redshift's views and Snowflake's pipe): every spelling the transformer
+    // accepts, and the near misses it refuses.
+    "edge-cases",
 ];
 
 fn sample_path(name: &str) -> PathBuf {

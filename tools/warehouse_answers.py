@@ -1,0 +1,36 @@
+"""How the warehouse tests write and compare answers: one module, imported by
+warehouse_inputs.py (the lake's answers, .venv-query), warehouse_redshift.py
+(.venv-query) and warehouse_snowflake.py (.venv-warehouse), so both sides of
+every comparison write a value the same way. Standard library only, since
+it runs in both virtualenvs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+
+class Mismatch(Exception):
+    """A recipe answered differently from the transformer or the lake."""
+
+
+def cell(value):
+    """A value as the answers write it: times to the millisecond, dates in
+    ISO form, whole decimals (Snowflake's NUMBER) as integers."""
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        return int(value)
+    return value
+
+
+def rows_equal(name: str, got: list, want: list):
+    """Raises Mismatch, naming a few rows of each side, unless equal."""
+    if got != want:
+        missing = [r for r in want if r not in got][:3]
+        extra = [r for r in got if r not in want][:3]
+        raise Mismatch(f"{name}: {len(got)} rows where the lake answers {len(want)}; "
+                       f"the lake's, not here: {missing}; here, not the lake's: {extra}")
