@@ -18,9 +18,9 @@ tools/tests/test_redshift_duckdb.py):
   `CAST(payload.x AS VARCHAR)` is the string's value, without the quotes
   DuckDB keeps when it casts JSON to text (sqlglot's plain output answers 0
   rows for that reason);
-- IS_BIGINT / IS_VARCHAR / IS_NUMBER: the JSON type of the value, with
-  IS_BIGINT true from -2^63 to 2^63-1 only (DuckDB types larger positive
-  integers UBIGINT);
+- IS_BIGINT / IS_INTEGER / IS_VARCHAR / IS_NUMBER: the JSON type of the
+  value, with IS_BIGINT true from -2^63 to 2^63-1 only (DuckDB types larger
+  positive integers UBIGINT) and IS_INTEGER from -2^31 to 2^31-1;
 - JSON_PARSE / CAN_JSON_PARSE over VARBYTE: the bytes read as UTF-8, then
   as JSON; bytes that are not UTF-8 cannot be parsed;
 - FROM_HEX, SUBSTRING over the VARBYTE column kinesis_data, OCTET_LENGTH:
@@ -63,6 +63,10 @@ MACROS = [
     "CREATE OR REPLACE MACRO rs_super_text(doc, path) AS json_extract_string(doc, path)",
     "CREATE OR REPLACE MACRO rs_is_bigint(v) AS coalesce("
     "json_type(v) = 'BIGINT' OR (json_type(v) = 'UBIGINT' AND TRY_CAST(json_extract_string(v, '$') AS BIGINT) IS NOT NULL), false)",
+    # IS_INTEGER: the 32-bit range only (so a recipe that uses it where it
+    # means IS_BIGINT loses users from 2^31 here as on Redshift).
+    "CREATE OR REPLACE MACRO rs_is_integer(v) AS coalesce(rs_is_bigint(v) "
+    "AND TRY_CAST(json_extract_string(v, '$') AS BIGINT) BETWEEN -2147483648 AND 2147483647, false)",
     "CREATE OR REPLACE MACRO rs_is_varchar(v) AS coalesce(json_type(v) = 'VARCHAR', false)",
     "CREATE OR REPLACE MACRO rs_is_number(v) AS coalesce(json_type(v) IN ('BIGINT', 'UBIGINT', 'DOUBLE'), false)",
     # VARBYTE read as UTF-8 text; NULL when the bytes are not UTF-8.
@@ -112,6 +116,7 @@ def super_navigation(node: exp.Expression) -> exp.Expression:
 
 FUNCTIONS = {
     "IS_BIGINT": "rs_is_bigint",
+    "IS_INTEGER": "rs_is_integer",
     "IS_VARCHAR": "rs_is_varchar",
     "IS_NUMBER": "rs_is_number",
     "JSON_PARSE": "rs_json_parse",
@@ -121,7 +126,7 @@ FUNCTIONS = {
 
 
 def super_functions(node: exp.Expression) -> exp.Expression:
-    """IS_BIGINT, IS_VARCHAR, IS_NUMBER, JSON_PARSE, CAN_JSON_PARSE,
+    """IS_BIGINT, IS_INTEGER, IS_VARCHAR, IS_NUMBER, JSON_PARSE, CAN_JSON_PARSE,
     FROM_HEX -> the rs_ macros of the same meaning."""
     name = _name(node)
     if isinstance(node, exp.ParseJSON):

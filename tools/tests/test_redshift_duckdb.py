@@ -33,6 +33,7 @@ CASES = [
     ("is_bigint_over", "SELECT IS_BIGINT(payload.over) FROM doc", False),
     ("is_bigint_float", "SELECT IS_BIGINT(payload.f) FROM doc", False),
     ("is_bigint_text", "SELECT IS_BIGINT(payload.s) FROM doc", False),
+    ("is_integer_32_bit", "SELECT IS_INTEGER(payload.n) AND NOT IS_INTEGER(payload.big) FROM doc", True),
     ("is_varchar", "SELECT IS_VARCHAR(payload.s) AND NOT IS_VARCHAR(payload.n) FROM doc", True),
     ("is_number", "SELECT IS_NUMBER(payload.f) AND IS_NUMBER(payload.n) AND NOT IS_NUMBER(payload.s) FROM doc", True),
     # JSON_PARSE / CAN_JSON_PARSE over VARBYTE.
@@ -52,7 +53,7 @@ CASES = [
 ]
 
 # With sqlglot alone: a wrong answer or an error.
-SQLGLOT_WRONG = {"nav_text", "nav_null", "is_bigint_max", "is_bigint_over", "is_bigint_float", "is_bigint_text",
+SQLGLOT_WRONG = {"nav_text", "nav_null", "is_bigint_max", "is_bigint_over", "is_bigint_float", "is_bigint_text", "is_integer_32_bit",
                  "is_varchar", "is_number", "can_json_parse", "json_parse", "varbyte_substring", "octet_length_text",
                  "convert_timezone", "epoch_millis", "object"}
 
