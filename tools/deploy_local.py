@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import re
 import os
 import signal
 import socket
@@ -69,7 +70,14 @@ NAMED_QUERY = (
     "AWS::Athena::NamedQuery: MiniStack has no provisioner for it (CreateStack fails: "
     "Unrecognized resource types); `make query`/`make demo` run these queries in DuckDB instead"
 )
+QUERY_DEFINITION = (
+    "AWS::Logs::QueryDefinition: MiniStack has no provisioner for it; its log groups and "
+    "query text are checked against the template instead (check_query_definitions)"
+)
 LEFT_OUT = {
+    "FailedRecordsByReasonQuery": QUERY_DEFINITION,
+    "SlowestInvocationsQuery": QUERY_DEFINITION,
+    "ProducerResendsQuery": QUERY_DEFINITION,
     "RecentViewQuery": NAMED_QUERY,
     "EventsPerHourQuery": NAMED_QUERY,
     "ActiveUsersQuery": NAMED_QUERY,
@@ -143,7 +151,7 @@ def leave_out(translated: dict) -> dict:
     must_leave = {
         name
         for name, r in resources.items()
-        if r["Type"] == "AWS::Athena::NamedQuery"
+        if r["Type"] in ("AWS::Athena::NamedQuery", "AWS::Logs::QueryDefinition")
         or (r["Type"] == "AWS::CloudWatch::Alarm" and "Metrics" in r.get("Properties", {}))
     }
     if must_leave != set(LEFT_OUT):
@@ -526,6 +534,8 @@ def check_stack(c: Checks, aws, stack: dict, source: str, template: dict):
             # pages; a fresh deploy starts there without paging.
             c.equal(f"alarm {alarm['MetricName']} treats missing data as missing", alarm["TreatMissingData"], "missing")
             c.equal(f"alarm {alarm['MetricName']} pages on INSUFFICIENT_DATA", alarm.get("InsufficientDataActions"), [topic_arn])
+    check_dashboard(c, cw, stack, source, alarms)
+    check_query_definitions(c, aws("logs"), stack, template)
     # MiniStack does not keep the topic's KmsMasterKeyId (README lists it);
     # the template agreement test holds the topic to this key instead.
     sns.get_topic_attributes(TopicArn=topic_arn)
@@ -544,6 +554,53 @@ def check_stack(c: Checks, aws, stack: dict, source: str, template: dict):
         json.dumps(key_policy),
     )
     return {"stream_name": stream_name, "delivery_name": delivery_name}
+
+
+def check_dashboard(c: Checks, cw, stack: dict, source: str, alarms: list[dict]):
+    """The dashboard exists, its body is JSON CloudWatch accepts the shape
+    of, the stream row is there exactly with a Kinesis source, and every
+    resource a widget names is one this stack created."""
+    name = physical(stack, "PipelineDashboard")
+    body = json.loads(cw.get_dashboard(DashboardName=name)["DashboardBody"])
+    widgets = body["widgets"]
+    c.check(f"dashboard {name}: {len(widgets)} widgets, each 1-24 wide",
+            all(1 <= w["width"] <= 24 and w["type"] in ("metric", "text", "log", "alarm") for w in widgets))
+    kinesis = [m for w in widgets for m in w["properties"].get("metrics", []) if m and m[0] == "AWS/Kinesis"]
+    c.equal("dashboard has the stream row exactly with a Kinesis source", bool(kinesis), source == "KinesisStream")
+    created = {a["AlarmArn"] for a in alarms}
+    shown = {arn for w in widgets if w["type"] == "alarm" for arn in w["properties"]["alarms"]}
+    # The metric-math alarm is left out here (LEFT_OUT); every other alarm
+    # is on the dashboard, and nothing else.
+    c.equal("dashboard's alarm widgets show every alarm deployed", sorted(created), sorted(a for a in shown if "DeliveryBelowProduction" not in a))
+    # Physical ids, and their last path segment (an SQS queue's id is its
+    # URL; its metrics' QueueName is the name at the end), and the stack.
+    physical_ids = {r["PhysicalResourceId"] for r in stack["resources"].values()}
+    names = physical_ids | {p.rsplit("/", 1)[-1] for p in physical_ids} | {stack["StackName"]}
+    dims = {m[3] for w in widgets for m in w["properties"].get("metrics", []) if len(m) > 3 and isinstance(m[3], str)}
+    c.check(f"dashboard's {len(dims)} metric dimension values name this stack's resources", dims <= names,
+            str(sorted(dims - names)))
+    for w in widgets:
+        if w["type"] == "log":
+            group = w["properties"]["query"].split("'")[1]
+            c.check(f"dashboard log widget '{w['properties']['title']}' reads this stack's log group", group in names, group)
+
+
+def check_query_definitions(c: Checks, logs, stack: dict, template: dict):
+    """The saved Logs Insights queries (left out of MiniStack): each reads
+    log groups this stack created, and each message it filters on is one the
+    functions log (their source holds the string)."""
+    sources = "".join(p.read_text() for p in (REPO / "functions").rglob("src/*.rs"))
+    created = {g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]}
+    for logical, r in template["Resources"].items():
+        if r["Type"] != "AWS::Logs::QueryDefinition":
+            continue
+        props = r["Properties"]
+        groups = [physical(stack, g["Ref"]) for g in props["LogGroupNames"]]
+        c.check(f"query {logical} reads this stack's log groups", all(g in created for g in groups), str(groups))
+        messages = re.findall(r'"([a-z][a-z ]+)"', props["QueryString"])
+        missing = [m for m in messages if f'"{m}"' not in sources]
+        c.check(f"query {logical} filters on messages the functions log ({len(messages)})", messages and not missing,
+                str(missing))
 
 
 ATHENA_SYNC = "arn:aws:states:::athena:startQueryExecution.sync"

@@ -93,7 +93,39 @@ pub struct DeliveryReport {
     pub undelivered: Vec<Undelivered>,
 }
 
+/// Per-record error codes that mean "slow down": Kinesis PutRecords'
+/// `ProvisionedThroughputExceededException` and `KMSThrottlingException`
+/// (Kinesis API Reference, PutRecordsResultEntry), Firehose PutRecordBatch's
+/// `ServiceUnavailableException` (Firehose API Reference,
+/// PutRecordBatchResponseEntry), and the SDK's generic throttling code.
+pub const THROTTLE_CODES: [&str; 4] = [
+    "ProvisionedThroughputExceededException",
+    "KMSThrottlingException",
+    "ServiceUnavailableException",
+    "ThrottlingException",
+];
+
 impl DeliveryReport {
+    /// Records refused or failed with a throttling code (one record refused
+    /// twice counts twice): what the producer's log line and the dashboard's
+    /// log query call throttles.
+    pub fn throttled(&self) -> usize {
+        self.error_codes
+            .iter()
+            .filter(|(code, _)| THROTTLE_CODES.contains(&code.as_str()))
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// Every error code seen, with its count: `A=3, B=1` (empty when none).
+    pub fn refusals(&self) -> String {
+        self.error_codes
+            .iter()
+            .map(|(code, n)| format!("{code}={n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// True when every record was delivered.
     pub fn is_complete(&self) -> bool {
         self.undelivered.is_empty() && self.delivered == self.records
@@ -356,6 +388,8 @@ mod tests {
         expected.sort();
         assert_eq!(accepted, expected, "every record exactly once");
         assert_eq!(report.error_codes["ProvisionedThroughputExceededException"], 6);
+        assert_eq!(report.throttled(), 6);
+        assert_eq!(report.refusals(), "ProvisionedThroughputExceededException=6");
         assert_eq!(report.error_codes["InternalFailure"], 1);
     }
 

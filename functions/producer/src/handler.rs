@@ -33,7 +33,7 @@ pub struct Producer<P = AwsSinks> {
 }
 
 /// The invocation's answer.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Summary {
     pub generated: usize,
     pub delivered: usize,
@@ -49,6 +49,22 @@ pub struct Summary {
     pub seed: u64,
     pub window_start: String,
     pub window_end: String,
+}
+
+impl Summary {
+    /// The invocation's metrics, as emitted in the EMF line (template.yaml's
+    /// alarms and dashboard read these names).
+    pub fn metrics(&self, undelivered: usize) -> [Metric; 7] {
+        [
+            Metric::count("generated", self.generated),
+            Metric::count("delivered", self.delivered),
+            Metric::count("undelivered", undelivered),
+            Metric::count("attempts", self.attempts),
+            Metric::count("retried_records", self.retried_records),
+            Metric::count("batches", self.batches),
+            Metric::millis("duration_ms", self.duration_ms),
+        ]
+    }
 }
 
 /// Why an invocation failed.
@@ -185,15 +201,7 @@ pub async fn run<P: SinkProvider>(
         window_end: plan.window_end.to_rfc3339(),
     };
     let undelivered = if dry_run { 0 } else { report.undelivered.len() };
-    metrics::emit(&[
-        Metric::count("generated", summary.generated),
-        Metric::count("delivered", summary.delivered),
-        Metric::count("undelivered", undelivered),
-        Metric::count("attempts", summary.attempts),
-        Metric::count("retried_records", summary.retried_records),
-        Metric::count("batches", summary.batches),
-        Metric::millis("duration_ms", summary.duration_ms),
-    ]);
+    metrics::emit(&summary.metrics(undelivered));
     if undelivered > 0 {
         let detail = report.failure_summary();
         tracing::error!(sink = %summary.sink, undelivered, generated = summary.generated, %detail, "events not delivered");
@@ -210,6 +218,8 @@ pub async fn run<P: SinkProvider>(
         delivered = summary.delivered,
         attempts = summary.attempts,
         retried_records = summary.retried_records,
+        throttled = report.throttled(),
+        refusals = %report.refusals(),
         dry_run,
         seed = summary.seed,
         duration_ms = summary.duration_ms,

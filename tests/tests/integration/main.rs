@@ -5,6 +5,8 @@
 //! tests are `#[ignore]`d unless asked for (`-- --include-ignored`, as `make
 //! test` does).
 //!
+//! * [`dashboard`]: the dashboard shows what the stack publishes, and every
+//!   alarm with its threshold.
 //! * [`template_agreement`], [`schema_agreement`]: template.yaml and the
 //!   output schema agree with the code.
 //! * [`runtime_path`]: the release-shaped binaries through the Runtime API
@@ -17,6 +19,7 @@
 //!   into the stream and the lake.
 //! * [`workspace_shape`]: no build of a function compiles test code.
 
+mod dashboard;
 mod end_to_end;
 mod lake_queries;
 mod local_stream;
