@@ -1,6 +1,11 @@
 //! The invocation: check the event, transform every record, fit the answer
 //! into the response budget, re-ingest what does not fit, and answer Firehose
-//! with exactly one entry per input record, in input order.
+//! with exactly one entry per input record, in input order. Read it top
+//! down: [`handle`], [`respond`], then [`process`] and its four phases. Each
+//! story has one home: the request contract in [`crate::firehose`] (what is
+//! refused as a whole: [`crate::firehose::read_request`]), one record in
+//! [`crate::record`], the fit in [`crate::fit`], re-ingestion in
+//! [`crate::reingest`].
 //!
 //! [`handle`] is what `main.rs` hands to the Lambda runtime; [`respond`] is
 //! the same from the request body's text, and [`process`] from a parsed
@@ -16,23 +21,19 @@ use std::borrow::Cow;
 use std::time::Instant as StdInstant;
 
 use bytes::Bytes;
-use chat_pipeline::delivery::{DeliveryOptions, deadline_from_epoch_millis, deliver};
+use chat_pipeline::delivery::deadline_from_epoch_millis;
 use chat_pipeline::destination::{AwsSinks, SinkProvider};
 use chat_pipeline::metrics::{self, Metric};
-use chat_pipeline::sink::{RecordSink, SinkRecord};
 use lambda_runtime::LambdaEvent;
 use tokio::time::Instant;
 
 use crate::config::Config;
-use crate::firehose::response::{
-    Answer, AnswerData, Answers, EntrySizes, MeasuredId, RenderedResponse, base64_len, entry_len_with_id_len,
-    fitting_prefix,
-};
-use crate::firehose::{
-    FirehoseRecord, RecordResult, RequestError, ResponseMetadata, TransformationEvent, json_escaped_len, parse_request,
-};
+pub use crate::firehose::TransformerError;
+use crate::firehose::response::{Answer, AnswerData, Answers, MeasuredId, RenderedResponse};
+use crate::firehose::{FirehoseRecord, RecordResult, TransformationEvent, check_record_ids, read_request};
+use crate::fit::{EntrySizes, fit};
 use crate::record::{BatchState, DropReason, Outcome, excerpt};
-use crate::reingest::{reingest_destination, reingest_record};
+use crate::reingest::{Reingested, put_back};
 
 /// The function's state, built once per container: the configuration and
 /// the provider of re-ingestion sinks (`AwsSinks` in the function;
@@ -49,65 +50,6 @@ impl<P: SinkProvider> Transformer<P> {
     }
 }
 
-/// The event cannot be answered record by record; Firehose retries the
-/// invocation.
-#[derive(Debug, thiserror::Error)]
-pub enum TransformerError {
-    /// The body is not UTF-8, not JSON, or JSON but not a transformation
-    /// event. The message says why, what was expected, and what the body
-    /// looks like when it is a well-known other event.
-    #[error(
-        "not a valid Firehose transformation event: {reason}{}. Expected what Firehose sends a \
-         transformation Lambda: {{\"deliveryStreamArn\": ..., \"records\": [{{\"recordId\": ..., \
-         \"approximateArrivalTimestamp\": ..., \"data\": \"<base64>\"}}]}}; samples are in events/transformer/",
-        looks_like.map(|l| format!(" (this looks like {l})")).unwrap_or_default()
-    )]
-    InvalidEvent {
-        reason: RequestError,
-        looks_like: Option<&'static str>,
-    },
-    #[error("not a valid Firehose transformation event: record {index} has an empty recordId")]
-    EmptyRecordId { index: usize },
-    #[error(
-        "not a valid Firehose transformation event: recordId {record_id:?} appears at records {first} and {second}, and each must be answered exactly once"
-    )]
-    DuplicateRecordId {
-        record_id: String,
-        first: usize,
-        second: usize,
-    },
-}
-
-/// What a body that is not a transformation event looks like, when it is an
-/// event people often send by mistake (by the keys AWS's sample events of
-/// those services carry).
-fn looks_like(body: &[u8]) -> Option<&'static str> {
-    let text = std::str::from_utf8(body).ok()?;
-    let has = |key: &str| text.contains(key);
-    if has("\"Records\"") && has("\"s3\"") {
-        Some("an S3 event notification")
-    } else if has("\"Records\"") && has("\"kinesis\"") {
-        Some("a Kinesis event for a Lambda event source mapping")
-    } else if has("\"Records\"") && has("\"Sns\"") {
-        Some("an SNS notification")
-    } else if has("\"event_name\"") && has("\"event_time\"") {
-        Some("a single chat event, which Firehose would send base64-encoded in a record's data")
-    } else if has("\"detail-type\"") {
-        Some("an EventBridge event (the producer's trigger)")
-    } else {
-        None
-    }
-}
-
-impl From<TransformerError> for lambda_runtime::Diagnostic {
-    fn from(e: TransformerError) -> Self {
-        lambda_runtime::Diagnostic {
-            error_type: "InvalidTransformationEvent".to_owned(),
-            error_message: e.to_string(),
-        }
-    }
-}
-
 /// Counts for the invocation's log line and metrics.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Summary {
@@ -115,7 +57,10 @@ pub struct Summary {
     pub ok: usize,
     /// All `Dropped` answers: filtered, duplicates and re-ingested.
     pub dropped: usize,
+    /// Of those, retry copies of an event earlier in the batch (in the log
+    /// line, beside `dropped`).
     pub duplicates: usize,
+    /// Of those, events of a type in `DROP_EVENT_TYPES` (in the log line).
     pub filtered: usize,
     pub failed: usize,
     pub reingested: usize,
@@ -149,6 +94,8 @@ pub async fn handle<P: SinkProvider>(
         records = summary.records,
         ok = summary.ok,
         dropped = summary.dropped,
+        duplicates = summary.duplicates,
+        filtered = summary.filtered,
         failed = summary.failed,
         reingested = summary.reingested,
         response_bytes = summary.response_bytes,
@@ -177,10 +124,7 @@ pub async fn respond<P: SinkProvider>(
     body: &[u8],
     deadline: Option<Instant>,
 ) -> Result<Responded, TransformerError> {
-    let event = parse_request(body).map_err(|reason| TransformerError::InvalidEvent {
-        looks_like: looks_like(body),
-        reason,
-    })?;
+    let event = read_request(body)?;
     let invocation_id = event.invocation_id.clone().into_owned();
     let (answers, summary) = process(state, event, deadline).await?;
     Ok(Responded {
@@ -206,14 +150,15 @@ impl Summary {
     }
 }
 
-/// Every record's answer, before it is written: four phases, each a
-/// function below.
+/// Every record's answer, before it is written: four phases.
 ///
-/// 1. [`decide`] every record: `Ok` with its output line, `Dropped`, or
-///    `ProcessingFailed` with the reason.
-/// 2. [`fitting_prefix`]: how many answers fit the response budget in full.
-/// 3. [`reingest`] the `Ok` records past it into the source.
-/// 4. [`answer`] every record, in order, counting each answer once.
+/// 1. [`decide`] (below) every record: `Ok` with its output line, `Dropped`,
+///    or `ProcessingFailed` with the reason.
+/// 2. [`fit`] ([`crate::fit`]): how many answers fit the response budget in
+///    full.
+/// 3. [`put_back`] ([`crate::reingest`]) the `Ok` records past it into the
+///    source.
+/// 4. [`answer`] (below) every record, in order, counting each answer once.
 pub async fn process<'a, P: SinkProvider>(
     state: &Transformer<P>,
     mut event: TransformationEvent<'a>,
@@ -222,23 +167,17 @@ pub async fn process<'a, P: SinkProvider>(
     check_record_ids(&event.records)?;
     let config = &state.config;
     let (outcomes, bytes_in) = decide(&mut event.records, config);
-    let sizes: Vec<EntrySizes> = event
-        .records
-        .iter()
-        .zip(&outcomes)
-        .map(|(r, o)| entry_sizes(r, o))
-        .collect();
-    let fit = fitting_prefix(&sizes, config.response_budget);
-    let overflow: Vec<usize> = (fit..outcomes.len())
+    let fitted = fit(&event.records, &outcomes, config.response_budget);
+    let overflow: Vec<usize> = (fitted.full..outcomes.len())
         .filter(|&i| matches!(outcomes[i], Outcome::Ok(_)))
         .collect();
     let reingested = if overflow.is_empty() {
         Reingested::default()
     } else {
-        reingest(state, &event, &outcomes, &overflow, deadline).await
+        put_back(state, &event, &outcomes, &overflow, deadline).await
     };
     let records = std::mem::take(&mut event.records);
-    let (answers, mut summary) = answer(records, outcomes, &sizes, fit, &reingested);
+    let (answers, mut summary) = answer(records, outcomes, &fitted.sizes, fitted.full, &reingested);
     summary.bytes_in = bytes_in;
     if summary.response_bytes > config.response_budget {
         tracing::error!(
@@ -346,124 +285,4 @@ fn answer<'a>(
     let answers = Answers::new(entries);
     summary.response_bytes = answers.json_len();
     (answers, summary)
-}
-
-/// Every record needs a non-empty id, and no id may repeat.
-fn check_record_ids(records: &[FirehoseRecord<'_>]) -> Result<(), TransformerError> {
-    let mut seen: foldhash::HashMap<&str, usize> =
-        foldhash::HashMap::with_capacity_and_hasher(records.len(), foldhash::fast::RandomState::default());
-    for (index, r) in records.iter().enumerate() {
-        if r.record_id.is_empty() {
-            return Err(TransformerError::EmptyRecordId { index });
-        }
-        if let Some(first) = seen.insert(&r.record_id, index) {
-            return Err(TransformerError::DuplicateRecordId {
-                record_id: r.record_id.clone().into_owned(),
-                first,
-                second: index,
-            });
-        }
-    }
-    Ok(())
-}
-
-/// The sizes of `record`'s answer, in full and compact, and of its id.
-fn entry_sizes(record: &FirehoseRecord<'_>, outcome: &Outcome) -> EntrySizes {
-    // The id is the only part whose length depends on escaping: measure it once.
-    let id_len = json_escaped_len(&record.record_id);
-    let compact = entry_len_with_id_len(id_len, RecordResult::ProcessingFailed, 0, &ResponseMetadata::NONE);
-    let echo = matches!(outcome, Outcome::Failed(failure) if failure.echoes(&record.data));
-    let full = match outcome {
-        Outcome::Ok(t) => entry_len_with_id_len(
-            id_len,
-            RecordResult::Ok,
-            base64_len(t.line.len()),
-            &ResponseMetadata::keys(t.keys),
-        ),
-        Outcome::Dropped(_) => entry_len_with_id_len(id_len, RecordResult::Dropped, 0, &ResponseMetadata::NONE),
-        Outcome::Failed(_) if echo => entry_len_with_id_len(
-            id_len,
-            RecordResult::ProcessingFailed,
-            record.data.len(),
-            &ResponseMetadata::NONE,
-        ),
-        Outcome::Failed(_) => compact,
-    };
-    EntrySizes {
-        full,
-        compact,
-        id_len,
-        echo,
-    }
-}
-
-/// Which overflow records re-ingestion put back into the source.
-#[derive(Clone, Debug, Default)]
-struct Reingested {
-    accepted: foldhash::HashSet<usize>,
-}
-
-impl Reingested {
-    /// Whether the record at input index `i` was accepted by the source.
-    fn accepted(&self, i: usize) -> bool {
-        self.accepted.contains(&i)
-    }
-}
-
-/// Puts the overflow records back into the source; says which were accepted.
-async fn reingest<P: SinkProvider>(
-    state: &Transformer<P>,
-    event: &TransformationEvent<'_>,
-    outcomes: &[Outcome],
-    overflow: &[usize],
-    deadline: Option<Instant>,
-) -> Reingested {
-    let mut accepted = Reingested::default();
-    if !state.config.reingest {
-        tracing::warn!(
-            records = overflow.len(),
-            "response budget reached and REINGEST=false: the rest are ProcessingFailed"
-        );
-        return accepted;
-    }
-    let target = match reingest_destination(event) {
-        Ok(t) => t,
-        Err(e) => {
-            tracing::error!(error = %e, records = overflow.len(), "cannot re-ingest; marking ProcessingFailed");
-            return accepted;
-        }
-    };
-    let mut to_send: Vec<SinkRecord> = Vec::with_capacity(overflow.len());
-    let mut positions: Vec<usize> = Vec::with_capacity(overflow.len());
-    for &i in overflow {
-        let Outcome::Ok(transformed) = &outcomes[i] else {
-            continue;
-        };
-        match reingest_record(&event.records[i], transformed) {
-            Ok(r) => {
-                to_send.push(r);
-                positions.push(i);
-            }
-            Err(e) => {
-                tracing::error!(record_id = %event.records[i].record_id, error = %e, "cannot rebuild record for re-ingestion")
-            }
-        }
-    }
-    let sink = state.sinks.sink_for(&target).await;
-    let options = DeliveryOptions {
-        retry: state.config.retry,
-        max_in_flight: 4,
-        deadline,
-    };
-    let report = deliver(&sink, &to_send, &options).await;
-    accepted.accepted.extend(positions.iter().copied());
-    for u in &report.undelivered {
-        accepted.accepted.remove(&positions[u.index]);
-    }
-    if report.is_complete() {
-        tracing::info!(sink = %sink.describe(), %report, "re-ingested records past the response budget");
-    } else {
-        tracing::error!(sink = %sink.describe(), %report, "some records could not be re-ingested; they are ProcessingFailed");
-    }
-    accepted
 }

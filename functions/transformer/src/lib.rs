@@ -11,14 +11,19 @@
 //!
 //! * [`firehose`]: **the Firehose contract in one folder**: the request
 //!   Firehose sends and how it is read (`scan` without serde, `lenient`
-//!   through serde), and the response (`firehose::response`: the model, its
-//!   exact size, the answers written once).
-//! * [`record`]: one record: decode, validate, reshape, or say why not.
-//! * [`handler`]: one invocation: every record answered once, in order, the
-//!   response kept under 6 MB, overflow re-ingested; and why the batch is
-//!   taken from lambda_runtime as raw bytes.
-//! * [`reingest`]: where overflow records go (a
-//!   [`chat_pipeline::destination::Destination`]) and what is put back.
+//!   through serde), what is refused as a whole (`firehose::read_request`:
+//!   not an event, empty or repeated record ids), and the response
+//!   (`firehose::response`: the model, its exact size, the answers written
+//!   once).
+//! * [`handler`]: one invocation, read top down as its four phases: every
+//!   record answered once, in order; and why the batch is taken from
+//!   lambda_runtime as raw bytes.
+//! * [`record`]: phase 1, one record: decode, validate, reshape, or say why
+//!   not.
+//! * [`fit`]: phase 2, how many answers fit the 6 MB response in full.
+//! * [`reingest`]: phase 3, the records past that go back into their source:
+//!   when, where (a [`chat_pipeline::destination::Destination`]), what is put
+//!   back, and which the source took.
 //! * [`config`]: environment variables, checked at cold start.
 //! * [`runtime`]: what `main.rs` starts: the Lambda runtime around the
 //!   handler, which gets each request body without lambda_runtime's copy.
@@ -29,6 +34,7 @@
 
 pub mod config;
 pub mod firehose;
+pub mod fit;
 pub mod handler;
 pub mod record;
 pub mod reingest;

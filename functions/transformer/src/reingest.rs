@@ -1,5 +1,7 @@
-//! Re-ingestion: records whose reshaped output does not fit the 6 MB
-//! response go back into the source, to come through the transformer again.
+//! Re-ingestion, the whole story: records whose reshaped output does not
+//! fit the 6 MB response go back into the source, to come through the
+//! transformer again ([`put_back`], phase 3 of an invocation: the flag, the
+//! destination, the rebuild, the delivery, and which the source took).
 //!
 //! With a Kinesis source they are put into the source stream with their
 //! original partition key (`PutRecords`); with Direct PUT, into the delivery
@@ -12,14 +14,99 @@
 
 use std::borrow::Cow;
 
-use chat_pipeline::destination::Destination;
+use chat_pipeline::delivery::{DeliveryOptions, deliver};
+use chat_pipeline::destination::{Destination, SinkProvider};
 use chat_pipeline::event::EventType;
 use chat_pipeline::input::InputEvent;
-use chat_pipeline::sink::SinkRecord;
+use chat_pipeline::sink::{RecordSink, SinkRecord};
 use chat_pipeline::timestamp::Timestamp;
+use tokio::time::Instant;
 
 use crate::firehose::{FirehoseRecord, TransformationEvent};
-use crate::record::{RecordFailure, Transformed};
+use crate::handler::Transformer;
+use crate::record::{Outcome, RecordFailure, Transformed};
+
+/// Which overflow records re-ingestion put back into the source.
+#[derive(Clone, Debug, Default)]
+pub struct Reingested {
+    accepted: foldhash::HashSet<usize>,
+}
+
+impl Reingested {
+    /// Whether the record at input index `i` was accepted by the source.
+    pub fn accepted(&self, i: usize) -> bool {
+        self.accepted.contains(&i)
+    }
+}
+
+/// Phase 3 of an invocation: puts the overflow records (`Ok`, past what the
+/// response holds) back into the source they came from, and says which the
+/// source accepted; those are answered `Dropped`, the rest
+/// `ProcessingFailed`. With `REINGEST=false`, or a source it cannot name,
+/// none is put back.
+pub async fn put_back<P: SinkProvider>(
+    state: &Transformer<P>,
+    event: &TransformationEvent<'_>,
+    outcomes: &[Outcome],
+    overflow: &[usize],
+    deadline: Option<Instant>,
+) -> Reingested {
+    let mut accepted = Reingested::default();
+    if !state.config.reingest {
+        tracing::warn!(
+            records = overflow.len(),
+            "response budget reached and REINGEST=false: the rest are ProcessingFailed"
+        );
+        return accepted;
+    }
+    let target = match reingest_destination(event) {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!(error = %e, records = overflow.len(), "cannot re-ingest; marking ProcessingFailed");
+            return accepted;
+        }
+    };
+    let mut to_send: Vec<SinkRecord> = Vec::with_capacity(overflow.len());
+    let mut positions: Vec<usize> = Vec::with_capacity(overflow.len());
+    for &i in overflow {
+        let Outcome::Ok(transformed) = &outcomes[i] else {
+            continue;
+        };
+        match reingest_record(&event.records[i], transformed) {
+            Ok(r) => {
+                to_send.push(r);
+                positions.push(i);
+            }
+            // Logged as every refused record is, with its code
+            // (reingest_rebuild), so the saved query of failures by reason
+            // counts it; it is answered ProcessingFailed like any overflow
+            // record the source did not take.
+            Err(failure) => tracing::warn!(
+                record_id = %event.records[i].record_id,
+                code = failure.code(),
+                reason = %failure,
+                "record failed processing"
+            ),
+        }
+    }
+    let sink = state.sinks.sink_for(&target).await;
+    let options = DeliveryOptions {
+        retry: state.config.retry,
+        max_in_flight: 4,
+        deadline,
+    };
+    let report = deliver(&sink, &to_send, &options).await;
+    accepted.accepted.extend(positions.iter().copied());
+    for u in &report.undelivered {
+        accepted.accepted.remove(&positions[u.index]);
+    }
+    if report.is_complete() {
+        tracing::info!(sink = %sink.describe(), %report, "re-ingested records past the response budget");
+    } else {
+        tracing::error!(sink = %sink.describe(), %report, "some records could not be re-ingested; they are ProcessingFailed");
+    }
+    accepted
+}
 
 /// The event's ARNs do not name a stream.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

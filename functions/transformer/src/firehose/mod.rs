@@ -1,7 +1,9 @@
 //! The Firehose data-transformation contract, in one place: the event
 //! Firehose sends ([`TransformationEvent`], this file), how it is read
 //! ([`scan`] for the usual shape without serde, [`lenient`] for everything
-//! else through serde, both with strings borrowed from the body), and the
+//! else through serde, both with strings borrowed from the body), the
+//! requests refused as a whole (`invalid`, [`read_request`]: not an event, empty or repeated
+//! record ids), and the
 //! answer Firehose expects ([`response`]: the serde model, its exact size,
 //! and the response written once).
 //!
@@ -20,9 +22,12 @@
 //! `HashMap` (an allocation per key, random order) and `result` as a free
 //! string. The contract tests check both shapes against `aws_lambda_events`.
 
+mod invalid;
 mod lenient;
 pub mod response;
 pub mod scan;
+
+pub use invalid::{TransformerError, check_record_ids, read_request};
 
 pub use response::{
     ResponseMetadata, ResponseRecord, TransformationResponse, entry_len, json_escaped_len, response_len,

@@ -125,33 +125,6 @@ impl TransformationResponse {
     }
 }
 
-/// Serialized sizes of one record's answer: in full, and compact (no data);
-/// and of its record id, escaped, which the answer keeps.
-#[derive(Clone, Copy, Debug)]
-pub struct EntrySizes {
-    pub full: usize,
-    pub compact: usize,
-    pub id_len: usize,
-    /// A failed record's full answer echoes its data
-    /// ([`crate::record::RecordFailure::echoes`]); decided once, here, for the size and
-    /// the answer alike.
-    pub echo: bool,
-}
-
-/// The largest `k` such that full answers for records `..k` and compact
-/// answers for `k..` fit in `budget` bytes.
-pub fn fitting_prefix(sizes: &[EntrySizes], budget: usize) -> usize {
-    let mut total = response_len(sizes.iter().map(|s| s.compact));
-    for (i, s) in sizes.iter().enumerate() {
-        let grown = total - s.compact + s.full;
-        if grown > budget {
-            return i;
-        }
-        total = grown;
-    }
-    sizes.len()
-}
-
 /// What an answer carries in `data`.
 #[derive(Clone, Debug, PartialEq)]
 pub enum AnswerData<'a> {
@@ -198,14 +171,6 @@ pub struct Answer<'a> {
 pub struct MeasuredId<'a> {
     pub id: Cow<'a, str>,
     pub escaped_len: usize,
-}
-
-impl<'a> MeasuredId<'a> {
-    /// `id`, measured.
-    pub fn new(id: Cow<'a, str>) -> Self {
-        let escaped_len = json_escaped_len(&id);
-        MeasuredId { id, escaped_len }
-    }
 }
 
 impl<'a> Answer<'a> {
