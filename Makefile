@@ -69,7 +69,7 @@ setup: $(INSTALLED) ## Install the pinned Python tools into the project virtuale
 # One rule for every virtualenv: .venv-<job> from tools/requirements-<job>.txt,
 # every transitive version pinned by tools/constraints-<job>.txt.
 .venv-%/.installed: tools/requirements-%.txt tools/constraints-%.txt
-	@echo "Installing the pinned tools of .venv-$* (once; a minute or less)"
+	@echo "Installing .venv-$* (once; a minute or less; pinned by tools/constraints-$*.txt): $$(grep -v '^#' tools/requirements-$*.txt | tr '\n' ' ')"
 	rm -rf .venv-$*
 	$(PYTHON) -m venv .venv-$*
 	.venv-$*/bin/pip install --quiet --disable-pip-version-check -r tools/requirements-$*.txt -c tools/constraints-$*.txt
@@ -157,15 +157,15 @@ faults-test: $(TOOLS) $(QUERY) ## make demo FAULTS=1, make replay, make curate, 
 	$(MAKE) --no-print-directory curate LAKE=$(FAULTS_LAKE)
 	$(MAKE) --no-print-directory reconcile LAKE=$(FAULTS_LAKE) ALL=1
 
-curation-bench: $(QUERY) ## Exactness and cost of the curated table on synthetic lakes of 60 and 120 arrival days (about 20 minutes)
-	@echo "Writing and curating two synthetic lakes day by day (60 and 120 arrival days, 500 events a day): about 20 minutes on 2 cores"
+curation-bench: $(QUERY) ## Exactness and cost of the curated table on synthetic lakes of 60 and 120 arrival days (the better part of an hour)
+	@echo "Writing and curating two synthetic lakes day by day (60 and 120 arrival days, 500 events a day): the better part of an hour on 2 cores (measured: docs/performance-history.md)"
 	cd tools && ../.venv-query/bin/python curation_bench.py --days 60 120 --events-per-day 500
 
 arm64-target:
 	rustup target add aarch64-unknown-linux-gnu
 
 build: $(TOOLS) arm64-target ## sam build: arm64 bootstrap artifacts for both functions via cargo-lambda (Zig from PyPI)
-	@echo "sam build: a cold arm64 release build of both functions (two cargo-lambda builds side by side) took 12 minutes on 2 cores"
+	@echo "sam build: a cold arm64 release build of both functions (two cargo-lambda builds side by side) takes minutes (measured: docs/performance-history.md)"
 	sam build
 
 deploy: build ## sam deploy for ENV (staging|production); guided the first time
@@ -176,12 +176,12 @@ deploy: build ## sam deploy for ENV (staging|production); guided the first time
 	fi
 
 bench: ## Criterion benchmarks (see README for the figures)
-	@echo "Building the benchmarks in the bench profile: about 7 minutes cold (4 min 58 s for the producer, then 2 min 13 s for the transformer, 2026-11-30)"
+	@echo "Building the benchmarks in the bench profile: minutes when cold (measured: docs/performance-history.md)"
 	cargo bench -p transformer
 	cargo bench -p producer
 
 measure: ## Cold start, peak memory and warm end-to-end time of the release binaries, through the local Runtime API stand-in
-	@echo "Building the release binaries (LTO, one codegen unit): about 8 minutes cold (measured 8 min 1 s on 2 cores), seconds when warm"
+	@echo "Building the release binaries (LTO, one codegen unit): minutes when cold, seconds when warm (measured: docs/performance-history.md)"
 	# One build: no normal dependency turns on a test-util feature, so the
 	# function binaries built beside the tools are the release-shaped ones.
 	cargo build --release --locked -p transformer -p producer -p harness
@@ -196,13 +196,18 @@ watch: $(TOOLS) ## Serve both functions locally on the Lambda Invoke API (cargo 
 # a bare "Connection refused" when nothing listens there.
 WATCHING = (exec 3<>/dev/tcp/127.0.0.1/9000) 2>/dev/null || { echo "Nothing listens on 127.0.0.1:9000: start \`make watch\` in another terminal first." >&2; exit 2; }
 
-invoke-transformer: $(TOOLS) ## Invoke the transformer under `make watch` with EVENT (default: events/transformer/direct-put.json)
-	@$(WATCHING)
-	cargo lambda invoke transformer --data-file $(or $(EVENT),events/transformer/direct-put.json)
+# $(call INVOKE,function,event file): cargo lambda invoke, after checking
+# the file exists (naming it), and without cargo-lambda's footer asking to
+# start a discussion after every error the function returns.
+INVOKE = if [ ! -f "$(2)" ]; then echo "No event file $(2): EVENT= names a JSON file (samples: events/$(1)/)." >&2; exit 2; fi; \
+	$(WATCHING); set -o pipefail; cargo lambda invoke $(1) --data-file "$(2)" 2>&1 \
+	| grep -v -e 'Was this behavior unexpected?' -e 'cargo-lambda/discussions'
 
-invoke-producer: $(TOOLS) ## Invoke the producer under `make watch` with EVENT (default: events/producer/scheduled-rule.json)
-	@$(WATCHING)
-	cargo lambda invoke producer --data-file $(or $(EVENT),events/producer/scheduled-rule.json)
+invoke-transformer: $(TOOLS) ## Invoke the transformer under `make watch` with EVENT (default: events/transformer/direct-put.json)
+	@$(call INVOKE,transformer,$(or $(EVENT),events/transformer/direct-put.json))
+
+invoke-producer: $(TOOLS) ## Invoke the producer under `make watch` with EVENT (default: events/producer/scheduled-rule.json); without a sink the events print in the `make watch` terminal
+	@$(call INVOKE,producer,$(or $(EVENT),events/producer/scheduled-rule.json))
 
 clean: ## Remove what builds and runs write: target/ (Rust builds), out/ (the demo's lake), .aws-sam/ (sam build); keeps the virtualenvs
 	@du -sh target out .aws-sam 2>/dev/null || true

@@ -110,13 +110,19 @@ def open_lake(args) -> engine.Lake:
 
 def command_query(args) -> int:
     sql = read_sql(args)
+    statements = dialect.parse(sql)
+    if len(statements) > 1:
+        # Athena runs one statement per query execution (StartQueryExecution
+        # takes one QueryString); so does make query, rather than answering
+        # the last one only.
+        raise UsageError(f"{len(statements)} statements given; Athena runs one per query: run them one at a time")
     lake = open_lake(args)
     columns, rows = lake.run(sql)
     if reads_uncurated_table(lake, sql):
         print(f"lake_sql: {lake.definition.name} does not exist in {lake.dir} yet, so it answered no rows: "
               "run `make curate` (the stack's curation workflow) first", file=sys.stderr)
+    profile = lake.profile(sql)
     if args.json:
-        profile = lake.profile(sql) if len(dialect.parse(sql)) == 1 else engine.Profile()
         print(json.dumps({
             "columns": columns,
             "rows": plain(rows),
@@ -125,6 +131,8 @@ def command_query(args) -> int:
         }))
     else:
         print_table(columns, rows)
+        # What Athena's console shows beside every answer, and bills by.
+        print(f"  data scanned: {profile.bytes_read:,} bytes in {profile.files} file{'s' if profile.files != 1 else ''}")
     return 0
 
 

@@ -1,41 +1,9 @@
 //! The functions' memory allocator: mimalloc, built without transparent huge
 //! pages and purging freed memory after 100 ms.
 //!
-//! Choosing it, on the transformer (throughput: `profile_batch ...
-//! handler-fresh`, since renamed `handler`, on a 2 MB Direct PUT batch; peak
-//! RSS: `make measure`, a 6 MB invocation):
-//!
-//! | allocator | throughput | peak RSS, 6 MB event |
-//! | --- | --- | --- |
-//! | glibc | 235 MB/s | 29 MiB |
-//! | mimalloc, defaults (huge pages, purge after 1 s) | 390 MB/s | 55 MiB |
-//! | mimalloc, no huge pages, purge after 1 s | 390 MB/s | 43 MiB |
-//! | mimalloc, no huge pages, purge after 10 ms | 345 MB/s | 32 MiB |
-//! | mimalloc, no huge pages, purge at once | 220 MB/s | 25 MiB |
-//!
-//! Choosing the delay, on 2026-11-22 with inputs released early (criterion
-//! `no_reingestion/handler/*/producer_events`, Direct PUT / Kinesis source;
-//! `make measure` with `MIMALLOC_PURGE_DELAY`):
-//!
-//! | purge delay | Direct PUT | Kinesis source | peak RSS, 6 MB event |
-//! | --- | --- | --- | --- |
-//! | 10 ms | 309 MiB/s | 263 MiB/s | 30-32 MiB |
-//! | **100 ms** | 341 MiB/s | 309 MiB/s | 40.5 MiB |
-//! | 1 s | | | 40.7 MiB |
-//!
-//! 100 ms keeps both targets (300 MB/s of event JSON, 48 MB peak) with room:
-//! a container Firehose keeps busy reuses its pages from one invocation to
-//! the next, and an idle one returns them within a tenth of a second.
-//!
-//! Checked again after the billed-path rework (issue 10, 2026-11-22), against
-//! its 32 MiB target: a 25 ms delay gives 29.5 MiB on the 6 MB event (36 MiB
-//! at 100 ms) but costs 8 to 20 % of the `invocation` benchmarks
-//! (`MIMALLOC_PURGE_DELAY=25 cargo bench -p transformer --
-//! no_reingestion/invocation --baseline purge100`), so 100 ms stays. Once
-//! the transformer took the request body from the runtime instead of a
-//! `RawValue` copy (2026-11-23), the 6 MB event peaked at a median 31.5 MiB
-//! at 100 ms, in two modes (31 runs: 28.8 to 31.5 MiB in 16, 34.7 to 35.8
-//! in 15), which the purge timer's timing decides.
+//! Why these settings, with the measurements (allocator against glibc,
+//! each purge delay, the throughput and peak memory they gave, and the
+//! commands): docs/performance-history.md, "The allocator".
 //!
 //! The transformer allocates and frees tens of thousands of small strings per
 //! invocation, which glibc handles poorly; mimalloc's defaults, though, back

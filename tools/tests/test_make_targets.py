@@ -40,5 +40,23 @@ class VirtualenvsPerTarget(unittest.TestCase):
                          {".venv-tools", ".venv-query", ".venv-checkov", ".venv-ministack", ".venv-warehouse"})
 
 
+class InvokeMessages(unittest.TestCase):
+    def run_make(self, *args: str) -> subprocess.CompletedProcess:
+        # .venv-tools stands installed (touch), so only the recipe runs.
+        return subprocess.run(["make", "-s", "--no-print-directory", "-o", ".venv-tools/.installed", *args],
+                              cwd=REPO, capture_output=True, text=True)
+
+    def test_a_missing_event_file_is_named(self):
+        for target in ("invoke-transformer", "invoke-producer"):
+            result = self.run_make(target, "EVENT=events/no-such-event.json")
+            self.assertEqual(result.returncode, 2, result.stderr)
+            self.assertIn("No event file events/no-such-event.json", result.stderr)
+
+    def test_cargo_lambdas_discussion_footer_is_left_out(self):
+        out = subprocess.run(["make", "-n", "-o", ".venv-tools/.installed", "invoke-producer"], cwd=REPO,
+                             capture_output=True, text=True, check=True).stdout
+        self.assertIn("grep -v -e 'Was this behavior unexpected?'", out)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -102,6 +102,19 @@ class MakeQuery(unittest.TestCase):
         self.assertEqual(result.returncode, 2)
         self.assertIn("chat_events_curated", result.stderr)
 
+    def test_several_statements_are_refused_as_athena_refuses_them(self):
+        result = self.make("query", "SQL=SELECT 1 AS a; SELECT 2 AS b")
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("2 statements given", result.stderr)
+        self.assertEqual(result.stdout, "")
+
+    def test_plain_output_shows_the_data_scanned(self):
+        result = self.make("query", "SQL=SELECT count(*) AS n FROM chat_events")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        scanned = [line for line in result.stdout.splitlines() if "data scanned:" in line]
+        self.assertEqual(len(scanned), 1, result.stdout)
+        self.assertNotIn("data scanned: 0 bytes", scanned[0])
+
     def test_a_lake_never_curated_says_to_curate(self):
         result = self.make("query", "SQL=SELECT count(*) AS n FROM chat_events_curated", "JSON=1")
         self.assertEqual(self.answer(result), [[0]])

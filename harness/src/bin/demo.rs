@@ -148,7 +148,7 @@ async fn run(args: &Args) -> Result<(), DemoError> {
     let mut ledger = run_producer(&watch, &log, args, &config, &names, &faults).await?;
     ledger.put_directly = put_malformed(&config, &names).await? as u64;
     let stats = run_firehose(&config, &names, &settings, &watch, &faults).await?;
-    let landed = read_lake(&config, &names, &args.lake, args.keep).await?;
+    let landed = read_lake(&config, &names, &args.lake, args.keep, args.ticks).await?;
     account(&mut ledger, &stats, &landed);
     print_landed(&landed, &log);
     print_where_it_landed(&names, &landed);
@@ -397,7 +397,13 @@ struct Landed {
 }
 
 /// 7. The lake read back, and copied to the local lake for `make query`.
-async fn read_lake(config: &SdkConfig, names: &Names, lake_dir: &Path, keep: bool) -> Result<Landed, DemoError> {
+async fn read_lake(
+    config: &SdkConfig,
+    names: &Names,
+    lake_dir: &Path,
+    keep: bool,
+    ticks: i64,
+) -> Result<Landed, DemoError> {
     step(7, "Reading back the data lake");
     let s3 = s3_client(config);
     let events = lake::objects(&s3, &names.bucket, "events/").await?;
@@ -409,6 +415,12 @@ async fn read_lake(config: &SdkConfig, names: &Names, lake_dir: &Path, keep: boo
     };
     if keep {
         println!("      adding to {} (--keep): earlier runs' objects stay", shown(&out));
+        println!(
+            "      (the producer derives a tick's events from its minute: a run within {} minutes of the last \
+             regenerates events already landed, which the raw table counts as retry copies and the curated \
+             table keeps once)",
+            ticks
+        );
     } else {
         let _ = std::fs::remove_dir_all(&out);
     }
