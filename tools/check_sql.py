@@ -288,7 +288,7 @@ def main() -> int:
         # The curated table holds the schema's columns, without the raw
         # table's partition dt (its partition is hidden: day(occurred_at)).
         definition = lake.definition
-        iceberg = {f.name: (curated.duckdb_type(f.field_type), None) for f in definition.schema.fields}
+        iceberg = {f.name: (curated.iceberg_type_to_duckdb(f.field_type), None) for f in definition.schema.fields}
         iceberg["dt"] = ("VARCHAR", None)  # not in the table; compare() expects the lake partition
         compare(c, "iceberg", schema, iceberg)
         c.check("iceberg: chat_events_curated has no dt column (its partition is day(occurred_at))",

@@ -289,10 +289,10 @@ class CuratedTable:
         return table, True
 
 
-def duckdb_type(t) -> str:
+def iceberg_type_to_duckdb(t) -> str:
     """An Iceberg type as DuckDB names it."""
     if isinstance(t, StructType):
-        return "STRUCT(" + ", ".join(f'"{f.name}" {duckdb_type(f.field_type)}' for f in t.fields) + ")"
+        return "STRUCT(" + ", ".join(f'"{f.name}" {iceberg_type_to_duckdb(f.field_type)}' for f in t.fields) + ")"
     names = {
         StringType: "VARCHAR",
         LongType: "BIGINT",

@@ -50,7 +50,7 @@ class DialectError(Exception):
 
 # ------------------------------------------------------------ Hive / Glue --
 # Hive column types (Glue) -> DuckDB types. Nested types are translated
-# recursively by duckdb_type().
+# recursively by glue_type_to_duckdb().
 HIVE_TO_DUCKDB = {
     "string": "VARCHAR",
     "varchar": "VARCHAR",
@@ -88,7 +88,7 @@ JAVA_TO_STRFTIME = {
 }
 
 
-def duckdb_type(hive: str) -> str:
+def glue_type_to_duckdb(hive: str) -> str:
     """`struct<a:string,b:bigint>` -> `STRUCT("a" VARCHAR, "b" BIGINT)`, and so on."""
     t = hive.strip()
     low = t.lower()
@@ -103,17 +103,17 @@ def duckdb_type(hive: str) -> str:
     kind, inner = m.group(1).lower(), m.group(2)
     parts = split_top_level(inner)
     if kind == "array":
-        return f"{duckdb_type(inner)}[]"
+        return f"{glue_type_to_duckdb(inner)}[]"
     if kind == "map":
         if len(parts) != 2:
             raise DialectError(f"Glue type {hive!r}: a map needs two types")
-        return f"MAP({duckdb_type(parts[0])}, {duckdb_type(parts[1])})"
+        return f"MAP({glue_type_to_duckdb(parts[0])}, {glue_type_to_duckdb(parts[1])})"
     fields = []
     for part in parts:
         name, _, field_type = part.partition(":")
         if not field_type:
             raise DialectError(f"Glue type {hive!r}: struct field {part!r} has no type")
-        fields.append(f'"{name.strip()}" {duckdb_type(field_type)}')
+        fields.append(f'"{name.strip()}" {glue_type_to_duckdb(field_type)}')
     return f"STRUCT({', '.join(fields)})"
 
 

@@ -224,7 +224,7 @@ class Lake:
             held = frozenset().union(*(f.field_ids for f in files))
             ids = {f.name: _leaf_ids(f) for f in (schema or self.definition.schema).fields}
             columns = [
-                f.name if ids.get(f.name, set()) & held else f"CAST(NULL AS {curated.duckdb_type(f.field_type)}) AS {f.name}"
+                f.name if ids.get(f.name, set()) & held else f"CAST(NULL AS {curated.iceberg_type_to_duckdb(f.field_type)}) AS {f.name}"
                 for f in self.definition.schema.fields
             ]
             paths = ", ".join(raw_table.sql_string(f.path) for f in files)
@@ -232,7 +232,7 @@ class Lake:
         else:
             # The table does not exist yet (or holds nothing): no rows, its columns.
             source = "SELECT " + ", ".join(
-                f"CAST(NULL AS {curated.duckdb_type(f.field_type)}) AS {f.name}" for f in self.definition.schema.fields
+                f"CAST(NULL AS {curated.iceberg_type_to_duckdb(f.field_type)}) AS {f.name}" for f in self.definition.schema.fields
             ) + " WHERE false"
         select = sqlglot.parse_one(f"SELECT * FROM ({source}) AS {alias}", read="duckdb")
         return select.args["from_"].this

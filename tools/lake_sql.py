@@ -153,7 +153,7 @@ def command_describe(args) -> int:
     if name not in known:
         raise UsageError(f"no table or view {name!r} here; there are: {', '.join(dict.fromkeys(known))}")
     if name == lake.definition.name:
-        described = [{"name": f.name, "type": curated.duckdb_type(f.field_type)} for f in lake.definition.schema.fields]
+        described = [{"name": f.name, "type": curated.iceberg_type_to_duckdb(f.field_type)} for f in lake.definition.schema.fields]
     else:
         described = [{"name": r[0], "type": r[1]} for r in lake.con.execute(f'DESCRIBE "{name}"').fetchall()]
     if args.json:

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import cfn_template
-from dialect import DialectError, duckdb_type, strftime_pattern
+from dialect import DialectError, glue_type_to_duckdb, strftime_pattern
 
 TABLE_TYPE = "AWS::Glue::Table"
 # The table of what landed; its keys are written exactly as its columns.
@@ -154,13 +154,13 @@ class Table:
 
     def setup_sql(self, lake: Path) -> list[str]:
         """The statements that define the view over `lake`."""
-        typed = [f'CAST(NULL AS {duckdb_type(t)}) AS "{c}"' for c, t in self.columns + self.partitions]
+        typed = [f'CAST(NULL AS {glue_type_to_duckdb(t)}) AS "{c}"' for c, t in self.columns + self.partitions]
         files = self.glob(lake)
         where = " AND ".join(f"({p.predicate()})" for p in self.projections) or "true"
-        hive_types = "{" + ", ".join(f"{sql_string(c)}: {sql_string(duckdb_type(t))}" for c, t in self.partitions) + "}"
+        hive_types = "{" + ", ".join(f"{sql_string(c)}: {sql_string(glue_type_to_duckdb(t))}" for c, t in self.partitions) + "}"
         if glob.glob(files) and not self.exact_keys:
             fields = [
-                f"CAST(hive_json_field(json, {sql_string(c.lower())}) AS {duckdb_type(t)}) AS \"{c}\"" for c, t in self.columns
+                f"CAST(hive_json_field(json, {sql_string(c.lower())}) AS {glue_type_to_duckdb(t)}) AS \"{c}\"" for c, t in self.columns
             ]
             partitions = [f'"{c}"' for c, _ in self.partitions]
             source = (
@@ -168,7 +168,7 @@ class Table:
                 f"compression = 'gzip', hive_partitioning = true, hive_types = {hive_types})"
             )
         elif glob.glob(files):
-            struct = "{" + ", ".join(f"{sql_string(c)}: {sql_string(duckdb_type(t))}" for c, t in self.columns) + "}"
+            struct = "{" + ", ".join(f"{sql_string(c)}: {sql_string(glue_type_to_duckdb(t))}" for c, t in self.columns) + "}"
             options = [
                 "format = 'newline_delimited'",
                 "compression = 'gzip'",

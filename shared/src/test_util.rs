@@ -9,12 +9,14 @@
 //!   turn them off too; [`crate::delivery`] is the one retry policy).
 //! * [`kinesis_reply`], [`firehose_reply`]: `PutRecords` / `PutRecordBatch`
 //!   answers that refuse chosen records, as the services do under load.
+//! * [`kinesis_throttled`], [`firehose_unavailable`]: the whole request
+//!   refused for throughput, as each service says it.
 
 use std::sync::Arc;
 
-use aws_sdk_firehose::operation::put_record_batch::PutRecordBatchOutput;
+use aws_sdk_firehose::operation::put_record_batch::{PutRecordBatchError, PutRecordBatchOutput};
 use aws_sdk_firehose::types::PutRecordBatchResponseEntry;
-use aws_sdk_kinesis::operation::put_records::PutRecordsOutput;
+use aws_sdk_kinesis::operation::put_records::{PutRecordsError, PutRecordsOutput};
 use aws_sdk_kinesis::types::PutRecordsResultEntry;
 use aws_smithy_mocks::{Rule, RuleMode, mock_client};
 
@@ -94,4 +96,24 @@ pub fn firehose_reply(n: usize, refuse: impl Fn(usize) -> bool, code: &str) -> P
         .set_request_responses(Some(entries))
         .build()
         .unwrap_or_else(|e| panic!("PutRecordBatchOutput: {e}"))
+}
+
+/// A `PutRecords` refused whole for throughput: Kinesis's
+/// `ProvisionedThroughputExceededException`, with `message`.
+pub fn kinesis_throttled(message: &str) -> PutRecordsError {
+    PutRecordsError::ProvisionedThroughputExceededException(
+        aws_sdk_kinesis::types::error::ProvisionedThroughputExceededException::builder()
+            .message(message)
+            .build(),
+    )
+}
+
+/// A `PutRecordBatch` refused whole for throughput: Firehose's
+/// `ServiceUnavailableException` ("Slow down.").
+pub fn firehose_unavailable() -> PutRecordBatchError {
+    PutRecordBatchError::ServiceUnavailableException(
+        aws_sdk_firehose::types::error::ServiceUnavailableException::builder()
+            .message("Slow down.")
+            .build(),
+    )
 }

@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use aws_sdk_firehose::operation::put_record_batch::PutRecordBatchError;
 use aws_sdk_kinesis::operation::put_records::PutRecordsError;
 use aws_smithy_mocks::{RuleMode, mock};
 use chat_pipeline::delivery::{DeliveryOptions, UndeliveredReason, deliver};
@@ -90,13 +89,7 @@ async fn kinesis_partial_failure_then_success_delivers_each_record_once() {
 async fn kinesis_throttling_and_5xx_are_retried() {
     let rule = mock!(aws_sdk_kinesis::Client::put_records)
         .sequence()
-        .error(|| {
-            PutRecordsError::ProvisionedThroughputExceededException(
-                aws_sdk_kinesis::types::error::ProvisionedThroughputExceededException::builder()
-                    .message("Rate exceeded")
-                    .build(),
-            )
-        })
+        .error(|| chat_pipeline::test_util::kinesis_throttled("Rate exceeded"))
         .http_status(503, None)
         .output(|| kinesis_reply(3, |_| false, ""))
         .build();
@@ -153,11 +146,7 @@ async fn firehose_partial_failure_and_throttling_deliver_each_record_once() {
         let mut call = n.lock().unwrap();
         *call += 1;
         if *call == 1 {
-            return aws_smithy_mocks::MockResponse::Error(PutRecordBatchError::ServiceUnavailableException(
-                aws_sdk_firehose::types::error::ServiceUnavailableException::builder()
-                    .message("Slow down.")
-                    .build(),
-            ));
+            return aws_smithy_mocks::MockResponse::Error(chat_pipeline::test_util::firehose_unavailable());
         }
         let entries = req.records();
         let refuse: Vec<usize> = if *call == 2 { vec![0, entries.len() - 1] } else { vec![] };

@@ -39,7 +39,7 @@ where
     let state: &'static Transformer<P> = Box::leak(Box::new(state));
     let handler = service_fn(move |event: LambdaEvent<IgnoredAny>| async move {
         let (_, context) = event.into_parts();
-        // Set by TakeRequestBody around this future: `run` installs both.
+        // Set by TakeRequestBodyLayer around this future: `run` installs both.
         let body = REQUEST_BODY.with(Bytes::clone);
         handle(state, LambdaEvent::new(body, context)).await.map_err(|e| {
             tracing::error!(error = %e, "invocation failed");
@@ -48,29 +48,29 @@ where
     });
     Runtime::new(handler)
         .layer(TracingLayer::new())
-        .layer(TakeRequestBody)
+        .layer(TakeRequestBodyLayer)
         .run_concurrent()
         .await
 }
 
 /// The layer that takes each invocation's body for the handler.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct TakeRequestBody;
+pub struct TakeRequestBodyLayer;
 
-impl<S> Layer<S> for TakeRequestBody {
-    type Service = TakingRequestBody<S>;
+impl<S> Layer<S> for TakeRequestBodyLayer {
+    type Service = TakeRequestBodyService<S>;
     fn layer(&self, inner: S) -> Self::Service {
-        TakingRequestBody { inner }
+        TakeRequestBodyService { inner }
     }
 }
 
-/// The service [`TakeRequestBody`] wraps around the runtime's own.
+/// The service [`TakeRequestBodyLayer`] wraps around the runtime's own.
 #[derive(Clone, Debug)]
-pub struct TakingRequestBody<S> {
+pub struct TakeRequestBodyService<S> {
     inner: S,
 }
 
-impl<S: Service<LambdaInvocation>> Service<LambdaInvocation> for TakingRequestBody<S> {
+impl<S: Service<LambdaInvocation>> Service<LambdaInvocation> for TakeRequestBodyService<S> {
     type Response = S::Response;
     type Error = S::Error;
     type Future = TaskLocalFuture<Bytes, S::Future>;
@@ -117,7 +117,7 @@ mod tests {
             })
         };
         let body = Bytes::from_static(br#"{"records":[]}"#);
-        let mut service = TakeRequestBody.layer(inner);
+        let mut service = TakeRequestBodyLayer.layer(inner);
         service.call(invocation(body.clone(), "req-1")).await.unwrap();
         let seen = seen.lock().unwrap();
         let (runtime_saw, handler_saw) = &seen[0];
@@ -142,8 +142,8 @@ mod tests {
                 String::from_utf8_lossy(&after)
             )))
         });
-        let mut a = TakeRequestBody.layer(inner);
-        let mut b = TakeRequestBody.layer(inner);
+        let mut a = TakeRequestBodyLayer.layer(inner);
+        let mut b = TakeRequestBodyLayer.layer(inner);
         let (ra, rb) = tokio::join!(
             a.call(invocation(Bytes::from_static(b"\"a\""), "req-a")),
             b.call(invocation(Bytes::from_static(b"\"b\""), "req-b"))

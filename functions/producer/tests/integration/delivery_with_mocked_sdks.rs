@@ -7,9 +7,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aws_sdk_firehose::operation::put_record_batch::{PutRecordBatchError, PutRecordBatchOutput};
+use aws_sdk_firehose::operation::put_record_batch::PutRecordBatchOutput;
 use aws_sdk_firehose::types::PutRecordBatchResponseEntry;
-use aws_sdk_kinesis::operation::put_records::PutRecordsError;
 use aws_smithy_mocks::{MockResponse, RuleMode, mock};
 use chat_pipeline::aws::LazyClients;
 use chat_pipeline::destination::{AwsSinks, DestinationKind};
@@ -118,10 +117,8 @@ async fn kinesis_throttling_exceptions_are_retried() {
     let s = svc.clone();
     let rule = mock!(aws_sdk_kinesis::Client::put_records).then_compute_response(move |req| {
         if s.call(req.records().len(), 0) <= 2 {
-            return MockResponse::Error(PutRecordsError::ProvisionedThroughputExceededException(
-                aws_sdk_kinesis::types::error::ProvisionedThroughputExceededException::builder()
-                    .message("Rate exceeded for stream chat-events")
-                    .build(),
+            return MockResponse::Error(chat_pipeline::test_util::kinesis_throttled(
+                "Rate exceeded for stream chat-events",
             ));
         }
         for r in req.records() {
@@ -179,13 +176,8 @@ async fn persistent_refusal_fails_the_invocation_with_the_exact_count() {
 // so the elapsed-time assertions hold however loaded the machine is.
 #[tokio::test(start_paused = true)]
 async fn the_deadline_stops_delivery_and_reports_what_is_left() {
-    let rule = mock!(aws_sdk_kinesis::Client::put_records).then_error(|| {
-        PutRecordsError::ProvisionedThroughputExceededException(
-            aws_sdk_kinesis::types::error::ProvisionedThroughputExceededException::builder()
-                .message("Rate exceeded")
-                .build(),
-        )
-    });
+    let rule = mock!(aws_sdk_kinesis::Client::put_records)
+        .then_error(|| chat_pipeline::test_util::kinesis_throttled("Rate exceeded"));
     let mut state = kinesis_producer(&rule, 100);
     state.config.retry.max_attempts = 20;
     state.config.retry.base_delay = Duration::from_millis(50);
@@ -219,11 +211,7 @@ async fn firehose_throttling_and_partial_failure_deliver_every_event_once() {
         let bytes: usize = req.records().iter().map(|r| r.data().as_ref().len()).sum();
         let call = s.call(req.records().len(), bytes);
         if call == 1 {
-            return MockResponse::Error(PutRecordBatchError::ServiceUnavailableException(
-                aws_sdk_firehose::types::error::ServiceUnavailableException::builder()
-                    .message("Slow down.")
-                    .build(),
-            ));
+            return MockResponse::Error(chat_pipeline::test_util::firehose_unavailable());
         }
         let refuse = |i: usize| call == 2 && i % 3 == 1;
         let entries: Vec<_> = req

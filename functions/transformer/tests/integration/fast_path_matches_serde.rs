@@ -12,6 +12,7 @@
 //! well: whatever it accepts, it reads exactly as serde does, and it accepts
 //! what Firehose sends.
 
+use crate::support::runtime;
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -26,13 +27,6 @@ use testkit::synthetic::{DELIVERY_STREAM_ARN, Format, SOURCE_STREAM_ARN, Source,
 use transformer::firehose::scan::scan;
 use transformer::firehose::{TransformationEvent, parse_event};
 use transformer::{Config, Transformer, process, respond};
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .unwrap()
-}
 
 /// The serde path: owned strings in, the response model serialized out.
 ///

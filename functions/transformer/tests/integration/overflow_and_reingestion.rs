@@ -7,7 +7,7 @@ use crate::support::answered;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use aws_sdk_kinesis::operation::put_records::{PutRecordsError, PutRecordsOutput};
+use aws_sdk_kinesis::operation::put_records::PutRecordsOutput;
 use aws_sdk_kinesis::types::PutRecordsResultEntry;
 use aws_smithy_mocks::{MockResponse, RuleMode, mock};
 use base64::Engine;
@@ -51,11 +51,7 @@ async fn kinesis_source_overflow_is_reingested_with_partial_failures_and_throttl
         let mut call = n.lock().unwrap();
         *call += 1;
         if *call == 2 {
-            return MockResponse::Error(PutRecordsError::ProvisionedThroughputExceededException(
-                aws_sdk_kinesis::types::error::ProvisionedThroughputExceededException::builder()
-                    .message("Rate exceeded")
-                    .build(),
-            ));
+            return MockResponse::Error(chat_pipeline::test_util::kinesis_throttled("Rate exceeded"));
         }
         let entries = req.records();
         let entries_out = entries
@@ -264,13 +260,8 @@ async fn a_normal_batch_builds_no_sdk_client() {
 #[tokio::test(start_paused = true)]
 async fn reingestion_stops_at_the_deadline() {
     let event = transformation_event(Format::Plain, Source::KinesisStream, 1_000);
-    let rule = mock!(aws_sdk_kinesis::Client::put_records).then_error(|| {
-        PutRecordsError::ProvisionedThroughputExceededException(
-            aws_sdk_kinesis::types::error::ProvisionedThroughputExceededException::builder()
-                .message("Rate exceeded")
-                .build(),
-        )
-    });
+    let rule = mock!(aws_sdk_kinesis::Client::put_records)
+        .then_error(|| chat_pipeline::test_util::kinesis_throttled("Rate exceeded"));
     let kinesis = mock_kinesis(RuleMode::MatchAny, &[&rule]);
     let mut config = Config {
         response_budget: 300_000,

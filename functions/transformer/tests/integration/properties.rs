@@ -5,6 +5,7 @@
 
 use crate::generators::{envelope_value, payload};
 use crate::support::answered;
+use crate::support::runtime;
 
 use std::sync::Arc;
 
@@ -27,13 +28,6 @@ fn data_value() -> impl Strategy<Value = serde_json::Value> {
         1 => "[A-Za-z0-9+/=\\r\\n\\t\"\\\\\u{0}\u{1f}é]{0,40}".prop_map(|s| serde_json::json!(s)),
         1 => envelope_value(),
     ]
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .unwrap()
 }
 
 proptest! {

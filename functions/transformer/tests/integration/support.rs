@@ -26,3 +26,12 @@ pub(crate) async fn answered<P: SinkProvider>(
     assert_eq!(rendered.len(), summary.response_bytes, "size accounting is exact");
     (response, summary)
 }
+
+/// A current-thread runtime with timers, for properties that drive the
+/// async handler from a synchronous proptest body.
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap()
+}
