@@ -33,6 +33,7 @@ from pathlib import Path
 from sqlfluff.core import FluffConfig, Linter
 
 import cfn_template
+from checks import Checks
 import curated
 import dialect
 import engine
@@ -96,19 +97,6 @@ ACCEPTED["iceberg"] = ACCEPTED["duckdb"]
 EXTRA = {
     "snowflake": {"raw": "the line as VARIANT", "file_name": "the S3 object", "loaded_at": "load time"},
 }
-
-
-class Checks:
-    def __init__(self):
-        self.failed = 0
-        self.passed = 0
-
-    def check(self, name: str, ok: bool, detail: str = ""):
-        print(f"  {'ok  ' if ok else 'FAIL'} {name}{'' if ok else ': ' + detail}")
-        if ok:
-            self.passed += 1
-        else:
-            self.failed += 1
 
 
 # ------------------------------------------------------------------ schema --
@@ -324,7 +312,7 @@ def main() -> int:
                     loaded == expected,
                     f"{loaded} != {expected}")
 
-    print(f"{c.passed} passed, {c.failed} failed")
+    print(c.summary())
     return 1 if c.failed else 0
 
 
