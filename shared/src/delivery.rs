@@ -389,7 +389,10 @@ mod tests {
         assert_eq!(accepted, expected, "every record exactly once");
         assert_eq!(report.error_codes["ProvisionedThroughputExceededException"], 6);
         assert_eq!(report.throttled(), 6);
-        assert_eq!(report.refusals(), "InternalFailure=1, ProvisionedThroughputExceededException=6");
+        assert_eq!(
+            report.refusals(),
+            "InternalFailure=1, ProvisionedThroughputExceededException=6"
+        );
         assert_eq!(report.error_codes["InternalFailure"], 1);
     }
 

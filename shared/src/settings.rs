@@ -41,6 +41,50 @@ pub fn get(lookup: &impl Fn(&str) -> Option<String>, var: &str) -> Option<String
     lookup(var).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
 }
 
+/// One integer variable, stated once: its name, default and accepted range.
+/// The function's config reads it ([`IntegerSetting::read`]), its `Default`
+/// uses [`IntegerSetting::default`], and its docs table is held to
+/// [`IntegerSetting::doc_row`] by a test.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IntegerSetting {
+    pub name: &'static str,
+    pub default: u64,
+    pub min: u64,
+    pub max: u64,
+}
+
+impl IntegerSetting {
+    /// Its value through `lookup`, or the default when unset.
+    pub fn read(&self, lookup: &impl Fn(&str) -> Option<String>) -> Result<u64, SettingError> {
+        integer(lookup, self.name, self.default, self.min, self.max)
+    }
+
+    /// How its row in a docs table starts (`| \`NAME\` | 500 | 2 to
+    /// 100,000`); the cell may go on with what the number means.
+    pub fn doc_row(&self) -> String {
+        format!(
+            "| `{}` | {} | {} to {}",
+            self.name,
+            thousands(self.default),
+            thousands(self.min),
+            thousands(self.max)
+        )
+    }
+}
+
+/// `100000` as `100,000`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// An integer in `min..=max`, or `default` when unset.
 pub fn integer(
     lookup: &impl Fn(&str) -> Option<String>,
@@ -78,6 +122,17 @@ pub fn boolean(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_doc_row_writes_thousands_as_the_docs_do() {
+        let s = IntegerSetting {
+            name: "USERS",
+            default: 100,
+            min: 1,
+            max: 10_000_000,
+        };
+        assert_eq!(s.doc_row(), "| `USERS` | 100 | 1 to 10,000,000");
+    }
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
         let map: std::collections::HashMap<String, String> =

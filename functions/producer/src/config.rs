@@ -2,22 +2,17 @@
 //! the function from starting, with a message naming the variable and what it
 //! accepts.
 //!
-//! | variable | default | meaning |
-//! | --- | --- | --- |
-//! | `SINK` | `stdout` | `kinesis`, `firehose` or `stdout` (NDJSON on standard output, no AWS needed) |
-//! | `STREAM_NAME` | | the Kinesis data stream (required for `SINK=kinesis`) |
-//! | `DELIVERY_STREAM_NAME` | | the Firehose delivery stream (required for `SINK=firehose`) |
-//! | `EVENTS_PER_INVOCATION` | `500` | events per invocation, 2 to 100,000 |
-//! | `USERS` | `100` | simulated users, 1 to 10,000,000 |
-//! | `WINDOW_SECONDS` | `60` | length of the schedule window the event times fall in, 1 to 86,400 |
-//! | `MAX_IN_FLIGHT_BATCHES` | `4` | requests in flight at once, 1 to 64 |
-//! | `MAX_ATTEMPTS` | `8` | attempts per record before giving up, 1 to 20 |
+//! `SINK` (`kinesis`, `firehose` or `stdout`, the default: NDJSON on
+//! standard output, no AWS needed) and the name it needs (`STREAM_NAME`,
+//! `DELIVERY_STREAM_NAME`); the integer variables, each stated once below
+//! with its default and range ([`INTEGER_SETTINGS`]). docs/producer.md's
+//! table is held to these by a test.
 
 use std::time::Duration;
 
 use chat_pipeline::destination::{Destination, DestinationKind};
 use chat_pipeline::retry::RetryPolicy;
-use chat_pipeline::settings::{self, SettingError};
+use chat_pipeline::settings::{self, IntegerSetting, SettingError};
 
 /// The names of the variables the producer reads (template.yaml may set only
 /// these).
@@ -36,6 +31,50 @@ pub const ENV_VARS: [&str; 8] = [
 pub const MIN_EVENTS: u64 = 2;
 /// The most events an invocation makes.
 pub const MAX_EVENTS: u64 = 100_000;
+
+/// Events per invocation.
+pub const EVENTS_PER_INVOCATION: IntegerSetting = IntegerSetting {
+    name: "EVENTS_PER_INVOCATION",
+    default: 500,
+    min: MIN_EVENTS,
+    max: MAX_EVENTS,
+};
+/// Simulated users.
+pub const USERS: IntegerSetting = IntegerSetting {
+    name: "USERS",
+    default: 100,
+    min: 1,
+    max: 10_000_000,
+};
+/// The length of the schedule window the event times fall in, in seconds.
+pub const WINDOW_SECONDS: IntegerSetting = IntegerSetting {
+    name: "WINDOW_SECONDS",
+    default: 60,
+    min: 1,
+    max: 86_400,
+};
+/// Requests in flight at once.
+pub const MAX_IN_FLIGHT_BATCHES: IntegerSetting = IntegerSetting {
+    name: "MAX_IN_FLIGHT_BATCHES",
+    default: 4,
+    min: 1,
+    max: 64,
+};
+/// Attempts per record before giving up.
+pub const MAX_ATTEMPTS: IntegerSetting = IntegerSetting {
+    name: "MAX_ATTEMPTS",
+    default: 8,
+    min: 1,
+    max: 20,
+};
+/// Every integer variable, in the docs' order.
+pub const INTEGER_SETTINGS: [IntegerSetting; 5] = [
+    EVENTS_PER_INVOCATION,
+    USERS,
+    WINDOW_SECONDS,
+    MAX_IN_FLIGHT_BATCHES,
+    MAX_ATTEMPTS,
+];
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
@@ -60,11 +99,14 @@ impl Default for Config {
             sink: DestinationKind::Stdout,
             stream_name: None,
             delivery_stream_name: None,
-            events_per_invocation: 500,
-            users: 100,
-            window: Duration::from_secs(60),
-            max_in_flight: 4,
-            retry: RetryPolicy::default(),
+            events_per_invocation: EVENTS_PER_INVOCATION.default,
+            users: USERS.default,
+            window: Duration::from_secs(WINDOW_SECONDS.default),
+            max_in_flight: MAX_IN_FLIGHT_BATCHES.default as usize,
+            retry: RetryPolicy {
+                max_attempts: MAX_ATTEMPTS.default as u32,
+                ..RetryPolicy::default()
+            },
             deadline_margin: Duration::from_secs(1),
         }
     }
@@ -95,12 +137,12 @@ impl Config {
             SettingError::new(variable, "", expected)
         })?;
         let mut retry = named.retry;
-        retry.max_attempts = settings::integer(&lookup, "MAX_ATTEMPTS", 8, 1, 20)? as u32;
+        retry.max_attempts = MAX_ATTEMPTS.read(&lookup)? as u32;
         Ok(Config {
-            events_per_invocation: settings::integer(&lookup, "EVENTS_PER_INVOCATION", 500, MIN_EVENTS, MAX_EVENTS)?,
-            users: settings::integer(&lookup, "USERS", 100, 1, 10_000_000)?,
-            window: Duration::from_secs(settings::integer(&lookup, "WINDOW_SECONDS", 60, 1, 86_400)?),
-            max_in_flight: settings::integer(&lookup, "MAX_IN_FLIGHT_BATCHES", 4, 1, 64)? as usize,
+            events_per_invocation: EVENTS_PER_INVOCATION.read(&lookup)?,
+            users: USERS.read(&lookup)?,
+            window: Duration::from_secs(WINDOW_SECONDS.read(&lookup)?),
+            max_in_flight: MAX_IN_FLIGHT_BATCHES.read(&lookup)? as usize,
             retry,
             ..named
         })
@@ -131,6 +173,18 @@ mod tests {
 
     fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
         move |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+    }
+
+    #[test]
+    fn the_docs_table_states_each_default_and_range_as_the_code_does() {
+        let docs = include_str!("../../../docs/producer.md");
+        for setting in INTEGER_SETTINGS {
+            let row = setting.doc_row();
+            assert!(
+                docs.lines().any(|l| l.starts_with(&row)),
+                "docs/producer.md has no row starting {row:?}"
+            );
+        }
     }
 
     #[test]

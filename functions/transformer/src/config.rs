@@ -1,20 +1,28 @@
 //! The transformer's configuration, read once at cold start. A bad value stops
 //! the function from starting, with a message naming the variable.
 //!
-//! | variable | default | meaning |
-//! | --- | --- | --- |
-//! | `DROP_EVENT_TYPES` | (none) | comma-separated event names answered `Dropped`, e.g. `LEAVE,OPEN_CHAT` |
-//! | `REINGEST` | `true` | put records that do not fit the 6 MB response back into the source; when `false` they are `ProcessingFailed` |
-//! | `MAX_ATTEMPTS` | `8` | attempts per re-ingested record, 1 to 20 |
+//! `DROP_EVENT_TYPES` (comma-separated event names answered `Dropped`, e.g.
+//! `LEAVE,OPEN_CHAT`; none by default), `REINGEST` (put records that do not
+//! fit the 6 MB response back into the source; `true` by default; when
+//! `false` they are `ProcessingFailed`) and [`MAX_ATTEMPTS`], stated once
+//! below. docs/transformer.md's table is held to these by a test.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
 use chat_pipeline::event::{EVENT_NAMES, EventType};
 use chat_pipeline::retry::RetryPolicy;
-use chat_pipeline::settings::{self, SettingError};
+use chat_pipeline::settings::{self, IntegerSetting, SettingError};
 
 use crate::firehose::RESPONSE_BUDGET;
+
+/// Attempts per re-ingested record.
+pub const MAX_ATTEMPTS: IntegerSetting = IntegerSetting {
+    name: "MAX_ATTEMPTS",
+    default: 8,
+    min: 1,
+    max: 20,
+};
 
 /// The names of the variables the transformer reads (template.yaml may set
 /// only these).
@@ -37,7 +45,10 @@ impl Default for Config {
         Config {
             drop_event_types: BTreeSet::new(),
             reingest: true,
-            retry: RetryPolicy::default(),
+            retry: RetryPolicy {
+                max_attempts: MAX_ATTEMPTS.default as u32,
+                ..RetryPolicy::default()
+            },
             response_budget: RESPONSE_BUDGET,
             deadline_margin: Duration::from_secs(2),
         }
@@ -61,7 +72,7 @@ impl Config {
             }
         }
         config.reingest = settings::boolean(&lookup, "REINGEST", true)?;
-        config.retry.max_attempts = settings::integer(&lookup, "MAX_ATTEMPTS", 8, 1, 20)? as u32;
+        config.retry.max_attempts = MAX_ATTEMPTS.read(&lookup)? as u32;
         Ok(config)
     }
 }
@@ -72,6 +83,16 @@ mod tests {
 
     fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
         move |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+    }
+
+    #[test]
+    fn the_docs_table_states_the_default_and_range_as_the_code_does() {
+        let docs = include_str!("../../../docs/transformer.md");
+        let row = MAX_ATTEMPTS.doc_row();
+        assert!(
+            docs.lines().any(|l| l.starts_with(&row)),
+            "docs/transformer.md has no row starting {row:?}"
+        );
     }
 
     #[test]
