@@ -157,8 +157,8 @@ faults-test: $(TOOLS) $(QUERY) ## make demo FAULTS=1, make replay, make curate, 
 	$(MAKE) --no-print-directory curate LAKE=$(FAULTS_LAKE)
 	$(MAKE) --no-print-directory reconcile LAKE=$(FAULTS_LAKE) ALL=1
 
-curation-bench: $(QUERY) ## Exactness and cost of the curated table on synthetic lakes of 60 and 120 arrival days (the better part of an hour)
-	@echo "Writing and curating two synthetic lakes day by day (60 and 120 arrival days, 500 events a day): the better part of an hour on 2 cores (measured: docs/performance-history.md)"
+curation-bench: $(QUERY) ## Exactness and cost of the curated table on synthetic lakes of 60 and 120 arrival days (about an hour)
+	@echo "Writing and curating two synthetic lakes day by day (60 and 120 arrival days, 500 events a day): about an hour on 2 cores (measured: README, Figures)"
 	cd tools && ../.venv-query/bin/python curation_bench.py --days 60 120 --events-per-day 500
 
 arm64-target:
