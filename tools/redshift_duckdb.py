@@ -39,7 +39,6 @@ tools/tests/test_redshift_duckdb.py):
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 import sqlglot
 from sqlglot import exp
@@ -214,13 +213,6 @@ def materialized_view(statement: exp.Expression) -> exp.Expression:
 
 
 REWRITES = [super_navigation, super_functions, varbyte_bytes, convert_timezone, plain_values, stream_stand_in]
-
-
-def statements(text: str) -> list[str]:
-    """A recipe's statements, comments dropped (none holds ';' or '--' in a
-    string)."""
-    body = "\n".join(re.sub(r"--.*$", "", line) for line in text.splitlines())
-    return [s.strip() for s in body.split(";") if s.strip()]
 
 
 def translate(sql: str, now: dt.datetime | None = None) -> str:

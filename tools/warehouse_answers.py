@@ -1,4 +1,4 @@
-"""How the warehouse tests write and compare answers: one module, imported by
+"""How the warehouse tests read recipes and write and compare answers: one module, imported by
 warehouse_inputs.py (the lake's answers, .venv-query), warehouse_redshift.py
 (.venv-query) and warehouse_snowflake.py (.venv-warehouse), so both sides of
 every comparison write a value the same way. Standard library only, since
@@ -8,11 +8,19 @@ it runs in both virtualenvs.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 
 
 class Mismatch(Exception):
     """A recipe answered differently from the transformer or the lake."""
+
+
+def statements(text: str) -> list[str]:
+    """A recipe's statements, comments dropped (no recipe holds ';' or
+    '--' in a string)."""
+    body = "\n".join(re.sub(r"--.*$", "", line) for line in text.splitlines())
+    return [s.strip() for s in body.split(";") if s.strip()]
 
 
 def cell(value):

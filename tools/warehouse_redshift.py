@@ -39,7 +39,7 @@ from pathlib import Path
 import duckdb
 
 import redshift_duckdb
-from warehouse_answers import Mismatch, cell, rows_equal
+from warehouse_answers import Mismatch, cell, rows_equal, statements
 
 REPO = Path(__file__).resolve().parent.parent
 RECIPES = REPO / "warehouse" / "redshift"
@@ -91,7 +91,7 @@ def execute_recipe(con, name: str, now: dt.datetime | None = None) -> list[tuple
     answers = []
     for block in re.split(r";\s*\n", text):
         names = re.findall(r"^-- ([a-z0-9-]+)\b", block, re.MULTILINE)
-        for statement in redshift_duckdb.statements(block):
+        for statement in statements(block):
             if re.search(r"\b(sys_stream_scan_errors|EXTERNAL\s+SCHEMA)\b", statement, re.IGNORECASE):
                 continue  # an account only (docs/warehouses.md)
             cur = con.execute(redshift_duckdb.translate(statement, now))

@@ -39,20 +39,13 @@ import re
 import sys
 from pathlib import Path
 
-from warehouse_answers import Mismatch, cell, rows_equal
+from warehouse_answers import Mismatch, cell, rows_equal, statements
 
 REPO = Path(__file__).resolve().parent.parent
 RECIPES = REPO / "warehouse" / "snowflake"
 SAMPLES = REPO / "events" / "transformer"
 FIELDS = ["event_id", "event_type", "user_id", "session_id", "seq", "occurred_at", "event_date", "received_at"]
 
-
-
-def statements(path: Path) -> list[str]:
-    """The recipe's statements, comments dropped (none holds a ';' in a
-    string)."""
-    text = "\n".join(line for line in path.read_text().splitlines() if not line.strip().startswith("--"))
-    return [s.strip() for s in text.split(";") if s.strip()]
 
 
 def pipe_load(pipe_sql: str) -> tuple[str, str]:
@@ -92,7 +85,7 @@ def run(inputs: Path) -> list[str]:
         # ALTER SESSION SET TIMEZONE, so the zone is set on its DuckDB
         # connection, which is what that statement would change.
         cur._duck_conn.execute("SET TimeZone = 'America/Los_Angeles'")
-        for statement in statements(RECIPES / "03_table.sql"):
+        for statement in statements((RECIPES / "03_table.sql").read_text()):
             cur.execute(statement)
         report.append("03_table.sql: executed as written")
 
@@ -134,7 +127,7 @@ def run(inputs: Path) -> list[str]:
             raise Mismatch(f"04_pipe.sql: {loaded} rows loaded ({stamped} with loaded_at) of {expected['raw_lines']} lines")
         report.append(f"04_pipe.sql: its COPY's SELECT over {len(staged)} staged lines of {files} objects: {loaded} rows")
 
-        view, *monitoring = statements(RECIPES / "05_deduplicated_view.sql")
+        view, *monitoring = statements((RECIPES / "05_deduplicated_view.sql").read_text())
         cur.execute(view)
         cur.execute("SELECT event_id, occurred_at, event_type, user_id FROM chat_events_deduplicated ORDER BY 1, 2")
         rows_equal("05_deduplicated_view.sql: chat_events_deduplicated against chat_events_curated",
