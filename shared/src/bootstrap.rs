@@ -32,7 +32,7 @@ const LAMBDA_ENVIRONMENT: [&str; 4] = [
 
 /// What keeps the runtime from starting in this environment: the Lambda
 /// variables that are missing, or a memory size that is not a number.
-pub fn missing_lambda_environment(get: impl Fn(&str) -> Option<String>) -> Vec<String> {
+pub(crate) fn missing_lambda_environment(get: impl Fn(&str) -> Option<String>) -> Vec<String> {
     let mut missing: Vec<String> = LAMBDA_ENVIRONMENT
         .iter()
         .filter(|var| get(var).is_none())

@@ -98,7 +98,7 @@ pub struct DeliveryReport {
 /// (Kinesis API Reference, PutRecordsResultEntry), Firehose PutRecordBatch's
 /// `ServiceUnavailableException` (Firehose API Reference,
 /// PutRecordBatchResponseEntry), and the SDK's generic throttling code.
-pub const THROTTLE_CODES: [&str; 4] = [
+pub(crate) const THROTTLE_CODES: [&str; 4] = [
     "ProvisionedThroughputExceededException",
     "KMSThrottlingException",
     "ServiceUnavailableException",

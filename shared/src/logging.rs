@@ -13,7 +13,7 @@ use tracing::Metadata;
 use tracing_subscriber::filter::{FilterFn, LevelFilter, Targets, filter_fn};
 
 /// The filter the environment asks for.
-pub fn filter_from_env(lambda_level: Option<&str>, rust_log: Option<&str>) -> Targets {
+pub(crate) fn filter_from_env(lambda_level: Option<&str>, rust_log: Option<&str>) -> Targets {
     if let Some(level) = lambda_level {
         let level = match level.to_ascii_uppercase().as_str() {
             "TRACE" => LevelFilter::TRACE,
@@ -52,7 +52,7 @@ pub fn init() {
 /// which reads like a crash. The functions log their handled errors
 /// themselves, with the message the caller sees; this drops the echo and
 /// keeps the layer's report of a real panic (which carries an `error` field).
-pub fn not_a_handled_error_echo() -> FilterFn<fn(&Metadata<'_>) -> bool> {
+pub(crate) fn not_a_handled_error_echo() -> FilterFn<fn(&Metadata<'_>) -> bool> {
     fn keep(meta: &Metadata<'_>) -> bool {
         !(meta.target() == PANIC_LAYER_TARGET && meta.fields().field("error").is_none())
     }
@@ -60,7 +60,7 @@ pub fn not_a_handled_error_echo() -> FilterFn<fn(&Metadata<'_>) -> bool> {
 }
 
 /// Where lambda_runtime 1.x logs handler errors and panics.
-pub const PANIC_LAYER_TARGET: &str = "lambda_runtime::layers::panic";
+pub(crate) const PANIC_LAYER_TARGET: &str = "lambda_runtime::layers::panic";
 
 #[cfg(test)]
 mod tests {

@@ -53,12 +53,12 @@ impl Metric {
 }
 
 /// The function name used as the metric dimension.
-pub fn function_name() -> String {
+pub(crate) fn function_name() -> String {
     std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "local".to_owned())
 }
 
 /// Renders one EMF line (without the trailing newline).
-pub fn emf_line(function_name: &str, metrics: &[Metric], timestamp_millis: i64) -> String {
+pub(crate) fn emf_line(function_name: &str, metrics: &[Metric], timestamp_millis: i64) -> String {
     let definitions: Vec<Value> = metrics
         .iter()
         .map(|m| serde_json::json!({"Name": m.name, "Unit": m.unit}))

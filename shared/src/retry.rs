@@ -29,7 +29,7 @@ impl Default for RetryPolicy {
 
 impl RetryPolicy {
     /// The upper bound of the delay before attempt `next_attempt` (2, 3, ...).
-    pub fn backoff_cap(&self, next_attempt: u32) -> Duration {
+    pub(crate) fn backoff_cap(&self, next_attempt: u32) -> Duration {
         let exponent = next_attempt.saturating_sub(2).min(20);
         self.base_delay.saturating_mul(1 << exponent).min(self.max_delay)
     }

@@ -21,12 +21,12 @@ use serde::{Serialize, Serializer};
 pub struct Timestamp(i64);
 
 /// Length of [`Timestamp::rfc3339`]: `YYYY-MM-DDTHH:MM:SS.mmmZ`.
-pub const RFC3339_LEN: usize = 24;
+pub(crate) const RFC3339_LEN: usize = 24;
 
 /// Epoch milliseconds below this (1973-03-03) are refused as "epoch seconds
 /// by mistake": a chat event stamped with seconds would otherwise land in a
 /// 1970 partition without a word.
-pub const MIN_PLAUSIBLE_EPOCH_MILLIS: i64 = 100_000_000_000;
+pub(crate) const MIN_PLAUSIBLE_EPOCH_MILLIS: i64 = 100_000_000_000;
 
 /// Why an event time was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -81,7 +81,7 @@ impl Timestamp {
     }
 
     /// An event time given as epoch milliseconds in a JSON integer.
-    pub fn from_epoch_millis_int(ms: i128) -> Result<Self, TimeError> {
+    pub(crate) fn from_epoch_millis_int(ms: i128) -> Result<Self, TimeError> {
         let ms = i64::try_from(ms).map_err(|_| TimeError::OutOfRange)?;
         if (0..MIN_PLAUSIBLE_EPOCH_MILLIS).contains(&ms) {
             return Err(TimeError::LooksLikeSeconds);
@@ -91,7 +91,7 @@ impl Timestamp {
 
     /// An event time given as epoch milliseconds in a JSON float (as
     /// `time.time() * 1000` produces); the fraction is truncated.
-    pub fn from_epoch_millis_float(ms: f64) -> Result<Self, TimeError> {
+    pub(crate) fn from_epoch_millis_float(ms: f64) -> Result<Self, TimeError> {
         if !ms.is_finite() {
             return Err(TimeError::NotFinite);
         }
@@ -205,7 +205,7 @@ impl Timestamp {
     }
 
     /// Writes `YYYY-MM-DDTHH:MM:SS.mmmZ` into `buf` and returns it as a `&str`.
-    pub fn rfc3339(self, buf: &mut [u8; RFC3339_LEN]) -> &str {
+    pub(crate) fn rfc3339(self, buf: &mut [u8; RFC3339_LEN]) -> &str {
         self.civil().rfc3339(buf)
     }
 
@@ -218,7 +218,7 @@ impl Timestamp {
 
 impl Civil {
     /// The bytes of `YYYY-MM-DDTHH:MM:SS.mmmZ`.
-    pub fn rfc3339_bytes(&self) -> [u8; RFC3339_LEN] {
+    pub(crate) fn rfc3339_bytes(&self) -> [u8; RFC3339_LEN] {
         let mut b = *b"0000-00-00T00:00:00.000Z";
         b[0..2].copy_from_slice(&two_digits(self.year / 100));
         b[2..4].copy_from_slice(&two_digits(self.year % 100));
@@ -233,14 +233,14 @@ impl Civil {
     }
 
     /// `YYYY-MM-DDTHH:MM:SS.mmmZ`
-    pub fn rfc3339<'b>(&self, buf: &'b mut [u8; RFC3339_LEN]) -> &'b str {
+    pub(crate) fn rfc3339<'b>(&self, buf: &'b mut [u8; RFC3339_LEN]) -> &'b str {
         *buf = self.rfc3339_bytes();
         // Only ASCII digits and punctuation were written.
         std::str::from_utf8(buf).unwrap_or_default()
     }
 
     /// The bytes of `YYYY-MM-DD`.
-    pub fn date_bytes(&self) -> [u8; 10] {
+    pub(crate) fn date_bytes(&self) -> [u8; 10] {
         let mut b = [0u8; 10];
         b.copy_from_slice(&self.rfc3339_bytes()[..10]);
         b

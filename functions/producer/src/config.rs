@@ -5,7 +5,7 @@
 //! `SINK` (`kinesis`, `firehose` or `stdout`, the default: NDJSON on
 //! standard output, no AWS needed) and the name it needs (`STREAM_NAME`,
 //! `DELIVERY_STREAM_NAME`); the integer variables, each stated once below
-//! with its default and range ([`INTEGER_SETTINGS`]). docs/producer.md's
+//! with its default and range (`INTEGER_SETTINGS`). docs/producer.md's
 //! table is held to these by a test.
 
 use std::time::Duration;
@@ -28,9 +28,9 @@ pub const ENV_VARS: [&str; 8] = [
 ];
 
 /// The fewest events an invocation makes: one session is a JOIN and a LEAVE.
-pub const MIN_EVENTS: u64 = 2;
+pub(crate) const MIN_EVENTS: u64 = 2;
 /// The most events an invocation makes.
-pub const MAX_EVENTS: u64 = 100_000;
+pub(crate) const MAX_EVENTS: u64 = 100_000;
 
 /// Events per invocation.
 pub const EVENTS_PER_INVOCATION: IntegerSetting = IntegerSetting {
@@ -47,14 +47,14 @@ pub const USERS: IntegerSetting = IntegerSetting {
     max: 10_000_000,
 };
 /// The length of the schedule window the event times fall in, in seconds.
-pub const WINDOW_SECONDS: IntegerSetting = IntegerSetting {
+pub(crate) const WINDOW_SECONDS: IntegerSetting = IntegerSetting {
     name: "WINDOW_SECONDS",
     default: 60,
     min: 1,
     max: 86_400,
 };
 /// Requests in flight at once.
-pub const MAX_IN_FLIGHT_BATCHES: IntegerSetting = IntegerSetting {
+pub(crate) const MAX_IN_FLIGHT_BATCHES: IntegerSetting = IntegerSetting {
     name: "MAX_IN_FLIGHT_BATCHES",
     default: 4,
     min: 1,
@@ -67,8 +67,9 @@ pub const MAX_ATTEMPTS: IntegerSetting = IntegerSetting {
     min: 1,
     max: 20,
 };
-/// Every integer variable, in the docs' order.
-pub const INTEGER_SETTINGS: [IntegerSetting; 5] = [
+/// Every integer variable, in the docs' order (the docs test reads it).
+#[cfg(test)]
+const INTEGER_SETTINGS: [IntegerSetting; 5] = [
     EVENTS_PER_INVOCATION,
     USERS,
     WINDOW_SECONDS,

@@ -16,7 +16,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 /// Events between JOIN and LEAVE in a session: 0 to this many.
-pub const MAX_MIDDLE_EVENTS: usize = 18;
+pub(crate) const MAX_MIDDLE_EVENTS: usize = 18;
 
 /// What to generate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

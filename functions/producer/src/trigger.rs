@@ -139,7 +139,7 @@ pub fn parse_trigger(payload: &Value, request_id: &str, now: Timestamp) -> Resul
 }
 
 /// The seed of a schedule tick: a hash of its time and rule/schedule ARN.
-pub fn tick_seed(tick: &Tick) -> u64 {
+pub(crate) fn tick_seed(tick: &Tick) -> u64 {
     xxh3_64(format!("tick\0{}\0{}", tick.time, tick.resource.as_deref().unwrap_or("")).as_bytes())
 }
 

@@ -13,15 +13,15 @@ use crate::record::Outcome;
 /// How the answers fit: each record's sizes, and how many get their full
 /// answer.
 #[derive(Clone, Debug)]
-pub struct Fit {
-    pub sizes: Vec<EntrySizes>,
+pub(crate) struct Fit {
+    pub(crate) sizes: Vec<EntrySizes>,
     /// Records `..full` are answered in full, the rest compact.
-    pub full: usize,
+    pub(crate) full: usize,
 }
 
 /// Measures every answer and finds the longest prefix of full answers that
 /// fits in `budget` bytes.
-pub fn fit(records: &[FirehoseRecord<'_>], outcomes: &[Outcome], budget: usize) -> Fit {
+pub(crate) fn fit(records: &[FirehoseRecord<'_>], outcomes: &[Outcome], budget: usize) -> Fit {
     let sizes: Vec<EntrySizes> = records.iter().zip(outcomes).map(|(r, o)| entry_sizes(r, o)).collect();
     let full = fitting_prefix(&sizes, budget);
     Fit { sizes, full }
@@ -30,19 +30,19 @@ pub fn fit(records: &[FirehoseRecord<'_>], outcomes: &[Outcome], budget: usize) 
 /// Serialized sizes of one record's answer: in full, and compact (no data);
 /// and of its record id, escaped, which the answer keeps.
 #[derive(Clone, Copy, Debug)]
-pub struct EntrySizes {
-    pub full: usize,
-    pub compact: usize,
-    pub id_len: usize,
+pub(crate) struct EntrySizes {
+    pub(crate) full: usize,
+    pub(crate) compact: usize,
+    pub(crate) id_len: usize,
     /// A failed record's full answer echoes its data
     /// ([`crate::record::RecordFailure::echoes`]); decided once, here, for the size and
     /// the answer alike.
-    pub echo: bool,
+    pub(crate) echo: bool,
 }
 
 /// The largest `k` such that full answers for records `..k` and compact
 /// answers for `k..` fit in `budget` bytes.
-pub fn fitting_prefix(sizes: &[EntrySizes], budget: usize) -> usize {
+pub(crate) fn fitting_prefix(sizes: &[EntrySizes], budget: usize) -> usize {
     let mut total = response_len(sizes.iter().map(|s| s.compact));
     for (i, s) in sizes.iter().enumerate() {
         let grown = total - s.compact + s.full;
@@ -55,7 +55,7 @@ pub fn fitting_prefix(sizes: &[EntrySizes], budget: usize) -> usize {
 }
 
 /// The sizes of `record`'s answer, in full and compact, and of its id.
-pub fn entry_sizes(record: &FirehoseRecord<'_>, outcome: &Outcome) -> EntrySizes {
+pub(crate) fn entry_sizes(record: &FirehoseRecord<'_>, outcome: &Outcome) -> EntrySizes {
     // The id is the only part whose length depends on escaping: measure it once.
     let id_len = json_escaped_len(&record.record_id);
     let compact = entry_len_with_id_len(id_len, RecordResult::ProcessingFailed, 0, &ResponseMetadata::NONE);

@@ -20,8 +20,8 @@
 //!   lambda_runtime as raw bytes.
 //! * [`record`]: phase 1, one record: decode, validate, reshape, or say why
 //!   not.
-//! * [`fit`]: phase 2, how many answers fit the 6 MB response in full.
-//! * [`reingest`]: phase 3, the records past that go back into their source:
+//! * `fit`: phase 2, how many answers fit the 6 MB response in full.
+//! * `reingest`: phase 3, the records past that go back into their source:
 //!   when, where (a [`chat_pipeline::destination::Destination`]), what is put
 //!   back, and which the source took.
 //! * [`config`]: environment variables, checked at cold start.
@@ -31,13 +31,20 @@
 //! The event model, sinks, batching and retry are in the shared
 //! `chat_pipeline` crate; generated events for tests and benchmarks in the
 //! `testkit` crate, which the function never links.
+//!
+//! The public surface is what the function's runtime, the harness and the
+//! workspace's tests use; `fit`, `reingest` and the request scanner are
+//! private. Feature `test-util` adds what only tests need (the response in
+//! serde's model, [`firehose::parse_event`], the scanner alone): this
+//! crate's tests and the workspace's `tests` turn it on as
+//! dev-dependencies, so the function never contains it.
 
 pub mod config;
 pub mod firehose;
-pub mod fit;
+mod fit;
 pub mod handler;
 pub mod record;
-pub mod reingest;
+mod reingest;
 pub mod runtime;
 
 pub use config::Config;

@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::firehose::{EnvelopeError, FirehoseRecord, MAX_RECORD_BYTES};
 
 /// The longest payload excerpt written to a log line.
-pub const LOG_EXCERPT_BYTES: usize = 256;
+pub(crate) const LOG_EXCERPT_BYTES: usize = 256;
 
 /// Why a record is answered `ProcessingFailed`.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -217,7 +217,7 @@ pub fn derived_event_id(record: &FirehoseRecord<'_>) -> EventId {
 }
 
 /// At most [`LOG_EXCERPT_BYTES`] of a payload, as text.
-pub fn excerpt(bytes: &[u8]) -> String {
+pub(crate) fn excerpt(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(&bytes[..bytes.len().min(LOG_EXCERPT_BYTES)]);
     let cut = floor_char_boundary(&text, LOG_EXCERPT_BYTES);
     text[..cut].to_owned()

@@ -28,13 +28,13 @@ use crate::record::{Outcome, RecordFailure, Transformed};
 
 /// Which overflow records re-ingestion put back into the source.
 #[derive(Clone, Debug, Default)]
-pub struct Reingested {
+pub(crate) struct Reingested {
     accepted: foldhash::HashSet<usize>,
 }
 
 impl Reingested {
     /// Whether the record at input index `i` was accepted by the source.
-    pub fn accepted(&self, i: usize) -> bool {
+    pub(crate) fn accepted(&self, i: usize) -> bool {
         self.accepted.contains(&i)
     }
 }
@@ -44,7 +44,7 @@ impl Reingested {
 /// source accepted; those are answered `Dropped`, the rest
 /// `ProcessingFailed`. With `REINGEST=false`, or a source it cannot name,
 /// none is put back.
-pub async fn put_back<P: SinkProvider>(
+pub(crate) async fn put_back<P: SinkProvider>(
     state: &Transformer<P>,
     event: &TransformationEvent<'_>,
     outcomes: &[Outcome],
@@ -111,7 +111,7 @@ pub async fn put_back<P: SinkProvider>(
 /// The event's ARNs do not name a stream.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("cannot re-ingest: {field} {arn:?} is not a {expected} ARN")]
-pub struct TargetError {
+pub(crate) struct TargetError {
     field: &'static str,
     arn: String,
     expected: &'static str,
@@ -119,7 +119,7 @@ pub struct TargetError {
 
 /// Where overflow records of `event` go: its source Kinesis stream when it
 /// has one, else the Direct PUT delivery stream itself.
-pub fn reingest_destination(event: &TransformationEvent<'_>) -> Result<Destination, TargetError> {
+pub(crate) fn reingest_destination(event: &TransformationEvent<'_>) -> Result<Destination, TargetError> {
     match &event.source_kinesis_stream_arn {
         Some(arn) => resource_name(arn, "kinesis", "stream")
             .map(|name| Destination::KinesisStream { name })
@@ -158,7 +158,10 @@ fn resource_name(arn: &str, service: &str, kind: &str) -> Option<String> {
 /// the event in the producer's schema with its `event_id` (the producer's, or
 /// the one derived here, so reprocessing keeps it), keyed by the original
 /// partition key, or the user without a Kinesis source.
-pub fn reingest_record(record: &FirehoseRecord<'_>, transformed: &Transformed) -> Result<SinkRecord, RecordFailure> {
+pub(crate) fn reingest_record(
+    record: &FirehoseRecord<'_>,
+    transformed: &Transformed,
+) -> Result<SinkRecord, RecordFailure> {
     let rebuild = |message: String| RecordFailure::Reingest(message);
     let out: OutputLine<'_> = serde_json::from_slice(&transformed.line).map_err(|e| rebuild(e.to_string()))?;
     let event = InputEvent {

@@ -55,7 +55,7 @@ where
 
 /// The layer that takes each invocation's body for the handler.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct TakeRequestBodyLayer;
+pub(crate) struct TakeRequestBodyLayer;
 
 impl<S> Layer<S> for TakeRequestBodyLayer {
     type Service = TakeRequestBodyService<S>;
@@ -66,7 +66,7 @@ impl<S> Layer<S> for TakeRequestBodyLayer {
 
 /// The service [`TakeRequestBodyLayer`] wraps around the runtime's own.
 #[derive(Clone, Debug)]
-pub struct TakeRequestBodyService<S> {
+pub(crate) struct TakeRequestBodyService<S> {
     inner: S,
 }
 

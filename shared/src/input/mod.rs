@@ -27,7 +27,7 @@ use fields::RawVisitor;
 use scan::scan_flat_object;
 
 /// The longest accepted `event_id` / `session_id`, in bytes.
-pub const MAX_ID_LEN: usize = 256;
+pub(crate) const MAX_ID_LEN: usize = 256;
 
 /// The largest accepted `user` and `seq`: 2^63-1, the maximum of a signed
 /// 64-bit integer, which is what every consumer stores them in (Athena and

@@ -45,13 +45,13 @@ impl<'a> Cursor<'a> {
 
     /// The next byte, if any, without moving.
     #[inline]
-    pub fn peek(&self) -> Option<u8> {
+    pub(crate) fn peek(&self) -> Option<u8> {
         self.bytes().get(self.at).copied()
     }
 
     /// Skips JSON whitespace (space, tab, newline, carriage return).
     #[inline]
-    pub fn skip_ws(&mut self) {
+    pub(crate) fn skip_ws(&mut self) {
         while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.bytes().get(self.at) {
             self.at += 1;
         }
@@ -77,7 +77,7 @@ impl<'a> Cursor<'a> {
 
     /// Skips whitespace, then consumes `word` (`null`, `true`, `false`) if it
     /// comes next.
-    pub fn eat_literal(&mut self, word: &str) -> bool {
+    pub(crate) fn eat_literal(&mut self, word: &str) -> bool {
         self.skip_ws();
         if self.bytes()[self.at..].starts_with(word.as_bytes()) {
             self.at += word.len();

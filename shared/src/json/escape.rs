@@ -10,7 +10,7 @@
 /// for `"` and `\`: the readers call it on a span `memchr2` has already
 /// cleared of both.
 #[inline]
-pub fn has_control_byte(bytes: &[u8]) -> bool {
+pub(crate) fn has_control_byte(bytes: &[u8]) -> bool {
     let any = |block: &[u8]| block.iter().fold(false, |acc, &b| acc | (b < 0x20));
     let mut blocks = bytes.chunks_exact(16);
     let mut found = false;
@@ -71,7 +71,7 @@ pub fn json_str_pieces(s: &str, mut emit: impl FnMut(&str)) {
 }
 
 /// Appends `s` as a JSON string, escaping as `serde_json` does.
-pub fn write_json_str(out: &mut Vec<u8>, s: &str) {
+pub(crate) fn write_json_str(out: &mut Vec<u8>, s: &str) {
     json_str_pieces(s, |piece| out.extend_from_slice(piece.as_bytes()));
 }
 

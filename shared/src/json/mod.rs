@@ -19,5 +19,6 @@ pub mod escape;
 pub mod loose;
 
 pub use cursor::{Cursor, IntegerLiteral};
-pub use escape::{has_control_byte, json_str_pieces, needs_escape, push_json_str, write_json_str};
+pub(crate) use escape::write_json_str;
+pub use escape::{json_str_pieces, needs_escape, push_json_str};
 pub use loose::{KeySeed, Loose, LooseSeed, floor_char_boundary};

@@ -61,7 +61,7 @@ impl BatchLimits {
 
     /// Firehose `PutRecordBatch`: 500 records, 4 MiB per request, 1,000 KiB
     /// per record.
-    pub const FIREHOSE: BatchLimits = BatchLimits {
+    pub(crate) const FIREHOSE: BatchLimits = BatchLimits {
         max_records: 500,
         max_request_bytes: 4 * 1024 * 1024,
         max_record_bytes: 1000 * 1024,
@@ -69,7 +69,7 @@ impl BatchLimits {
     };
 
     /// The bytes a record counts for against these limits.
-    pub fn record_size(&self, record: &SinkRecord) -> usize {
+    pub(crate) fn record_size(&self, record: &SinkRecord) -> usize {
         if self.partition_key_counts {
             record.data.len() + record.partition_key.len()
         } else {
@@ -117,7 +117,7 @@ pub struct SinkError {
 }
 
 impl SinkError {
-    pub fn retryable(code: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn retryable(code: impl Into<String>, message: impl Into<String>) -> Self {
         SinkError {
             retryable: true,
             code: code.into(),

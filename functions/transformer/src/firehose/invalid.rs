@@ -68,7 +68,7 @@ impl From<TransformerError> for lambda_runtime::Diagnostic {
 
 /// The event in `body`, read and checked: strings borrowed from `body`,
 /// every record id non-empty and unique.
-pub fn read_request(body: &[u8]) -> Result<TransformationEvent<'_>, TransformerError> {
+pub(crate) fn read_request(body: &[u8]) -> Result<TransformationEvent<'_>, TransformerError> {
     let event = parse_request(body).map_err(|reason| TransformerError::InvalidEvent {
         looks_like: looks_like(body),
         reason,
@@ -78,7 +78,7 @@ pub fn read_request(body: &[u8]) -> Result<TransformationEvent<'_>, TransformerE
 }
 
 /// Every record needs a non-empty id, and no id may repeat.
-pub fn check_record_ids(records: &[FirehoseRecord<'_>]) -> Result<(), TransformerError> {
+pub(crate) fn check_record_ids(records: &[FirehoseRecord<'_>]) -> Result<(), TransformerError> {
     let mut seen: foldhash::HashMap<&str, usize> =
         foldhash::HashMap::with_capacity_and_hasher(records.len(), foldhash::fast::RandomState::default());
     for (index, r) in records.iter().enumerate() {

@@ -25,13 +25,18 @@
 mod invalid;
 mod lenient;
 pub mod response;
+// The fast request scanner; public alone only for tests (feature
+// `test-util`), which hold it to serde's reading.
+#[cfg(any(test, feature = "test-util"))]
 pub mod scan;
+#[cfg(not(any(test, feature = "test-util")))]
+mod scan;
 
-pub use invalid::{TransformerError, check_record_ids, read_request};
+pub use invalid::TransformerError;
+pub(crate) use invalid::{check_record_ids, read_request};
 
-pub use response::{
-    ResponseMetadata, ResponseRecord, TransformationResponse, entry_len, json_escaped_len, response_len,
-};
+pub(crate) use response::json_escaped_len;
+pub use response::{ResponseMetadata, ResponseRecord, TransformationResponse};
 
 use std::borrow::Cow;
 
@@ -47,7 +52,7 @@ pub const LAMBDA_RESPONSE_LIMIT: usize = 6 * 1024 * 1024;
 pub const RESPONSE_BUDGET: usize = 6_000_000;
 
 /// The largest record Firehose accepts, before base64 (1,000 KiB).
-pub const MAX_RECORD_BYTES: usize = 1000 * 1024;
+pub(crate) const MAX_RECORD_BYTES: usize = 1000 * 1024;
 
 /// What Firehose sends to a transformation Lambda.
 ///
@@ -228,7 +233,9 @@ pub fn parse_request(body: &[u8]) -> Result<TransformationEvent<'_>, RequestErro
 /// other through serde. When the body is not a transformation event, says why
 /// and where (`records[3].recordId: invalid type: ...`): the path is worked
 /// out only then, by a second, tracking parse, so that valid events pay
-/// nothing for it.
+/// nothing for it. Test-only (feature `test-util`): the handler reads
+/// bytes, through [`parse_request`].
+#[cfg(any(test, feature = "test-util"))]
 pub fn parse_event(body: &str) -> Result<TransformationEvent<'_>, RequestError> {
     if let Some(event) = scan::scan(body) {
         return Ok(event);

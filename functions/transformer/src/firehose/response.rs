@@ -73,10 +73,11 @@ fn keys_or_empty<S: Serializer>(keys: &Option<PartitionKeys>, s: S) -> Result<S:
 }
 
 /// `{"records":[` + `]}`
-pub const RESPONSE_ENVELOPE_LEN: usize = r#"{"records":[]}"#.len();
+pub(crate) const RESPONSE_ENVELOPE_LEN: usize = r#"{"records":[]}"#.len();
 
 impl ResponseRecord {
     /// The exact length of this entry serialized with `serde_json`.
+    #[cfg(any(test, feature = "test-util"))]
     pub fn json_len(&self) -> usize {
         entry_len(&self.record_id, self.result, self.data.len(), &self.metadata)
     }
@@ -84,12 +85,13 @@ impl ResponseRecord {
 
 /// The exact serialized length of an entry with these parts (`data_len` is
 /// the base64 length, which never needs escaping).
-pub fn entry_len(record_id: &str, result: RecordResult, data_len: usize, metadata: &ResponseMetadata) -> usize {
+#[cfg(any(test, feature = "test-util"))]
+pub(crate) fn entry_len(record_id: &str, result: RecordResult, data_len: usize, metadata: &ResponseMetadata) -> usize {
     entry_len_with_id_len(json_escaped_len(record_id), result, data_len, metadata)
 }
 
 /// [`entry_len`] with the record id's escaped length already known.
-pub fn entry_len_with_id_len(
+pub(crate) fn entry_len_with_id_len(
     id_len: usize,
     result: RecordResult,
     data_len: usize,
@@ -100,13 +102,13 @@ pub fn entry_len_with_id_len(
 }
 
 /// The serialized length of a response with entries of these lengths.
-pub fn response_len(entry_lens: impl IntoIterator<Item = usize>) -> usize {
+pub(crate) fn response_len(entry_lens: impl IntoIterator<Item = usize>) -> usize {
     let (sum, n) = entry_lens.into_iter().fold((0, 0), |(s, n), l| (s + l, n + 1));
     RESPONSE_ENVELOPE_LEN + sum + n.max(1) - 1
 }
 
 /// The length of `s`'s contents once escaped as `serde_json` escapes strings.
-pub fn json_escaped_len(s: &str) -> usize {
+pub(crate) fn json_escaped_len(s: &str) -> usize {
     // Record ids are digits: one branch-free (vectorized) pass, and done.
     if !needs_escape(s.as_bytes()) {
         return s.len();
@@ -120,6 +122,7 @@ pub fn json_escaped_len(s: &str) -> usize {
 
 impl TransformationResponse {
     /// The exact length of this response serialized with `serde_json`.
+    #[cfg(any(test, feature = "test-util"))]
     pub fn json_len(&self) -> usize {
         response_len(self.records.iter().map(ResponseRecord::json_len))
     }
@@ -127,7 +130,7 @@ impl TransformationResponse {
 
 /// What an answer carries in `data`.
 #[derive(Clone, Debug, PartialEq)]
-pub enum AnswerData<'a> {
+pub(crate) enum AnswerData<'a> {
     /// No data (`Dropped`, or `ProcessingFailed` without an echo).
     Empty,
     /// An output line, base64-encoded when the response is written.
@@ -138,7 +141,7 @@ pub enum AnswerData<'a> {
 
 impl AnswerData<'_> {
     /// The length of `data` in the response (base64 characters).
-    pub fn base64_len(&self) -> usize {
+    pub(crate) fn base64_len(&self) -> usize {
         match self {
             AnswerData::Empty => 0,
             AnswerData::Line(line) => base64_len(line.len()),
@@ -148,34 +151,39 @@ impl AnswerData<'_> {
 }
 
 /// The length of `n` bytes in padded base64.
-pub fn base64_len(n: usize) -> usize {
+pub(crate) fn base64_len(n: usize) -> usize {
     n.div_ceil(3) * 4
 }
 
 /// The answer for one record.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Answer<'a> {
+pub(crate) struct Answer<'a> {
     record_id: Cow<'a, str>,
     /// `record_id`'s length once escaped ([`json_escaped_len`]), measured
     /// once per record: equal to its length when it needs no escaping.
     id_len: usize,
-    pub result: RecordResult,
-    pub data: AnswerData<'a>,
+    pub(crate) result: RecordResult,
+    pub(crate) data: AnswerData<'a>,
     /// The output line's partition keys (`Ok` only).
-    pub keys: Option<PartitionKeys>,
+    pub(crate) keys: Option<PartitionKeys>,
 }
 
 /// A record id with its length once escaped in the response, as the size
 /// accounting measured it (equal to its length when it needs no escaping).
 #[derive(Clone, Debug, PartialEq)]
-pub struct MeasuredId<'a> {
-    pub id: Cow<'a, str>,
-    pub escaped_len: usize,
+pub(crate) struct MeasuredId<'a> {
+    pub(crate) id: Cow<'a, str>,
+    pub(crate) escaped_len: usize,
 }
 
 impl<'a> Answer<'a> {
     /// An answer for the record `id`.
-    pub fn new(id: MeasuredId<'a>, result: RecordResult, data: AnswerData<'a>, keys: Option<PartitionKeys>) -> Self {
+    pub(crate) fn new(
+        id: MeasuredId<'a>,
+        result: RecordResult,
+        data: AnswerData<'a>,
+        keys: Option<PartitionKeys>,
+    ) -> Self {
         debug_assert_eq!(id.escaped_len, json_escaped_len(&id.id));
         Answer {
             record_id: id.id,
@@ -193,7 +201,7 @@ impl<'a> Answer<'a> {
     }
 
     /// The exact length of this entry in the response.
-    pub fn json_len(&self) -> usize {
+    pub(crate) fn json_len(&self) -> usize {
         entry_len_with_id_len(self.id_len, self.result, self.data.base64_len(), &self.metadata())
     }
 
@@ -225,7 +233,8 @@ impl<'a> Answer<'a> {
     }
 
     /// This answer in the serde model.
-    pub fn to_response_record(&self) -> ResponseRecord {
+    #[cfg(any(test, feature = "test-util"))]
+    pub(crate) fn to_response_record(&self) -> ResponseRecord {
         ResponseRecord {
             record_id: self.record_id.clone().into_owned(),
             result: self.result,
@@ -248,7 +257,7 @@ pub struct Answers<'a> {
 }
 
 impl<'a> Answers<'a> {
-    pub fn new(records: Vec<Answer<'a>>) -> Self {
+    pub(crate) fn new(records: Vec<Answer<'a>>) -> Self {
         let json_len = response_len(records.iter().map(Answer::json_len));
         Answers { records, json_len }
     }
@@ -256,7 +265,7 @@ impl<'a> Answers<'a> {
 
 impl Answers<'_> {
     /// The exact length of the rendered response.
-    pub fn json_len(&self) -> usize {
+    pub(crate) fn json_len(&self) -> usize {
         self.json_len
     }
 
@@ -278,6 +287,7 @@ impl Answers<'_> {
 
     /// The same answer in the serde model (tests, tools, and the reference
     /// the rendered bytes are checked against).
+    #[cfg(any(test, feature = "test-util"))]
     pub fn to_response(&self) -> TransformationResponse {
         TransformationResponse {
             records: self.records.iter().map(Answer::to_response_record).collect(),

@@ -16,7 +16,9 @@ use chat_pipeline::test_util::MemorySink;
 use chat_pipeline::test_util::MemorySinks;
 use proptest::prelude::*;
 use testkit::synthetic::{DELIVERY_STREAM_ARN, SOURCE_STREAM_ARN, Source, record};
-use transformer::firehose::{RecordResult, ResponseMetadata, TransformationEvent, entry_len, response_len};
+use transformer::firehose::{
+    RecordResult, ResponseMetadata, ResponseRecord, TransformationEvent, TransformationResponse,
+};
 use transformer::{Config, Transformer};
 
 /// A record's `data`: base64 of an event, or text that is not base64 (some
@@ -51,9 +53,21 @@ proptest! {
             records,
         };
         let ids: Vec<String> = event.records.iter().map(|r| r.record_id.to_string()).collect();
-        let compact_total = response_len(
-            ids.iter().map(|id| entry_len(id, RecordResult::ProcessingFailed, 0, &ResponseMetadata::NONE)),
-        );
+        // The response with every record answered in its compact form
+        // (ProcessingFailed, no data), measured as serde writes it.
+        let compact_total = serde_json::to_vec(&TransformationResponse {
+            records: ids
+                .iter()
+                .map(|id| ResponseRecord {
+                    record_id: id.clone(),
+                    result: RecordResult::ProcessingFailed,
+                    data: String::new(),
+                    metadata: ResponseMetadata::NONE,
+                })
+                .collect(),
+        })
+        .unwrap()
+        .len();
         let mut config = Config {
             reingest,
             response_budget: compact_total + extra_budget,
