@@ -30,6 +30,7 @@ from pathlib import Path
 import duckdb
 import sqlglot
 from pyiceberg import expressions as ice
+from pyiceberg.expressions.literals import literal as ice_literal
 from pyiceberg.types import TimestampType
 from sqlglot import exp
 
@@ -43,6 +44,33 @@ NAMED_QUERY_TYPE = "AWS::Athena::NamedQuery"
 
 class EngineError(Exception):
     """A statement this engine cannot run as Athena would; the message says why."""
+
+
+def error_in_query(message: str, sql: str) -> str:
+    """DuckDB's error about a translated statement, told about the query as
+    given: DuckDB quotes the statement it ran (`LINE 1: SELECT nope FROM
+    (SELECT event_id, ...`), which is this engine's rewrite (the curated
+    table as a read of its files, Athena's functions in DuckDB's words), not
+    the user's text. That quote goes; where the message names something the
+    user's query contains (a misspelled column or table), the user's own
+    line is shown with it marked, as Athena marks `line 1:8`."""
+    head, quoted, _ = message.partition("\nLINE ")
+    if not quoted:
+        return message
+    head = head.rstrip()
+    first = head.splitlines()[0] if head else ""
+    for name in re.findall(r'"([^"]+)"', first) + re.findall(r"\bname (\w+)", first):
+        found = re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", sql, flags=re.IGNORECASE)
+        if found is None:
+            continue
+        line_no = sql.count("\n", 0, found.start()) + 1
+        line_start = sql.rfind("\n", 0, found.start()) + 1
+        line_end = sql.find("\n", found.start())
+        line = sql[line_start:line_end if line_end != -1 else len(sql)]
+        prefix = f"LINE {line_no}: "
+        caret = " " * (len(prefix) + found.start() - line_start) + "^" * len(name)
+        return f"{head}\n\n{prefix}{line}\n{caret}"
+    return head
 
 
 @dataclass
@@ -99,6 +127,16 @@ def _conjuncts(node: exp.Expression | None) -> list[exp.Expression]:
     if isinstance(node, exp.And):
         return _conjuncts(node.left) + _conjuncts(node.right)
     return [node]
+
+
+def _converts(value, field_type) -> bool:
+    """Whether Iceberg can state `value` as a literal of `field_type` (its
+    planner raises on `'x'` against a long column)."""
+    try:
+        ice_literal(value).to(field_type)
+    except (ValueError, TypeError):
+        return False
+    return True
 
 
 def _leaf_ids(field) -> set[int]:
@@ -297,8 +335,10 @@ class Lake:
             return result.date().isoformat() if result.time() == dt.time() else None
         if isinstance(result, dt.date):
             return result.isoformat()
-        if isinstance(result, (int, str)):
+        if isinstance(result, (int, str)) and _converts(result, field_type):
             return result
+        # Not a constant of the column's type (`user_id = 'x'`): the query
+        # itself says so (Athena refuses bigint = varchar); never prune on it.
         return None
 
     # ----------------------------------------------------------- running --

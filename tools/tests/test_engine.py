@@ -76,6 +76,37 @@ class Pruning(unittest.TestCase):
         self.assertLess(pruned.bytes_read, everything.bytes_read)
         self.assertEqual(self.pruned.run(sql)[1], self.everything.run(sql)[1])
 
+    def test_a_constant_not_of_the_columns_type_is_the_querys_error_not_the_planners(self):
+        # Iceberg's planner raised a ValueError traceback on `user_id = 'x'`;
+        # now the predicate is not used to prune and DuckDB names the value.
+        with self.assertRaisesRegex(engine.duckdb.Error, "'x'"):
+            self.pruned.run("SELECT count(*) FROM chat_events_curated WHERE user_id = 'x'")
+        sql = "SELECT count(*) FROM chat_events_curated WHERE user_id = '7'"
+        self.assertEqual(self.pruned.run(sql)[1], self.everything.run(sql)[1])
+
+
+class ErrorsAboutTheQueryGiven(unittest.TestCase):
+    """DuckDB quotes the statement it ran, which is the engine's rewrite."""
+
+    def test_the_users_line_is_marked_not_the_rewrite(self):
+        message = (
+            'Binder Error: Referenced column "nope" not found in FROM clause!\nCandidate bindings: "source"\n\n'
+            "LINE 1: SELECT nope FROM (SELECT event_id, event_type FROM read_parquet([...\n               ^^^^"
+        )
+        sql = "SELECT event_type,\n       nope\nFROM chat_events_curated"
+        self.assertEqual(
+            engine.error_in_query(message, sql),
+            'Binder Error: Referenced column "nope" not found in FROM clause!\nCandidate bindings: "source"\n\n'
+            "LINE 2:        nope\n               ^^^^",
+        )
+
+    def test_a_name_not_in_the_query_leaves_only_the_message(self):
+        message = 'Binder Error: Referenced column "dt" not found\n\nLINE 1: SELECT dt FROM (SELECT ...\n       ^^'
+        self.assertEqual(engine.error_in_query(message, "SELECT x_dt FROM t"), 'Binder Error: Referenced column "dt" not found')
+
+    def test_a_message_without_a_quote_is_unchanged(self):
+        self.assertEqual(engine.error_in_query("Conversion Error: no", "SELECT 1"), "Conversion Error: no")
+
 
 if __name__ == "__main__":
     unittest.main()

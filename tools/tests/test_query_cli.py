@@ -92,6 +92,27 @@ class MakeQuery(unittest.TestCase):
         self.assertNotEqual(result.returncode, 0)
         self.assertIn("nope", result.stderr)
 
+    def test_a_misspelled_column_is_shown_in_the_query_as_given(self):
+        result = self.make("query", "SQL=SELECT event_type, nope FROM chat_events_curated")
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("LINE 1: SELECT event_type, nope FROM chat_events_curated\n", result.stderr)
+        self.assertIn("\n" + " " * len("LINE 1: SELECT event_type, ") + "^^^^\n", result.stderr)
+        # Not the engine's rewrite of the curated table as a read of its files.
+        self.assertNotIn("read_parquet", result.stderr)
+        self.assertNotIn("CAST(NULL", result.stderr)
+        self.assertNotIn("Traceback", result.stderr)
+
+    def test_output_to_a_pipe_carries_no_terminal_codes(self):
+        # DuckDB draws a progress bar for queries past two seconds; into a
+        # pipe nothing but the answer and its messages may arrive.
+        slow = "SELECT count(*) AS n FROM range(3000000000)"
+        for args in (("query", f"SQL={slow}"), ("query", "SQL=SELECT nope FROM chat_events"), ("describe",)):
+            with self.subTest(args=args):
+                result = self.make(*args)
+                for stream in (result.stdout, result.stderr):
+                    self.assertNotIn("\x1b", stream)
+                    self.assertNotIn("\r", stream)
+
     def test_describe(self):
         result = self.make("describe", "TABLE=chat_events", "JSON=1")
         self.assertEqual(result.returncode, 0, result.stderr)
