@@ -7,16 +7,32 @@ use std::process::Command;
 /// Builds the binary `name` (a workspace package of the same name) with the
 /// given profile flags and returns its path.
 pub fn build(name: &str, release: bool) -> Result<PathBuf, String> {
+    build_from(name, name, release)
+}
+
+/// Builds the binary `name` of the workspace package `package` (the
+/// harness's tools: `demo`, `replay`) and returns its path.
+pub fn build_from(package: &str, name: &str, release: bool) -> Result<PathBuf, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let mut cmd = Command::new(cargo);
-    cmd.args(["build", "--quiet", "--message-format=json", "-p", name, "--bin", name]);
+    cmd.args([
+        "build",
+        "--quiet",
+        "--message-format=json",
+        "-p",
+        package,
+        "--bin",
+        name,
+    ]);
     if release {
         cmd.arg("--release");
     }
-    let out = cmd.output().map_err(|e| format!("cargo build -p {name}: {e}"))?;
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cargo build -p {package} --bin {name}: {e}"))?;
     if !out.status.success() {
         return Err(format!(
-            "cargo build -p {name} failed:\n{}",
+            "cargo build -p {package} --bin {name} failed:\n{}",
             String::from_utf8_lossy(&out.stderr)
         ));
     }
@@ -25,5 +41,5 @@ pub fn build(name: &str, release: bool) -> Result<PathBuf, String> {
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == name)
         .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .ok_or_else(|| format!("cargo build -p {name} reported no executable"))
+        .ok_or_else(|| format!("cargo build -p {package} --bin {name} reported no executable"))
 }

@@ -19,6 +19,7 @@
 //! * [`local_firehose`]: Firehose's Lambda processing step, which the
 //!   emulator lacks: Kinesis -> transformer -> partitioned GZIP objects in S3.
 //! * [`lake`]: reading back what landed in S3.
+//! * [`progress`]: a line every few seconds from a long local step.
 //! * [`lake_sql`]: SQL over a local copy of the lake (DuckDB, as `make query`).
 //! * [`lambda_watch`]: `cargo lambda watch` and its Invoke API.
 //! * [`scenario`]: what the demo and the end-to-end tests do alike.
@@ -37,6 +38,7 @@ pub mod lake_sql;
 pub mod lambda_watch;
 pub mod ledger;
 pub mod local_firehose;
+pub mod progress;
 pub mod replay;
 pub mod resources;
 pub mod runtime_api;

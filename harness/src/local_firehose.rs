@@ -161,10 +161,28 @@ pub struct LocalFirehose<I> {
     failing_invocations: BTreeSet<usize>,
     batches: usize,
     on_fault: Option<FaultReporter>,
+    on_progress: Option<ProgressReporter>,
 }
 
 /// Told of each injected fault and each S3 retry, as it happens.
 type FaultReporter = Box<dyn Fn(&str) + Send + Sync>;
+
+/// How far a drain has got, told after each page read from the stream,
+/// once the stream is read, and after each batch is delivered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Progress {
+    /// Still reading the stream (`read` so far); then delivering.
+    pub reading: bool,
+    /// Records read from the stream in this pass.
+    pub read: usize,
+    /// Of those, the records whose batch has been delivered (answered and
+    /// written, or sent to the error prefix after failed invocations).
+    pub delivered: usize,
+    /// Transformer invocations so far in this pass, retries included.
+    pub invocations: usize,
+}
+
+type ProgressReporter = Box<dyn Fn(Progress) + Send + Sync>;
 
 /// Attempts at one S3 write before the stand-in gives up (Firehose keeps
 /// trying for up to 24 hours; a local run should not).
@@ -185,6 +203,7 @@ impl<I: Invoker> LocalFirehose<I> {
             failing_invocations: BTreeSet::new(),
             batches: 0,
             on_fault: None,
+            on_progress: None,
         }
     }
 
@@ -199,6 +218,19 @@ impl<I: Invoker> LocalFirehose<I> {
     /// happens.
     pub fn on_fault(&mut self, report: impl Fn(&str) + Send + Sync + 'static) {
         self.on_fault = Some(Box::new(report));
+    }
+
+    /// Called with how far each pass has got: once the stream is read, then
+    /// after each batch (a big drain takes a while: the demo prints a line
+    /// every few seconds from this).
+    pub fn on_progress(&mut self, report: impl Fn(Progress) + Send + Sync + 'static) {
+        self.on_progress = Some(Box::new(report));
+    }
+
+    fn tell_progress(&self, progress: Progress) {
+        if let Some(report) = &self.on_progress {
+            report(progress);
+        }
     }
 
     fn report(&self, line: &str) {
@@ -234,20 +266,35 @@ impl<I: Invoker> LocalFirehose<I> {
             records_read: records.len(),
             ..DeliveryStats::default()
         };
+        let mut progress = Progress {
+            reading: false,
+            read: records.len(),
+            delivered: 0,
+            invocations: 0,
+        };
+        if progress.read > 0 {
+            self.tell_progress(progress);
+        }
         let buffer = (self.settings.processor_buffer_mb * 1024.0 * 1024.0) as usize;
         let mut batch: Vec<StreamRecord> = Vec::new();
         let mut batch_bytes = 0;
         for record in records {
             if !batch.is_empty() && batch_bytes + record.data.len() > buffer {
                 let full = std::mem::take(&mut batch);
+                progress.delivered += full.len();
                 stats.absorb(self.process(full).await?);
+                progress.invocations = stats.invocations;
+                self.tell_progress(progress);
                 batch_bytes = 0;
             }
             batch_bytes += record.data.len();
             batch.push(record);
         }
         if !batch.is_empty() {
+            progress.delivered += batch.len();
             stats.absorb(self.process(batch).await?);
+            progress.invocations = stats.invocations;
+            self.tell_progress(progress);
         }
         Ok(stats)
     }
@@ -306,6 +353,14 @@ impl<I: Invoker> LocalFirehose<I> {
                         },
                         arrival,
                         data: r.data().as_ref().to_vec(),
+                    });
+                }
+                if !records.is_empty() {
+                    self.tell_progress(Progress {
+                        reading: true,
+                        read: out.len(),
+                        delivered: 0,
+                        invocations: 0,
                     });
                 }
                 match page.next_shard_iterator() {

@@ -58,5 +58,23 @@ class InvokeMessages(unittest.TestCase):
         self.assertIn("grep -v -e 'Was this behavior unexpected?'", out)
 
 
+class YesNoVariables(unittest.TestCase):
+    """KEEP, FAULTS and JSON are on for 1, yes or true; KEEP=0 once turned
+    keeping on and JSON=0 printed JSON."""
+
+    def recipe(self, *args: str) -> str:
+        return subprocess.run(["make", "-n", "-o", ".venv-tools/.installed", "-o", ".venv-query/.installed", *args],
+                              cwd=REPO, capture_output=True, text=True, check=True).stdout
+
+    def test_on_for_1_yes_true_and_off_for_anything_else(self):
+        for value, on in (("1", True), ("yes", True), ("true", True), ("0", False), ("no", False), ("", False)):
+            with self.subTest(value=value):
+                demo = self.recipe("demo", f"KEEP={value}", f"FAULTS={value}")
+                self.assertEqual("--keep" in demo, on, demo)
+                self.assertEqual("--faults" in demo, on, demo)
+                query = self.recipe("query", "SQL=SELECT 1", f"JSON={value}")
+                self.assertEqual("--json" in query, on, query)
+
+
 if __name__ == "__main__":
     unittest.main()

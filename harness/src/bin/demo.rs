@@ -30,6 +30,7 @@ use harness::lake::{self, LakeError};
 use harness::lambda_watch::{LambdaWatch, WatchError, WatchInvoker};
 use harness::ledger::{Gap, Ledger};
 use harness::local_firehose::{DeliveryStats, LocalFirehose, StandInError};
+use harness::progress;
 use harness::replay::{self, ErrorRecord, Unreadable};
 use harness::resources::{self, Names, ResourceError};
 use harness::scenario::{self, PutRawError};
@@ -366,6 +367,26 @@ async fn run_firehose(
             println!("      fault: {line}");
         });
     }
+    // A big run spends a while here (moto serves GetRecords and PutObject
+    // one by one): a line every few seconds says how far it has got.
+    let started = Instant::now();
+    let every = Mutex::new(progress::Every::new(progress::INTERVAL));
+    firehose.on_progress(move |p| {
+        if every.lock().is_ok_and(|mut e| e.due()) {
+            let seconds = started.elapsed().as_secs_f64();
+            if p.reading {
+                println!(
+                    "      ... reading the stream: {} records so far, {seconds:.0} s",
+                    p.read
+                );
+            } else {
+                println!(
+                    "      ... {} of {} records delivered, {} invocation(s), {seconds:.0} s",
+                    p.delivered, p.read, p.invocations
+                );
+            }
+        }
+    });
     let stats = firehose.drain_all().await?;
     faults.print_new();
     println!(
@@ -406,25 +427,48 @@ async fn read_lake(
 ) -> Result<Landed, DemoError> {
     step(7, "Reading back the data lake");
     let s3 = s3_client(config);
-    let events = lake::objects(&s3, &names.bucket, "events/").await?;
-    let errors = lake::objects(&s3, &names.bucket, "errors/").await?;
     let out = if lake_dir.is_absolute() {
         lake_dir.to_path_buf()
     } else {
         repo().join(lake_dir)
     };
-    if keep {
+    // With --keep, the events earlier runs left in the local lake: this
+    // run's events among them are counted and explained below.
+    let earlier = if keep {
         println!("      adding to {} (--keep): earlier runs' objects stay", shown(&out));
-        println!(
-            "      (the producer derives a tick's events from its minute: a run within {} minutes of the last \
-             regenerates events already landed, which the raw table counts as retry copies and the curated \
-             table keeps once)",
-            ticks
-        );
+        lake::local_event_ids(&out.join("events"))?
     } else {
         let _ = std::fs::remove_dir_all(&out);
+        HashSet::new()
+    };
+    // Each object is fetched once: written to the local lake and read here.
+    let started = Instant::now();
+    let mut every = progress::Every::new(progress::INTERVAL);
+    let all = lake::download_and_read(&s3, &names.bucket, &out, |done, of| {
+        if every.due() {
+            println!(
+                "      ... {done} of {of} objects copied, {:.0} s",
+                started.elapsed().as_secs_f64()
+            );
+        }
+    })
+    .await?;
+    let copied = all.len();
+    let (events, rest): (Vec<_>, Vec<_>) = all.into_iter().partition(|o| o.key.starts_with("events/"));
+    let errors: Vec<_> = rest.into_iter().filter(|o| o.key.starts_with("errors/")).collect();
+    if keep {
+        let again = events
+            .iter()
+            .flat_map(lake::lines)
+            .filter(|line| lake::event_id(line).is_some_and(|id| earlier.contains(id)))
+            .count();
+        println!(
+            "      {again} of this run's events were already in {} from an earlier run: the producer derives a \
+             tick's events from its minute, and this run's {ticks} tick(s) reach back to minutes an earlier run \
+             produced. The raw table counts them as retry copies; the curated table keeps each event once.",
+            shown(&out)
+        );
     }
-    let copied = lake::download_all(&s3, &names.bucket, &out).await?;
     let (error_records, unreadable) = replay::read_error_records(&errors);
     Ok(Landed {
         events,
@@ -448,9 +492,7 @@ fn account(ledger: &mut Ledger, stats: &DeliveryStats, landed: &Landed) {
     for object in &landed.events {
         for line in lake::lines(object) {
             ledger.lines_landed += 1;
-            if let Ok(record) = serde_json::from_slice::<serde_json::Value>(line)
-                && let Some(id) = record["event_id"].as_str()
-            {
+            if let Some(id) = lake::event_id(line) {
                 landed_ids.insert(id.to_owned());
             }
         }

@@ -9,7 +9,9 @@
 //! tool is missing.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
+use crate::lake_queries::tempfile_dir;
 use base64_simd::STANDARD;
 use chat_pipeline::destination::DestinationKind;
 use chat_pipeline::timestamp::Timestamp;
@@ -89,10 +91,24 @@ async fn every_delivered_event_lands_once_partitioned_and_malformed_records_reac
         state: scenario::transformer(&config),
     };
     let mut firehose = LocalFirehose::new(&config, names.clone(), settings, invoker);
+    let told = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&told);
+    firehose.on_progress(move |p| sink.lock().unwrap().push(p));
     let stats = firehose.drain().await.unwrap();
     assert_eq!(stats.records_read, 603);
     assert_eq!(stats.ok, 600);
     assert_eq!(stats.processing_failed, 3);
+    // The demo's progress lines come from these: the read, then each batch.
+    let told = told.lock().unwrap().clone();
+    let (reading, told): (Vec<_>, Vec<_>) = told.into_iter().partition(|p| p.reading);
+    assert!(reading.windows(2).all(|w| w[0].read < w[1].read), "{reading:?}");
+    assert!(reading.last().is_some_and(|p| p.read == 603), "{reading:?}");
+    assert_eq!(told.first().map(|p| (p.read, p.delivered)), Some((603, 0)));
+    assert_eq!(
+        told.last().map(|p| (p.read, p.delivered, p.invocations)),
+        Some((603, 603, stats.invocations))
+    );
+    assert!(told.windows(2).all(|w| w[0].delivered < w[1].delivered), "{told:?}");
     assert_eq!(
         firehose.drain().await.unwrap().records_read,
         0,
@@ -109,6 +125,23 @@ async fn every_delivered_event_lands_once_partitioned_and_malformed_records_reac
     let errors = lake::objects(&s3, &names.bucket, "errors/processing-failed/")
         .await
         .unwrap();
+    // The demo's read-back fetches each object once, copying and reading it.
+    let copy = tempfile_dir("e2e-copy");
+    let mut reported = Vec::new();
+    let all = lake::download_and_read(&s3, &names.bucket, &copy, |done, of| reported.push((done, of)))
+        .await
+        .unwrap();
+    let events = lake::objects(&s3, &names.bucket, "events/").await.unwrap();
+    let read_back: Vec<_> = all.iter().filter(|o| o.key.starts_with("events/")).cloned().collect();
+    assert_eq!(
+        read_back.iter().map(|o| (&o.key, &o.bytes)).collect::<Vec<_>>(),
+        events.iter().map(|o| (&o.key, &o.bytes)).collect::<Vec<_>>()
+    );
+    assert_eq!(reported.last(), Some(&(all.len(), all.len())));
+    for object in &all {
+        assert!(copy.join(&object.key).is_file(), "{} not copied", object.key);
+    }
+    let _ = std::fs::remove_dir_all(&copy);
     let mut raw: Vec<Vec<u8>> = Vec::new();
     for object in &errors {
         for line in lake::lines(object) {
@@ -222,4 +255,67 @@ async fn both_functions_run_through_the_real_runtime_under_cargo_lambda_watch() 
     let counts = landed(&s3_client(&config), &names.bucket).await;
     assert_eq!(counts.len(), 200);
     assert!(counts.values().all(|&n| n == 1));
+}
+
+/// `make demo KEEP=1` adds to the lake: a rerun within its ticks' minutes
+/// regenerates events already there, and the demo says how many, which is
+/// the raw table's count of retry copies.
+#[test]
+#[ignore = "needs moto_server, cargo-lambda and DuckDB from `make setup`; `make test` runs it"]
+fn a_kept_lake_says_how_many_of_the_runs_events_it_already_held() {
+    let demo = harness::binaries::build_from("harness", "demo", false).unwrap();
+    let lake_dir = tempfile_dir("demo-keep");
+    let run = |keep: bool| {
+        let mut cmd = std::process::Command::new(&demo);
+        cmd.args(["--ticks", "2", "--events", "2", "--lake"]).arg(&lake_dir);
+        if keep {
+            cmd.arg("--keep");
+        }
+        let out = cmd.output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    };
+    let first = run(false);
+    assert!(!first.contains("from an earlier run"), "{first}");
+    let second = run(true);
+    let said: usize = second
+        .lines()
+        .find_map(|l| l.trim().split_once(" of this run's events were already in "))
+        .and_then(|(n, _)| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count of events already held:\n{second}"));
+    // Two ticks of the last two minutes, run seconds apart: at least one
+    // minute, two events, is in both runs.
+    assert!(said >= 2, "{second}");
+    let ids: Vec<String> = lake::local_event_ids(&lake_dir.join("events"))
+        .unwrap()
+        .into_iter()
+        .collect();
+    let lines = count_lines(&lake_dir.join("events"));
+    assert_eq!(lines - ids.len(), said, "lines {lines}, distinct events {}", ids.len());
+    let _ = std::fs::remove_dir_all(&lake_dir);
+}
+
+/// Lines of every `.gz` object under `dir`.
+fn count_lines(dir: &std::path::Path) -> usize {
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            n += count_lines(&path);
+        } else {
+            let mut text = String::new();
+            std::io::Read::read_to_string(
+                &mut flate2::read::GzDecoder::new(std::fs::File::open(&path).unwrap()),
+                &mut text,
+            )
+            .unwrap();
+            n += text.lines().count();
+        }
+    }
+    n
 }

@@ -251,7 +251,7 @@ fn objects_outside_the_projection_are_not_returned() {
     let _ = std::fs::remove_dir_all(&lake_dir);
 }
 
-fn tempfile_dir(name: &str) -> std::path::PathBuf {
+pub(crate) fn tempfile_dir(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();

@@ -25,11 +25,6 @@
 mod invalid;
 mod lenient;
 pub mod response;
-// The fast request scanner; public alone only for tests (feature
-// `test-util`), which hold it to serde's reading.
-#[cfg(any(test, feature = "test-util"))]
-pub mod scan;
-#[cfg(not(any(test, feature = "test-util")))]
 mod scan;
 
 pub use invalid::TransformerError;
@@ -226,6 +221,14 @@ pub fn parse_request(body: &[u8]) -> Result<TransformationEvent<'_>, RequestErro
     // ran, without its copy.
     serde_json::from_str::<de::IgnoredAny>(text).map_err(RequestError::NotJson)?;
     parse_with_serde(text)
+}
+
+/// The fast request scanner alone: the usual request shape, or None for
+/// anything else (tests hold it to serde's reading). Test-only (feature
+/// `test-util`).
+#[cfg(any(test, feature = "test-util"))]
+pub fn scan_only(body: &str) -> Option<TransformationEvent<'_>> {
+    scan::scan(body)
 }
 
 /// Parses a request body (valid JSON, as [`parse_request`] checks it),

@@ -28,7 +28,7 @@ use chat_pipeline::timestamp::Timestamp;
 use super::{EpochMillis, FirehoseRecord, KinesisRecordMetadata, TransformationEvent};
 
 /// `body` as a transformation event, when it has the usual shape.
-pub fn scan(body: &str) -> Option<TransformationEvent<'_>> {
+pub(crate) fn scan(body: &str) -> Option<TransformationEvent<'_>> {
     let mut s = Scanner {
         c: Cursor::new(body),
         len: body.len(),

@@ -24,8 +24,7 @@ use chat_pipeline::test_util::{MemorySink, MemorySinks};
 use proptest::prelude::*;
 use serde_json::json;
 use testkit::synthetic::{DELIVERY_STREAM_ARN, Format, SOURCE_STREAM_ARN, Source, transformation_event};
-use transformer::firehose::scan::scan;
-use transformer::firehose::{TransformationEvent, parse_event};
+use transformer::firehose::{TransformationEvent, parse_event, scan_only as scan};
 use transformer::{Config, Transformer, process, respond};
 
 /// The serde path: owned strings in, the response model serialized out.
