@@ -2,15 +2,12 @@
 //! (`aws-smithy-mocks`): partial failures, throttling, 5xx and fatal errors,
 //! driven through `delivery::deliver` as the functions use them.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-
 use aws_sdk_kinesis::operation::put_records::PutRecordsError;
 use aws_smithy_mocks::{RuleMode, mock};
 use chat_pipeline::delivery::{DeliveryOptions, UndeliveredReason, deliver};
 use chat_pipeline::retry::RetryPolicy;
 use chat_pipeline::sink::{FirehoseSink, KinesisSink, SinkRecord};
-use chat_pipeline::test_util::{firehose_reply, kinesis_reply, mock_firehose, mock_kinesis};
+use chat_pipeline::test_util::{Acceptances, firehose_reply, kinesis_reply, mock_firehose, mock_kinesis};
 
 fn records(n: usize) -> Vec<SinkRecord> {
     (0..n)
@@ -19,20 +16,6 @@ fn records(n: usize) -> Vec<SinkRecord> {
             partition_key: (i % 10).to_string(),
         })
         .collect()
-}
-
-/// Counts, per payload, how many times a mocked service accepted it.
-#[derive(Clone, Default)]
-struct Accepted(Arc<Mutex<HashMap<Vec<u8>, usize>>>);
-
-impl Accepted {
-    fn add(&self, data: &[u8]) {
-        *self.0.lock().unwrap().entry(data.to_vec()).or_default() += 1;
-    }
-    fn exactly_once(&self, input: &[SinkRecord]) -> bool {
-        let seen = self.0.lock().unwrap();
-        seen.len() == input.len() && input.iter().all(|r| seen.get(&r.data) == Some(&1))
-    }
 }
 
 fn fast_retry(max_attempts: u32) -> DeliveryOptions {
@@ -49,36 +32,21 @@ fn fast_retry(max_attempts: u32) -> DeliveryOptions {
 
 #[tokio::test]
 async fn kinesis_partial_failure_then_success_delivers_each_record_once() {
-    let accepted = Accepted::default();
-    let calls = Arc::new(Mutex::new(0usize));
-    let (acc, n) = (accepted.clone(), calls.clone());
+    let accepted = Acceptances::default();
+    let acc = accepted.clone();
     let rule = mock!(aws_sdk_kinesis::Client::put_records).then_compute_output(move |req| {
-        let mut call = n.lock().unwrap();
-        *call += 1;
-        let entries = req.records();
         // The first request of each batch refuses every third record.
-        let refuse: Vec<usize> = if *call <= 2 {
-            (0..entries.len()).step_by(3).collect()
-        } else {
-            vec![]
-        };
-        for (i, e) in entries.iter().enumerate() {
-            if !refuse.contains(&i) {
-                acc.add(e.data().as_ref());
-            }
-        }
-        kinesis_reply(
-            entries.len(),
-            |i| refuse.contains(&i),
-            "ProvisionedThroughputExceededException",
-        )
+        let call = acc.kinesis_request(req);
+        let refuse = move |i: usize| call <= 2 && i.is_multiple_of(3);
+        acc.accept_kinesis(req, refuse);
+        kinesis_reply(req.records().len(), refuse, "ProvisionedThroughputExceededException")
     });
     let client = mock_kinesis(RuleMode::MatchAny, &[&rule]);
     let sink = KinesisSink::new(client, "chat-events");
     let input = records(700);
     let report = deliver(&sink, &input, &fast_retry(8)).await;
     assert!(report.is_complete(), "{report}");
-    assert!(accepted.exactly_once(&input));
+    assert!(accepted.exactly_once(input.iter().map(|r| &r.data[..])));
     assert_eq!(report.batches, 2);
     assert_eq!(report.requests, 4);
     assert_eq!(report.retried_records, 167 + 67);
@@ -139,25 +107,19 @@ async fn kinesis_persistent_refusal_reports_exact_count() {
 
 #[tokio::test]
 async fn firehose_partial_failure_and_throttling_deliver_each_record_once() {
-    let accepted = Accepted::default();
-    let calls = Arc::new(Mutex::new(0usize));
-    let (acc, n) = (accepted.clone(), calls.clone());
+    let accepted = Acceptances::default();
+    let acc = accepted.clone();
     let rule = mock!(aws_sdk_firehose::Client::put_record_batch).then_compute_response(move |req| {
-        let mut call = n.lock().unwrap();
-        *call += 1;
-        if *call == 1 {
+        let call = acc.firehose_request(req);
+        if call == 1 {
             return aws_smithy_mocks::MockResponse::Error(chat_pipeline::test_util::firehose_unavailable());
         }
-        let entries = req.records();
-        let refuse: Vec<usize> = if *call == 2 { vec![0, entries.len() - 1] } else { vec![] };
-        for (i, e) in entries.iter().enumerate() {
-            if !refuse.contains(&i) {
-                acc.add(e.data().as_ref());
-            }
-        }
+        let last = req.records().len() - 1;
+        let refuse = move |i: usize| call == 2 && (i == 0 || i == last);
+        acc.accept_firehose(req, refuse);
         aws_smithy_mocks::MockResponse::Output(firehose_reply(
-            entries.len(),
-            |i| refuse.contains(&i),
+            req.records().len(),
+            refuse,
             "ServiceUnavailableException",
         ))
     });
@@ -168,18 +130,17 @@ async fn firehose_partial_failure_and_throttling_deliver_each_record_once() {
     options.max_in_flight = 1;
     let report = deliver(&sink, &input, &options).await;
     assert!(report.is_complete(), "{report}");
-    assert!(accepted.exactly_once(&input));
+    assert!(accepted.exactly_once(input.iter().map(|r| &r.data[..])));
     assert_eq!(rule.num_calls(), 3);
     assert_eq!(report.error_codes["ServiceUnavailableException"], 42);
 }
 
 #[tokio::test]
 async fn requests_respect_count_and_byte_limits_as_the_services_see_them() {
-    let sizes: Arc<Mutex<Vec<(usize, usize)>>> = Arc::default();
-    let s = sizes.clone();
+    let sent = Acceptances::default();
+    let s = sent.clone();
     let rule = mock!(aws_sdk_firehose::Client::put_record_batch).then_compute_output(move |req| {
-        let bytes = req.records().iter().map(|r| r.data().as_ref().len()).sum();
-        s.lock().unwrap().push((req.records().len(), bytes));
+        s.firehose_request(req);
         firehose_reply(req.records().len(), |_| false, "")
     });
     let client = mock_firehose(RuleMode::MatchAny, &[&rule]);
@@ -192,20 +153,20 @@ async fn requests_respect_count_and_byte_limits_as_the_services_see_them() {
         .collect();
     let report = deliver(&FirehoseSink::new(client, "d"), &big, &fast_retry(2)).await;
     assert!(report.is_complete(), "{report}");
-    let mut seen = sizes.lock().unwrap().clone();
+    let mut seen = sent.requests();
     seen.sort();
     assert_eq!(seen, [(1, 900 * 1024), (4, 4 * 900 * 1024), (4, 4 * 900 * 1024)]);
 
-    let counts: Arc<Mutex<Vec<usize>>> = Arc::default();
-    let c = counts.clone();
+    let sent = Acceptances::default();
+    let s = sent.clone();
     let rule = mock!(aws_sdk_kinesis::Client::put_records).then_compute_output(move |req| {
-        c.lock().unwrap().push(req.records().len());
+        s.kinesis_request(req);
         kinesis_reply(req.records().len(), |_| false, "")
     });
     let client = mock_kinesis(RuleMode::MatchAny, &[&rule]);
     let report = deliver(&KinesisSink::new(client, "s"), &records(1_234), &fast_retry(2)).await;
     assert!(report.is_complete());
-    let mut seen = counts.lock().unwrap().clone();
+    let mut seen: Vec<usize> = sent.requests().iter().map(|(records, _)| *records).collect();
     seen.sort();
     assert_eq!(seen, [234, 500, 500]);
 }

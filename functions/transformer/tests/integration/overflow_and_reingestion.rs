@@ -5,17 +5,14 @@
 use crate::support::answered;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 
-use aws_sdk_kinesis::operation::put_records::PutRecordsOutput;
-use aws_sdk_kinesis::types::PutRecordsResultEntry;
 use aws_smithy_mocks::{MockResponse, RuleMode, mock};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chat_pipeline::aws::LazyClients;
 use chat_pipeline::destination::AwsSinks;
 use chat_pipeline::input::parse_input_event;
-use chat_pipeline::test_util::{firehose_reply, mock_firehose, mock_kinesis};
+use chat_pipeline::test_util::{Acceptances, firehose_reply, kinesis_reply, mock_firehose, mock_kinesis};
 use testkit::synthetic::{Format, Source, transformation_event};
 use transformer::firehose::{RESPONSE_BUDGET, RecordResult, TransformationResponse};
 use transformer::{Config, Transformer};
@@ -38,55 +35,24 @@ fn results(resp: &TransformationResponse) -> HashMap<RecordResult, usize> {
     m
 }
 
-/// What a mocked service accepted: (partition key, data) per record.
-type Accepted = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
-
 #[tokio::test]
 async fn kinesis_source_overflow_is_reingested_with_partial_failures_and_throttling() {
     let event = transformation_event(Format::Plain, Source::KinesisStream, 20_000);
-    let accepted: Accepted = Arc::default();
-    let calls = Arc::new(Mutex::new(0usize));
-    let (acc, n) = (accepted.clone(), calls.clone());
+    let service = Acceptances::default();
+    let s = service.clone();
     let rule = mock!(aws_sdk_kinesis::Client::put_records).then_compute_response(move |req| {
-        let mut call = n.lock().unwrap();
-        *call += 1;
-        if *call == 2 {
+        let call = s.kinesis_request(req);
+        if call == 2 {
             return MockResponse::Error(chat_pipeline::test_util::kinesis_throttled("Rate exceeded"));
         }
-        let entries = req.records();
-        let entries_out = entries
-            .iter()
-            .enumerate()
-            .map(|(i, e)| {
-                // The first request refuses every other record.
-                if *call == 1 && i % 2 == 0 {
-                    PutRecordsResultEntry::builder()
-                        .error_code("ProvisionedThroughputExceededException")
-                        .build()
-                } else {
-                    acc.lock().unwrap().push((
-                        e.partition_key().unwrap_or_default().to_owned(),
-                        e.data().as_ref().to_vec(),
-                    ));
-                    PutRecordsResultEntry::builder()
-                        .sequence_number("1")
-                        .shard_id("shardId-000000000000")
-                        .build()
-                }
-            })
-            .collect();
-        let failed = if *call == 1 {
-            entries.len().div_ceil(2) as i32
-        } else {
-            0
-        };
-        MockResponse::Output(
-            PutRecordsOutput::builder()
-                .failed_record_count(failed)
-                .set_records(Some(entries_out))
-                .build()
-                .unwrap(),
-        )
+        // The first request refuses every other record.
+        let refuse = move |i: usize| call == 1 && i.is_multiple_of(2);
+        s.accept_kinesis(req, refuse);
+        MockResponse::Output(kinesis_reply(
+            req.records().len(),
+            refuse,
+            "ProvisionedThroughputExceededException",
+        ))
     });
     let kinesis = mock_kinesis(RuleMode::MatchAny, &[&rule]);
     let state = Transformer::new(
@@ -113,7 +79,7 @@ async fn kinesis_source_overflow_is_reingested_with_partial_failures_and_throttl
 
     // Every overflow record was accepted exactly once, with its original
     // partition key, as a canonical event that keeps its derived event_id.
-    let accepted = accepted.lock().unwrap().clone();
+    let accepted = service.accepted();
     assert_eq!(accepted.len(), summary.reingested);
     let mut seen = std::collections::HashSet::new();
     let first_overflow = summary.ok;
@@ -136,7 +102,7 @@ async fn kinesis_source_overflow_is_reingested_with_partial_failures_and_throttl
     }
     // Keys and ids line up with the original records.
     let by_key: HashMap<String, usize> = accepted.iter().fold(HashMap::new(), |mut m, (pk, _)| {
-        *m.entry(pk.clone()).or_default() += 1;
+        *m.entry(pk.clone().unwrap_or_default()).or_default() += 1;
         m
     });
     let mut expected_keys: HashMap<String, usize> = HashMap::new();
@@ -172,25 +138,8 @@ async fn persistent_refusal_marks_exactly_the_unaccepted_records_processing_fail
     config.response_budget = 1_000_000;
     config.retry.max_attempts = 3;
     // Every attempt refuses the first record of each request.
-    let rule = mock!(aws_sdk_kinesis::Client::put_records).then_compute_output(|req| {
-        let out = (0..req.records().len())
-            .map(|i| {
-                if i == 0 {
-                    PutRecordsResultEntry::builder().error_code("InternalFailure").build()
-                } else {
-                    PutRecordsResultEntry::builder()
-                        .sequence_number("1")
-                        .shard_id("s")
-                        .build()
-                }
-            })
-            .collect();
-        PutRecordsOutput::builder()
-            .failed_record_count(1)
-            .set_records(Some(out))
-            .build()
-            .unwrap()
-    });
+    let rule = mock!(aws_sdk_kinesis::Client::put_records)
+        .then_compute_output(|req| kinesis_reply(req.records().len(), |i| i == 0, "InternalFailure"));
     let kinesis = mock_kinesis(RuleMode::MatchAny, &[&rule]);
     let state = Transformer::new(config, AwsSinks::new(LazyClients::with_clients(Some(kinesis), None)));
     let (response, summary) = answered(&state, event, None).await;
@@ -205,14 +154,13 @@ async fn persistent_refusal_marks_exactly_the_unaccepted_records_processing_fail
 #[tokio::test]
 async fn direct_put_overflow_goes_back_into_the_delivery_stream() {
     let event = transformation_event(Format::Producer, Source::DirectPut, 2_000);
-    let accepted: Accepted = Arc::default();
-    let acc = accepted.clone();
+    let service = Acceptances::default();
+    let s = service.clone();
     let rule = mock!(aws_sdk_firehose::Client::put_record_batch)
         .match_requests(|req| req.delivery_stream_name() == Some("chat-events-delivery"))
         .then_compute_output(move |req| {
-            for r in req.records() {
-                acc.lock().unwrap().push((String::new(), r.data().as_ref().to_vec()));
-            }
+            s.firehose_request(req);
+            s.accept_firehose(req, |_| false);
             firehose_reply(req.records().len(), |_| false, "")
         });
     let firehose = mock_firehose(RuleMode::MatchAny, &[&rule]);
@@ -222,7 +170,7 @@ async fn direct_put_overflow_goes_back_into_the_delivery_stream() {
     let (response, summary) = answered(&state, event, None).await;
     assert!(serde_json::to_vec(&response).unwrap().len() <= 500_000);
     assert!(summary.reingested > 0);
-    assert_eq!(accepted.lock().unwrap().len(), summary.reingested);
+    assert!(service.each_once(summary.reingested));
     assert_eq!(summary.ok + summary.reingested, 2_000);
 }
 
