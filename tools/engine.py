@@ -353,32 +353,45 @@ class Lake:
         columns = [d[0] for d in cur.description or []]
         return columns, cur.fetchall()
 
-    def profile(self, sql: str) -> Profile:
-        """What answering `sql` opened (DuckDB's own profile)."""
+    def run_profiled(self, sql: str) -> tuple[list[str], list[tuple], Profile]:
+        """Runs one statement, as `run`, and says what answering it opened
+        (DuckDB's own profile of this very run: a query is run once)."""
         (statement,) = self.translate(sql)
         # With statistics propagation on, DuckDB 2.0 answers count(*) of a
-        # single Parquet file from its footer, and its JSON profile of such a
-        # plan is {"result": "error"}; off, it opens the file and says so.
+        # single Parquet file from its footer, and its profile of such a plan
+        # is {"result": "error"}; off, it opens the file and says so.
         self.con.execute("SET disabled_optimizers = 'statistics_propagation'")
-        self.con.execute("PRAGMA enable_profiling = 'json'")
+        self.con.execute("PRAGMA enable_profiling = 'no_output'")
         try:
-            tree = json.loads(self.con.execute(f"EXPLAIN ANALYZE {statement}").fetchall()[0][1])
+            cur = self.con.execute(statement)
+            columns = [d[0] for d in cur.description or []]
+            rows = cur.fetchall()
+            tree = json.loads(self.con.get_profiling_information(format="json"))
         finally:
             self.con.execute("PRAGMA disable_profiling")
             self.con.execute("RESET disabled_optimizers")
-        if tree.get("result") == "error":
-            raise EngineError("DuckDB's profiler could not describe this query's plan")
-        out = Profile(bytes_read=int(tree.get("io", {}).get("total_bytes_read", 0)))
+        return columns, rows, _profile_of(tree)
 
-        def walk(node: dict):
-            info = node.get("extra_info", {})
-            files = int(info.get("Total Files Read", 0) or 0)
-            if info.get("Function") == "READ_JSON":
-                out.json_files += files
-            elif info.get("Function") == "READ_PARQUET":
-                out.parquet_files += files
-            for child in node.get("operator", []) + node.get("children", []):
-                walk(child)
+    def profile(self, sql: str) -> Profile:
+        """What answering `sql` opened."""
+        return self.run_profiled(sql)[2]
 
-        walk(tree)
-        return out
+
+def _profile_of(tree: dict) -> Profile:
+    """The files and bytes a DuckDB JSON profile says a query read."""
+    if tree.get("result") == "error":
+        raise EngineError("DuckDB's profiler could not describe this query's plan")
+    out = Profile(bytes_read=int(tree.get("io", {}).get("total_bytes_read", 0)))
+
+    def walk(node: dict):
+        info = node.get("extra_info", {})
+        files = int(info.get("Total Files Read", 0) or 0)
+        if info.get("Function") == "READ_JSON":
+            out.json_files += files
+        elif info.get("Function") == "READ_PARQUET":
+            out.parquet_files += files
+        for child in node.get("operator", []) + node.get("children", []):
+            walk(child)
+
+    walk(tree)
+    return out

@@ -118,13 +118,12 @@ def command_query(args) -> int:
         raise UsageError(f"{len(statements)} statements given; Athena runs one per query: run them one at a time")
     lake = open_lake(args)
     try:
-        columns, rows = lake.run(sql)
+        columns, rows, profile = lake.run_profiled(sql)
     except duckdb.Error as e:
         raise engine.EngineError(engine.error_in_query(str(e), sql)) from None
     if reads_uncurated_table(lake, sql):
         print(f"lake_sql: {lake.definition.name} does not exist in {lake.dir} yet, so it answered no rows: "
               "run `make curate` (the stack's curation workflow) first", file=sys.stderr)
-    profile = lake.profile(sql)
     if args.json:
         print(json.dumps({
             "columns": columns,
