@@ -39,6 +39,22 @@ class VirtualenvsPerTarget(unittest.TestCase):
         self.assertEqual(venvs_installed_by("test"),
                          {".venv-tools", ".venv-query", ".venv-checkov", ".venv-ministack", ".venv-warehouse"})
 
+    def test_each_install_says_which_virtualenv_and_what_goes_into_it(self):
+        # The installs were silent stretches between identical lines.
+        with tempfile.TemporaryDirectory(prefix="make-targets-") as d:
+            shutil.copy(REPO / "Makefile", d)
+            shutil.copytree(REPO / "tools", Path(d) / "tools", ignore=shutil.ignore_patterns("tests", "__pycache__"))
+            out = subprocess.run(["make", "--dry-run", "demo"], cwd=d, capture_output=True, text=True, check=True).stdout
+            # The echo commands as the recipe's shell runs them.
+            lines = [subprocess.run(["bash", "-c", line], cwd=d, capture_output=True, text=True, check=True).stdout
+                     for line in out.splitlines() if "Installing .venv-" in line]
+        self.assertEqual(len(lines), 2, out)
+        for venv, line in zip(("tools", "query"), lines):
+            self.assertIn(f"Installing .venv-{venv} ", line)
+            for requirement in (REPO / "tools" / f"requirements-{venv}.txt").read_text().splitlines():
+                if requirement and not requirement.startswith("#"):
+                    self.assertIn(requirement, line)
+
 
 class InvokeMessages(unittest.TestCase):
     def run_make(self, *args: str) -> subprocess.CompletedProcess:
