@@ -34,8 +34,8 @@ fn features_of_a_build_of(packages: &[&str]) -> Vec<String> {
 }
 
 /// A `cargo tree` line that shows test code this workspace asks for: the
-/// mocks, or a `test-util` feature on the shared crate, the SDK clients or
-/// tokio. (testkit, the generated events, is a dependency of the tools, which
+/// mocks, or a `test-util` feature on the shared crate, the transformer's
+/// library (its test-only API), the SDK clients or tokio. (testkit, the generated events, is a dependency of the tools, which
 /// `lambda-probe` uses; a function never links it, checked below.) (aws-config itself depends on
 /// aws-credential-types with `test-util` on, which turns on that feature of
 /// aws-smithy-types and aws-smithy-runtime-api too: in every binary that
@@ -44,7 +44,9 @@ fn is_our_test_code(line: &str) -> bool {
     let package = line.split(' ').next().unwrap_or_default();
     match package {
         "aws-smithy-mocks" => true,
-        "chat-pipeline" | "aws-sdk-kinesis" | "aws-sdk-firehose" | "aws-sdk-s3" | "tokio" => line.contains("test-util"),
+        "chat-pipeline" | "transformer" | "aws-sdk-kinesis" | "aws-sdk-firehose" | "aws-sdk-s3" | "tokio" => {
+            line.contains("test-util")
+        }
         _ => false,
     }
 }
@@ -90,9 +92,10 @@ fn the_test_builds_do_get_the_test_doubles() {
         .output()
         .expect("cargo runs");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        text.lines()
-            .any(|l| l.starts_with("chat-pipeline ") && l.contains("test-util")),
-        "{text}"
-    );
+    for package in ["chat-pipeline ", "transformer "] {
+        assert!(
+            text.lines().any(|l| l.starts_with(package) && l.contains("test-util")),
+            "{package}with test-util: {text}"
+        );
+    }
 }
