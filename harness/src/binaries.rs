@@ -15,6 +15,7 @@ pub fn build(name: &str, release: bool) -> Result<PathBuf, String> {
 pub fn build_from(package: &str, name: &str, release: bool) -> Result<PathBuf, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let mut cmd = Command::new(cargo);
+    without_the_test_runs_cargo_env(&mut cmd);
     cmd.args([
         "build",
         "--quiet",
@@ -42,4 +43,32 @@ pub fn build_from(package: &str, name: &str, release: bool) -> Result<PathBuf, S
         .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == name)
         .find_map(|m| m["executable"].as_str().map(PathBuf::from))
         .ok_or_else(|| format!("cargo build -p {package} --bin {name} reported no executable"))
+}
+
+/// Removes the variables Cargo sets for the test (or build script) that
+/// runs `cmd`: a `cargo build` started with them inherits the test package's
+/// `CARGO_MANIFEST_DIR`, which `ring`'s build script watches, so it and
+/// everything above it (rustls, the AWS SDK's HTTP client, the SDKs) were
+/// rebuilt at each such build, and again at the next `cargo test`: about a
+/// minute each way. Cargo's own settings (`CARGO_HOME`, `CARGO_TARGET_DIR`,
+/// `CARGO_BUILD_*`, ...) stay.
+pub fn without_the_test_runs_cargo_env(cmd: &mut Command) {
+    for (key, _) in std::env::vars_os() {
+        let Some(key) = key.to_str() else { continue };
+        let set_for_the_package = matches!(
+            key,
+            "CARGO_MANIFEST_DIR"
+                | "CARGO_MANIFEST_PATH"
+                | "CARGO_CRATE_NAME"
+                | "CARGO_BIN_NAME"
+                | "CARGO_PRIMARY_PACKAGE"
+                | "CARGO_TARGET_TMPDIR"
+                | "CARGO_RUSTC_CURRENT_DIR"
+                | "OUT_DIR"
+        ) || key.starts_with("CARGO_PKG_")
+            || key.starts_with("CARGO_BIN_EXE_");
+        if set_for_the_package {
+            cmd.env_remove(key);
+        }
+    }
 }

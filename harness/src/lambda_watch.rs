@@ -86,6 +86,7 @@ impl LambdaWatch {
         let port = host::free_port().map_err(WatchError::Spawn)?;
         let log_file = std::fs::File::create(log).map_err(WatchError::Spawn)?;
         let mut cmd = Command::new(&binary);
+        crate::binaries::without_the_test_runs_cargo_env(&mut cmd);
         cmd.current_dir(repo())
             // The first invocation compiles the function; the timeout (and so
             // the deadline the function sees) must leave room for that.
