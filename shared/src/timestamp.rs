@@ -209,7 +209,7 @@ impl Timestamp {
         self.civil().rfc3339(buf)
     }
 
-    /// The same as [`Timestamp::rfc3339`], allocated.
+    /// The same as `Timestamp::rfc3339`, allocated.
     pub fn to_rfc3339(self) -> String {
         let mut buf = [0u8; RFC3339_LEN];
         self.rfc3339(&mut buf).to_owned()

@@ -3,9 +3,9 @@
 //! with exactly one entry per input record, in input order. Read it top
 //! down: [`handle`], [`respond`], then [`process`] and its four phases. Each
 //! story has one home: the request contract in [`crate::firehose`] (what is
-//! refused as a whole: [`crate::firehose::read_request`]), one record in
-//! [`crate::record`], the fit in [`crate::fit`], re-ingestion in
-//! [`crate::reingest`].
+//! refused as a whole: `crate::firehose::read_request`), one record in
+//! [`crate::record`], the fit in `crate::fit`, re-ingestion in
+//! `crate::reingest`.
 //!
 //! [`handle`] is what `main.rs` hands to the Lambda runtime; [`respond`] is
 //! the same from the request body's text, and [`process`] from a parsed
@@ -152,13 +152,13 @@ impl Summary {
 
 /// Every record's answer, before it is written: four phases.
 ///
-/// 1. [`decide`] (below) every record: `Ok` with its output line, `Dropped`,
+/// 1. `decide` (below) every record: `Ok` with its output line, `Dropped`,
 ///    or `ProcessingFailed` with the reason.
-/// 2. [`fit`] ([`crate::fit`]): how many answers fit the response budget in
+/// 2. `fit` (`crate::fit`): how many answers fit the response budget in
 ///    full.
-/// 3. [`put_back`] ([`crate::reingest`]) the `Ok` records past it into the
+/// 3. `put_back` (`crate::reingest`) the `Ok` records past it into the
 ///    source.
-/// 4. [`answer`] (below) every record, in order, counting each answer once.
+/// 4. `answer` (below) every record, in order, counting each answer once.
 pub async fn process<'a, P: SinkProvider>(
     state: &Transformer<P>,
     mut event: TransformationEvent<'a>,

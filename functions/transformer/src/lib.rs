@@ -35,7 +35,7 @@
 //! The public surface is what the function's runtime, the harness and the
 //! workspace's tests use; `fit`, `reingest` and the request scanner are
 //! private. Feature `test-util` adds what only tests need (the response in
-//! serde's model, [`firehose::parse_event`], the scanner alone): this
+//! serde's model, `firehose::parse_event`, the scanner alone): this
 //! crate's tests and the workspace's `tests` turn it on as
 //! dev-dependencies, so the function never contains it.
 

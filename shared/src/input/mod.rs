@@ -9,9 +9,9 @@
 //! borrowed from the record bytes whenever they contain no escapes.
 //!
 //! * this file: the event, the errors, and the two ways in;
-//! * [`scan`]: the fast path, a flat object read with [`crate::json::Cursor`];
-//! * [`fields`]: the fields by name, and serde's path into them;
-//! * [`validate`]: what each field must hold.
+//! * `scan`: the fast path, a flat object read with [`crate::json::Cursor`];
+//! * `fields`: the fields by name, and serde's path into them;
+//! * `validate`: what each field must hold.
 
 mod fields;
 mod scan;

@@ -75,7 +75,7 @@ pub(crate) fn write_json_str(out: &mut Vec<u8>, s: &str) {
     json_str_pieces(s, |piece| out.extend_from_slice(piece.as_bytes()));
 }
 
-/// [`write_json_str`] for a `String`.
+/// `write_json_str` for a `String`.
 pub fn push_json_str(out: &mut String, s: &str) {
     json_str_pieces(s, |piece| out.push_str(piece));
 }

@@ -1,8 +1,8 @@
 //! The Firehose data-transformation contract, in one place: the event
 //! Firehose sends ([`TransformationEvent`], this file), how it is read
-//! ([`scan`] for the usual shape without serde, [`lenient`] for everything
+//! (`scan` for the usual shape without serde, `lenient` for everything
 //! else through serde, both with strings borrowed from the body), the
-//! requests refused as a whole (`invalid`, [`read_request`]: not an event, empty or repeated
+//! requests refused as a whole (`invalid`, `read_request`: not an event, empty or repeated
 //! record ids), and the
 //! answer Firehose expects ([`response`]: the serde model, its exact size,
 //! and the response written once).
@@ -208,9 +208,9 @@ impl RecordResult {
 /// be UTF-8 and JSON, checked as strictly as lambda_runtime's own deserialization checks
 /// them (serde_json's grammar, over the whole body, with nothing after the
 /// value), and is read with its strings borrowed. The usual shape is read by
-/// [`scan`], which accepts only valid JSON and so needs no
+/// `scan`, which accepts only valid JSON and so needs no
 /// separate check; anything else is checked by serde_json's validating pass,
-/// then parsed through serde ([`parse_event`]'s fallback).
+/// then parsed through serde (`parse_event`'s fallback).
 pub fn parse_request(body: &[u8]) -> Result<TransformationEvent<'_>, RequestError> {
     let body = body.strip_prefix(chat_pipeline::input::UTF8_BOM).unwrap_or(body);
     let text = std::str::from_utf8(body).map_err(RequestError::NotUtf8)?;

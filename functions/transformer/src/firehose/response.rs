@@ -6,7 +6,7 @@
 //! [`Answers::render`] base64-encodes them straight into the response, so no
 //! per-record base64 string is built and nothing is serialized twice. The
 //! rendered bytes reach lambda_runtime as a [`RenderedResponse`], which
-//! `serde_json` writes out verbatim. [`Answers::to_response`] builds the same
+//! `serde_json` writes out verbatim. `Answers::to_response` builds the same
 //! answer as the serde model ([`TransformationResponse`]): what tests inspect,
 //! and the reference the rendered bytes are compared with.
 
