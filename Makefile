@@ -94,11 +94,14 @@ check: ## The fast loop: rustfmt, clippy and the Rust tests that need no Python 
 # Clippy twice: every target (tests and benches, with their test-util
 # features), then the libraries and binaries alone, built as the functions
 # are (no test-util): there an item made public only for tests is an
-# unreachable pub, which the first pass cannot see.
-lint: ## rustfmt and clippy (warnings are errors)
+# unreachable pub, which the first pass cannot see. Then rustdoc, so that a
+# doc link to an item since renamed, moved or made private fails (about a
+# minute).
+lint: ## rustfmt, clippy and rustdoc's link checks (warnings are errors)
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 	cargo clippy --workspace --lib --bins --locked -- -D warnings
+	RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 
 unit: ## cargo test for the whole workspace, the emulator tests included (plain `cargo test` lists them as ignored)
 	cargo test --workspace --locked -- --include-ignored
