@@ -462,12 +462,16 @@ async fn read_lake(
             .flat_map(lake::lines)
             .filter(|line| lake::event_id(line).is_some_and(|id| earlier.contains(id)))
             .count();
-        println!(
-            "      {again} of this run's events were already in {} from an earlier run: the producer derives a \
-             tick's events from its minute, and this run's {ticks} tick(s) reach back to minutes an earlier run \
-             produced. The raw table counts them as retry copies; the curated table keeps each event once.",
-            shown(&out)
-        );
+        if again == 0 {
+            println!("      none of this run's events were in {} before", shown(&out));
+        } else {
+            println!(
+                "      {again} of this run's events were already in {} from an earlier run: the producer derives \
+                 a tick's events from its minute, and this run's {ticks} tick(s) reach back to minutes an earlier \
+                 run produced. The raw table counts them as retry copies; the curated table keeps each event once.",
+                shown(&out)
+            );
+        }
     }
     let (error_records, unreadable) = replay::read_error_records(&errors);
     Ok(Landed {

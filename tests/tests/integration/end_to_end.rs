@@ -282,8 +282,18 @@ fn a_kept_lake_says_how_many_of_the_runs_events_it_already_held() {
         );
         stdout
     };
-    let first = run(false);
-    assert!(!first.contains("from an earlier run"), "{first}");
+    let fresh = run(false);
+    assert!(!fresh.contains("(--keep)"), "{fresh}");
+    // Kept on an empty lake: nothing was there before.
+    let _ = std::fs::remove_dir_all(&lake_dir);
+    let first = run(true);
+    assert!(
+        first.contains(&format!(
+            "none of this run's events were in {} before",
+            lake_dir.display()
+        )),
+        "{first}"
+    );
     let shown = format!("  {}/", lake_dir.display());
     let listed = first.lines().filter(|l| l.starts_with(&shown)).count();
     let copied: usize = first
