@@ -2,9 +2,8 @@
 //! objects decompressed, records split into lines, and a local copy of
 //! everything for people to open.
 
-use std::collections::HashSet;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use aws_sdk_s3::Client;
 
@@ -89,16 +88,20 @@ pub async fn objects(s3: &Client, bucket: &str, prefix: &str) -> Result<Vec<Obje
 
 /// An object as read: gunzipped when its key ends in `.gz`.
 fn decompressed(bucket: &str, key: String, body: Vec<u8>) -> Result<Object, LakeError> {
-    let bytes = if key.ends_with(".gz") {
-        let mut plain = Vec::new();
-        flate2::read::GzDecoder::new(&body[..])
-            .read_to_end(&mut plain)
-            .map_err(|e| LakeError::new(bucket, &key, format!("not gzip: {e}")))?;
-        plain
-    } else {
-        body
-    };
+    let bytes = gunzipped(&key, body).map_err(|message| LakeError::new(bucket, &key, message))?;
     Ok(Object { key, bytes })
+}
+
+/// `body` gunzipped when `key` ends in `.gz`, else as it is.
+fn gunzipped(key: &str, body: Vec<u8>) -> Result<Vec<u8>, String> {
+    if !key.ends_with(".gz") {
+        return Ok(body);
+    }
+    let mut plain = Vec::new();
+    flate2::read::GzDecoder::new(&body[..])
+        .read_to_end(&mut plain)
+        .map_err(|e| format!("not gzip: {e}"))?;
+    Ok(plain)
 }
 
 /// The `event_id` of an output line, if it has one.
@@ -111,28 +114,57 @@ pub fn event_id(line: &[u8]) -> Option<&str> {
     serde_json::from_slice::<Line<'_>>(line).ok()?.event_id
 }
 
-/// The event ids of every line of every `.gz` object under `dir` in a local
-/// copy of the lake (none when it does not exist).
-pub fn local_event_ids(dir: &Path) -> Result<HashSet<String>, LakeError> {
-    let mut ids = HashSet::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(d) = pending.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                pending.push(path);
-            } else if path.extension().is_some_and(|e| e == "gz") {
-                let local = |message: String| LakeError::new("local", &path.display().to_string(), message);
-                let body = std::fs::read(&path).map_err(|e| local(e.to_string()))?;
-                let object = decompressed("local", path.display().to_string(), body)?;
-                ids.extend(lines(&object).filter_map(event_id).map(str::to_owned));
-            }
+/// Reading a local copy of the lake failed.
+#[derive(Debug, thiserror::Error)]
+#[error("reading {path}: {message}")]
+pub struct LocalLakeError {
+    path: String,
+    message: String,
+}
+
+impl LocalLakeError {
+    fn new(path: &Path, message: String) -> Self {
+        LocalLakeError {
+            path: path.display().to_string(),
+            message,
         }
     }
-    Ok(ids)
+}
+
+/// Every object under `lake/prefix` in a local copy of the lake (as `make
+/// demo` and `download_all` write it), gunzipped when its name ends in
+/// `.gz`, keyed by its path relative to the lake (its key in the bucket),
+/// sorted by key; none when that folder does not exist.
+pub fn local_objects(lake: &Path, prefix: &str) -> Result<Vec<Object>, LocalLakeError> {
+    let mut files = Vec::new();
+    collect_files(&lake.join(prefix), &mut files)?;
+    files.sort();
+    files
+        .into_iter()
+        .map(|path| {
+            let raw = std::fs::read(&path).map_err(|e| LocalLakeError::new(&path, e.to_string()))?;
+            let key = path.strip_prefix(lake).unwrap_or(&path).display().to_string();
+            let bytes = gunzipped(&key, raw).map_err(|message| LocalLakeError::new(&path, message))?;
+            Ok(Object { key, bytes })
+        })
+        .collect()
+}
+
+fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LocalLakeError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(LocalLakeError::new(dir, e.to_string())),
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            collect_files(&path, out)?;
+        } else {
+            out.push(path);
+        }
+    }
+    Ok(())
 }
 
 /// The newline-delimited records of an object.
@@ -143,7 +175,7 @@ pub fn lines(object: &Object) -> impl Iterator<Item = &[u8]> {
 /// Writes every object (compressed as stored) under `dir`, mirroring keys;
 /// returns how many.
 pub async fn download_all(s3: &Client, bucket: &str, dir: &Path) -> Result<usize, LakeError> {
-    Ok(download_and_read(s3, bucket, dir, |_, _| {}).await?.len())
+    download(s3, bucket, dir, |_, _, _, _| Ok(())).await
 }
 
 /// [`download_all`], fetching each object once: returns every object read
@@ -154,9 +186,27 @@ pub async fn download_and_read(
     dir: &Path,
     mut progress: impl FnMut(usize, usize),
 ) -> Result<Vec<Object>, LakeError> {
+    let mut out = Vec::new();
+    download(s3, bucket, dir, |key, body, done, of| {
+        out.push(decompressed(bucket, key, body)?);
+        progress(done, of);
+        Ok(())
+    })
+    .await?;
+    out.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(out)
+}
+
+/// Fetches every object of the bucket, writes it under `dir` as stored, and
+/// hands it to `each` with how many are done of how many; returns how many.
+async fn download(
+    s3: &Client,
+    bucket: &str,
+    dir: &Path,
+    mut each: impl FnMut(String, Vec<u8>, usize, usize) -> Result<(), LakeError>,
+) -> Result<usize, LakeError> {
     let keys = list_keys(s3, bucket, "").await?;
     let total = keys.len();
-    let mut out = Vec::with_capacity(total);
     for (done, key) in keys.into_iter().enumerate() {
         let body = get(s3, bucket, &key).await?;
         let path = dir.join(&key);
@@ -167,9 +217,7 @@ pub async fn download_and_read(
             std::fs::write(&path, &body)
         };
         write().map_err(|e| LakeError::new(bucket, &key, format!("writing {}: {e}", path.display())))?;
-        out.push(decompressed(bucket, key, body)?);
-        progress(done + 1, total);
+        each(key, body, done + 1, total)?;
     }
-    out.sort_by(|a, b| a.key.cmp(&b.key));
-    Ok(out)
+    Ok(total)
 }

@@ -281,22 +281,31 @@ impl<I: Invoker> LocalFirehose<I> {
         for record in records {
             if !batch.is_empty() && batch_bytes + record.data.len() > buffer {
                 let full = std::mem::take(&mut batch);
-                progress.delivered += full.len();
-                stats.absorb(self.process(full).await?);
-                progress.invocations = stats.invocations;
-                self.tell_progress(progress);
+                self.deliver(full, &mut stats, &mut progress).await?;
                 batch_bytes = 0;
             }
             batch_bytes += record.data.len();
             batch.push(record);
         }
         if !batch.is_empty() {
-            progress.delivered += batch.len();
-            stats.absorb(self.process(batch).await?);
-            progress.invocations = stats.invocations;
-            self.tell_progress(progress);
+            self.deliver(batch, &mut stats, &mut progress).await?;
         }
         Ok(stats)
+    }
+
+    /// Delivers one batch, counts it in `stats`, and tells how far the pass
+    /// has got.
+    async fn deliver(
+        &mut self,
+        batch: Vec<StreamRecord>,
+        stats: &mut DeliveryStats,
+        progress: &mut Progress,
+    ) -> Result<(), StandInError> {
+        progress.delivered += batch.len();
+        stats.absorb(self.process(batch).await?);
+        progress.invocations = stats.invocations;
+        self.tell_progress(*progress);
+        Ok(())
     }
 
     async fn read_new_records(&mut self) -> Result<Vec<StreamRecord>, StandInError> {

@@ -32,15 +32,14 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use base64_simd::STANDARD;
 use chat_pipeline::delivery::{DeliveryOptions, DeliveryReport, deliver};
 use chat_pipeline::sink::{RecordSink, SinkRecord};
 use chat_pipeline::timestamp::Timestamp;
 
-use crate::lake::{LakeError, Object};
+use crate::lake::{LakeError, LocalLakeError, Object};
 use crate::verdict::{Verdict, verdict};
 
 /// The folder under the error prefix that holds records that failed
@@ -75,59 +74,14 @@ pub struct Unreadable {
 /// Reading the error records failed before any could be parsed.
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
-    #[error("reading {path}: {message}")]
-    Local { path: String, message: String },
+    #[error(transparent)]
+    Local(#[from] LocalLakeError),
 }
 
 /// Every error object under `lake/errors/processing-failed/`, gunzipped, by
 /// key relative to the lake.
 pub fn local_error_objects(lake: &Path) -> Result<Vec<Object>, ReplayError> {
-    let mut files = Vec::new();
-    collect_files(&lake.join(PROCESSING_FAILED), &mut files)?;
-    files.sort();
-    files
-        .into_iter()
-        .map(|path| {
-            let fail = |message: String| ReplayError::Local {
-                path: path.display().to_string(),
-                message,
-            };
-            let raw = std::fs::read(&path).map_err(|e| fail(e.to_string()))?;
-            let bytes = if path.extension().is_some_and(|e| e == "gz") {
-                let mut plain = Vec::new();
-                flate2::read::GzDecoder::new(&raw[..])
-                    .read_to_end(&mut plain)
-                    .map_err(|e| fail(format!("not gzip: {e}")))?;
-                plain
-            } else {
-                raw
-            };
-            let key = path.strip_prefix(lake).unwrap_or(&path).display().to_string();
-            Ok(Object { key, bytes })
-        })
-        .collect()
-}
-
-fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), ReplayError> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => {
-            return Err(ReplayError::Local {
-                path: dir.display().to_string(),
-                message: e.to_string(),
-            });
-        }
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            collect_files(&path, out)?;
-        } else {
-            out.push(path);
-        }
-    }
-    Ok(())
+    Ok(crate::lake::local_objects(lake, PROCESSING_FAILED)?)
 }
 
 /// The error objects of the stack's bucket for each of `days`

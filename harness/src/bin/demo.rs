@@ -26,7 +26,7 @@ use chat_pipeline::timestamp::{TimeError, Timestamp};
 use clap::Parser;
 use harness::emulator::{Emulator, EmulatorError, EmulatorOptions, s3_client};
 use harness::host::repo;
-use harness::lake::{self, LakeError};
+use harness::lake::{self, LakeError, LocalLakeError};
 use harness::lambda_watch::{LambdaWatch, WatchError, WatchInvoker};
 use harness::ledger::{Gap, Ledger};
 use harness::local_firehose::{DeliveryStats, LocalFirehose, StandInError};
@@ -85,6 +85,8 @@ enum DemoError {
     Firehose(#[from] StandInError),
     #[error(transparent)]
     Lake(#[from] LakeError),
+    #[error(transparent)]
+    LocalLake(#[from] LocalLakeError),
     #[error(
         "tick {tick}: the producer generated {generated} events, but the demo expects {expected} ids \
          (its copy of the producer's configuration differs from the function's)"
@@ -436,7 +438,9 @@ async fn read_lake(
     // run's events among them are counted and explained below.
     let earlier = if keep {
         println!("      adding to {} (--keep): earlier runs' objects stay", shown(&out));
-        lake::local_event_ids(&out.join("events"))?
+        let objects = lake::local_objects(&out, "events/")?;
+        let ids = objects.iter().flat_map(lake::lines).filter_map(lake::event_id);
+        ids.map(str::to_owned).collect::<HashSet<_>>()
     } else {
         let _ = std::fs::remove_dir_all(&out);
         HashSet::new()

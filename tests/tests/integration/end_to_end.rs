@@ -321,31 +321,13 @@ fn a_kept_lake_says_how_many_of_the_runs_events_it_already_held() {
     // Two ticks of the last two minutes, run seconds apart: at least one
     // minute, 2,000 events, is in both runs.
     assert!(said >= 2_000, "{second}");
-    let ids: Vec<String> = lake::local_event_ids(&lake_dir.join("events"))
-        .unwrap()
-        .into_iter()
+    let objects = lake::local_objects(&lake_dir, "events/").unwrap();
+    let lines = objects.iter().flat_map(lake::lines).count();
+    let ids: std::collections::HashSet<&str> = objects
+        .iter()
+        .flat_map(lake::lines)
+        .filter_map(lake::event_id)
         .collect();
-    let lines = count_lines(&lake_dir.join("events"));
     assert_eq!(lines - ids.len(), said, "lines {lines}, distinct events {}", ids.len());
     let _ = std::fs::remove_dir_all(&lake_dir);
-}
-
-/// Lines of every `.gz` object under `dir`.
-fn count_lines(dir: &std::path::Path) -> usize {
-    let mut n = 0;
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            n += count_lines(&path);
-        } else {
-            let mut text = String::new();
-            std::io::Read::read_to_string(
-                &mut flate2::read::GzDecoder::new(std::fs::File::open(&path).unwrap()),
-                &mut text,
-            )
-            .unwrap();
-            n += text.lines().count();
-        }
-    }
-    n
 }
