@@ -1,9 +1,11 @@
 # The project's commands; `make help` lists them. `make demo` runs the
 # pipeline locally, `make test` is everything CI runs, `make check` the fast
-# Rust-only part of it. The Python tools live in project-local virtualenvs,
-# one per job (.venv-tools, .venv-checkov, .venv-ministack, .venv-query),
-# each pinned by tools/requirements-<job>.txt and tools/constraints-<job>.txt;
-# nothing is installed globally.
+# loop. The Python tools are one package, tools/chat_tools, a subpackage per
+# job, run as `python -m chat_tools.<job>` with tools/ on PYTHONPATH; they
+# live in project-local virtualenvs, one per job (.venv-tools, .venv-checkov,
+# .venv-ministack, .venv-query, .venv-warehouse), each pinned by its group in
+# tools/pyproject.toml and locked by tools/requirements/<job>.lock; nothing
+# is installed globally.
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -16,12 +18,15 @@ QUERY := .venv-query/.installed
 WAREHOUSE := .venv-warehouse/.installed
 # cargo-lambda, sam, cfn-lint and moto_server are found in .venv-tools.
 export PATH := $(CURDIR)/.venv-tools/bin:$(PATH)
+# The tools' package, for every Python the recipes run (and the Rust
+# harness, which sets the same for the Pythons it starts).
+export PYTHONPATH := $(CURDIR)/tools
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 ENV ?= staging
 # The local lake `make demo` writes and `make query`/`make curate` read.
 LAKE ?= out
-LAKE_SQL := .venv-query/bin/python tools/lake_sql.py --lake $(LAKE)
+LAKE_SQL := .venv-query/bin/python -m chat_tools.lake --lake $(LAKE)
 # Where cargo puts the binaries the recipes run (CARGO_TARGET_DIR when set).
 BIN := $(or $(CARGO_TARGET_DIR),target)
 # The demo's size: schedule ticks, and events per tick (2 to 100000).
@@ -66,20 +71,23 @@ demo-transcript: ## Run make demo and keep its whole output in docs/demo-output.
 
 setup: $(INSTALLED) ## Install the pinned Python tools into the project virtualenvs
 
-# One rule for every virtualenv: .venv-<job> from tools/requirements-<job>.txt,
-# every transitive version pinned by tools/constraints-<job>.txt.
-.venv-%/.installed: tools/requirements-%.txt tools/constraints-%.txt
-	@echo "Installing .venv-$* (once; a minute or less; pinned by tools/constraints-$*.txt): $$(grep -v '^#' tools/requirements-$*.txt | tr '\n' ' ')"
+# One rule for every virtualenv: .venv-<job> from its group of pins in
+# tools/pyproject.toml (read by chat_tools.pins, standard library only),
+# every transitive version locked by tools/requirements/<job>.lock.
+PINS = $(PYTHON) -m chat_tools.pins
+.venv-%/.installed: tools/pyproject.toml tools/requirements/%.lock
+	@echo "Installing .venv-$* (once; a minute or less; locked by tools/requirements/$*.lock): $$($(PINS) $* | tr '\n' ' ')"
 	rm -rf .venv-$*
 	$(PYTHON) -m venv .venv-$*
-	.venv-$*/bin/pip install --quiet --disable-pip-version-check -r tools/requirements-$*.txt -c tools/constraints-$*.txt
+	$(PINS) $* > .venv-$*/pins.txt
+	.venv-$*/bin/pip install --quiet --disable-pip-version-check -r .venv-$*/pins.txt -c tools/requirements/$*.lock
 	touch $@
 
-freeze-tools: ## Re-pin every virtualenv's transitive versions after changing a tools/requirements-*.txt
+freeze-tools: ## Re-lock every virtualenv's transitive versions after changing a pin in tools/pyproject.toml
 	for v in $(VENVS); do \
-		rm -rf .venv-$$v && $(PYTHON) -m venv .venv-$$v && \
-		.venv-$$v/bin/pip install --quiet --disable-pip-version-check -r tools/requirements-$$v.txt && \
-		.venv-$$v/bin/pip freeze --all | grep -vE '^(pip|setuptools|wheel)==' > tools/constraints-$$v.txt && \
+		rm -rf .venv-$$v && $(PYTHON) -m venv .venv-$$v && $(PINS) $$v > .venv-$$v/pins.txt && \
+		.venv-$$v/bin/pip install --quiet --disable-pip-version-check -r .venv-$$v/pins.txt && \
+		.venv-$$v/bin/pip freeze --all | grep -vE '^(pip|setuptools|wheel)==' > tools/requirements/$$v.lock && \
 		touch .venv-$$v/.installed || exit 1; \
 	done
 
@@ -113,15 +121,15 @@ unit: ## cargo test for the whole workspace, the emulator tests included (plain 
 # command line (after make demo: LAKE=out) takes that lake instead of the
 # synthetic one, plus 50 retry copies and two reused ids.
 warehouse-test: $(QUERY) $(WAREHOUSE) ## Execute the warehouse recipes (Snowflake's on fakesnow, Redshift's on DuckDB) over a lake with copies and reused ids (LAKE=out: the demo's) and the transformer's samples; their answers must equal the lake's
-	.venv-query/bin/python tools/warehouse_inputs.py --out $(BIN)/warehouse $(if $(filter command line,$(origin LAKE)),--lake $(LAKE))
-	.venv-query/bin/python -W ignore::UserWarning tools/warehouse_redshift.py --inputs $(BIN)/warehouse
-	.venv-warehouse/bin/python -W ignore::UserWarning tools/warehouse_snowflake.py --inputs $(BIN)/warehouse
+	.venv-query/bin/python -m chat_tools.warehouse.inputs --out $(BIN)/warehouse $(if $(filter command line,$(origin LAKE)),--lake "$(LAKE)")
+	.venv-query/bin/python -W ignore::UserWarning -m chat_tools.warehouse.redshift --inputs $(BIN)/warehouse
+	.venv-warehouse/bin/python -W ignore::UserWarning -m chat_tools.warehouse.snowflake --inputs $(BIN)/warehouse
 
 tools-test: $(QUERY) ## The Python tools' own tests: the dialect table, make query, the curated table's exactness and cost
-	cd tools && ../.venv-query/bin/python -m unittest discover --start-directory tests --pattern "test_*.py" -v
+	cd tools && ../.venv-query/bin/python -m unittest discover --start-directory tests --top-level-directory . --pattern "test_*.py" -v
 
 template-check: $(TOOLS) .venv-checkov/.installed ## Offline checks of template.yaml, options off (defaults) and on: sam validate --lint, cfn-lint, checkov
-	.venv-tools/bin/python tools/template_variants.py target/template-variants
+	.venv-tools/bin/python -m chat_tools.checks.template_variants target/template-variants
 	for t in template.yaml target/template-variants/template-options-on.json; do \
 		echo "== $$t"; \
 		sam validate --lint --template-file $$t && cfn-lint $$t && \
@@ -129,10 +137,10 @@ template-check: $(TOOLS) .venv-checkov/.installed ## Offline checks of template.
 	done
 
 sql-check: $(QUERY) ## Every SQL file and named query parses in its dialect (sqlfluff), and every consumer's columns match schema/output-v1.schema.json
-	.venv-query/bin/python tools/check_sql.py
+	.venv-query/bin/python -m chat_tools.checks.sql
 
 deploy-local: $(TOOLS) .venv-ministack/.installed ## Deploy template.yaml (both source types) into the MiniStack emulator and check what it created
-	.venv-tools/bin/python tools/deploy_local.py --ministack .venv-ministack/bin/ministack
+	.venv-tools/bin/python -m chat_tools.stack --ministack .venv-ministack/bin/ministack
 
 # The SQL reaches the tool through the environment, untouched: $(value SQL)
 # is the text as given, which make does not expand, and the shell never sees it.
@@ -168,7 +176,7 @@ faults-test: $(TOOLS) $(QUERY) ## make demo FAULTS=1, make replay, make curate, 
 
 curation-bench: $(QUERY) ## Exactness and cost of the curated table on synthetic lakes of 60 and 120 arrival days (about an hour)
 	@echo "Writing and curating two synthetic lakes day by day (60 and 120 arrival days, 500 events a day): about an hour on 2 cores (measured: README, Figures)"
-	cd tools && ../.venv-query/bin/python curation_bench.py --days 60 120 --events-per-day 500
+	.venv-query/bin/python -m chat_tools.curation.bench --days 60 120 --events-per-day 500
 
 arm64-target:
 	rustup target add aarch64-unknown-linux-gnu

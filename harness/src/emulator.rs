@@ -1,13 +1,13 @@
 //! The AWS emulator for local runs and integration tests: moto's server
-//! (`moto[server]`, pinned in tools/requirements-tools.txt and installed into
-//! `.venv-tools` by `make setup`), run by `tools/emulator.py`, which fixes
+//! (`moto[server]`, pinned in tools/pyproject.toml and installed into
+//! `.venv-tools` by `make setup`), run by `python -m chat_tools.emulator`, which fixes
 //! moto's Kinesis race in its process and can inject faults at the wire
 //! (`make demo FAULTS=1`). Started on a free loopback port and stopped, by
 //! the process it started, when the [`Emulator`] is dropped. It speaks
 //! Kinesis, Firehose (Direct PUT into S3, without Lambda processing) and S3.
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -22,12 +22,12 @@ pub const ACCOUNT: &str = "123456789012";
 #[derive(Debug, thiserror::Error)]
 pub enum EmulatorError {
     #[error(
-        "the AWS emulator's Python (with moto) was not found; looked for {tried}. Install it with `make setup` (moto is pinned in tools/requirements-tools.txt and goes into .venv-tools)"
+        "the AWS emulator's Python (with moto) was not found; looked for {tried}. Install it with `make setup` (moto is pinned in tools/pyproject.toml and goes into .venv-tools)"
     )]
     NotInstalled { tried: String },
     #[error("could not start {binary}: {source}")]
     Spawn { binary: PathBuf, source: std::io::Error },
-    #[error("the emulator (tools/emulator.py) did not answer on {endpoint} within {waited:?}")]
+    #[error("the emulator (python -m chat_tools.emulator) did not answer on {endpoint} within {waited:?}")]
     NotReady { endpoint: String, waited: Duration },
     #[error("no free loopback port: {0}")]
     Port(std::io::Error),
@@ -56,7 +56,7 @@ pub fn find_emulator_python() -> Result<PathBuf, EmulatorError> {
 /// How to run the emulator.
 #[derive(Clone, Debug, Default)]
 pub struct EmulatorOptions {
-    /// Inject the faults that tools/emulator.py lists (throttled and
+    /// Inject the faults that chat_tools.emulator lists (throttled and
     /// partially failed PutRecords, refused S3 writes).
     pub faults: bool,
     /// Where the emulator appends each injected fault, one JSON line each.
@@ -73,8 +73,7 @@ impl Emulator {
     pub async fn start_with(options: &EmulatorOptions) -> Result<Self, EmulatorError> {
         let binary = find_emulator_python()?;
         let port = host::free_port().map_err(EmulatorError::Port)?;
-        let mut command = Command::new(&binary);
-        command.arg(host::repo().join("tools/emulator.py"));
+        let mut command = host::python_module(&binary, "emulator");
         command.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
         if options.faults {
             command.arg("--faults");

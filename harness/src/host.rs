@@ -42,6 +42,17 @@ pub fn find_tool(override_var: &str, venv_path: &str, name: &str) -> Result<Path
     })
 }
 
+/// `python -m chat_tools.<module>`: one of the project's Python tools (the
+/// package in `tools/`, put on `PYTHONPATH` here as the Makefile does), run by
+/// `python` (a virtualenv's, which has the job's dependencies).
+pub fn python_module(python: &Path, module: &str) -> std::process::Command {
+    let mut command = std::process::Command::new(python);
+    command
+        .env("PYTHONPATH", repo().join("tools"))
+        .args(["-m", &format!("chat_tools.{module}")]);
+    command
+}
+
 /// A loopback port that was free a moment ago.
 pub fn free_port() -> std::io::Result<u16> {
     TcpListener::bind("127.0.0.1:0")

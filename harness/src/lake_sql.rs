@@ -1,4 +1,4 @@
-//! SQL over a local copy of the lake, through `tools/lake_sql.py` (DuckDB in
+//! SQL over a local copy of the lake, through `chat_tools.lake` (DuckDB in
 //! the project's `.venv-query`, installed by `make setup`): the stack's raw
 //! table, its curated Iceberg table and views that `make query`, `make curate`
 //! and `make demo` use, so the end-to-end tests end in the answers a user gets.
@@ -6,7 +6,6 @@
 use std::path::{Path, PathBuf};
 
 use crate::host::repo;
-use std::process::Command;
 
 /// Running a query failed; the message says why and what to do.
 #[derive(Debug, thiserror::Error)]
@@ -80,8 +79,7 @@ fn run(lake: &Path, args: &[&str], what: &str) -> Result<Vec<u8>, LakeSqlError> 
     if !python.exists() {
         return Err(LakeSqlError::Missing(python));
     }
-    let out = Command::new(&python)
-        .arg(repo().join("tools/lake_sql.py"))
+    let out = crate::host::python_module(&python, "lake")
         .arg("--lake")
         .arg(lake)
         .args(args)

@@ -21,7 +21,7 @@ use crate::host::{self, repo};
 #[derive(Debug, thiserror::Error)]
 pub enum WatchError {
     #[error(
-        "cargo-lambda was not found; looked for {tried}. Install it with `make setup` (pinned in tools/requirements-tools.txt, into .venv-tools)"
+        "cargo-lambda was not found; looked for {tried}. Install it with `make setup` (pinned in tools/pyproject.toml, into .venv-tools)"
     )]
     NotInstalled { tried: String },
     #[error("starting cargo lambda watch: {0}")]

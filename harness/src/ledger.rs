@@ -7,7 +7,7 @@
 //! [`Ledger::reconcile`]'s table, and stops with a non-zero exit naming the
 //! stage when a difference is left that no stage explains. The ledger is then
 //! written beside the lake (`<lake>/_demo/ledger.json`) for the last stage,
-//! the curated table, which `tools/lake_sql.py reconcile` checks.
+//! the curated table, which `chat_tools.lake` reconcile` checks.
 //!
 //! The stages and what explains a difference between them:
 //!

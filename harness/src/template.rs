@@ -1,7 +1,7 @@
 //! Reading `template.yaml` (CloudFormation short-form tags such as `!Sub` and
-//! `!If` included), so that tests can hold it to the code and the local
-//! Firehose stand-in can take its delivery settings from the same source as
-//! the deployed stream.
+//! `!If` included) and the state machine definitions it points at, so that
+//! tests can hold them to the code and the local Firehose stand-in can take
+//! its delivery settings from the same source as the deployed stream.
 
 use std::path::{Path, PathBuf};
 
@@ -22,6 +22,9 @@ pub enum TemplateError {
 #[derive(Debug, Clone)]
 pub struct Template {
     pub root: Value,
+    /// Where it was read from: a state machine's `DefinitionUri` is
+    /// relative to it.
+    pub path: PathBuf,
 }
 
 /// What the local Firehose stand-in needs to write objects as the deployed
@@ -47,7 +50,10 @@ impl Template {
             path: path.to_owned(),
             source,
         })?;
-        Ok(Template { root })
+        Ok(Template {
+            root,
+            path: path.to_owned(),
+        })
     }
 
     /// The repository's template.yaml.
@@ -59,6 +65,22 @@ impl Template {
     pub fn properties(&self, logical_id: &str) -> Result<&Value, TemplateError> {
         at(&self.root, &["Resources", logical_id, "Properties"])
             .ok_or_else(|| TemplateError::Missing(format!("Resources.{logical_id}.Properties")))
+    }
+
+    /// The definition of the state machine `logical_id`: inline
+    /// (`Definition`), or read from the file its `DefinitionUri` names
+    /// (relative to the template), as `sam package` uploads it and Step
+    /// Functions reads it (JSON or YAML).
+    pub fn state_machine_definition(&self, logical_id: &str) -> Result<Value, TemplateError> {
+        let properties = self.properties(logical_id)?;
+        if let Some(inline) = at(properties, &["Definition"]) {
+            return Ok(inline.clone());
+        }
+        let uri = at(properties, &["DefinitionUri"])
+            .and_then(Value::as_str)
+            .ok_or_else(|| TemplateError::Missing(format!("Resources.{logical_id}: Definition or DefinitionUri")))?;
+        let path = self.path.parent().unwrap_or(Path::new(".")).join(uri);
+        Ok(Template::load(&path)?.root)
     }
 
     /// `Resources.<id>`.
@@ -116,14 +138,16 @@ impl Template {
     /// The template with CloudFormation's short-form tags written in their
     /// long forms (`!Ref x` as `{"Ref": "x"}`, `!GetAtt a.b` as
     /// `{"Fn::GetAtt": ["a", "b"]}`, `!Sub s` as `{"Fn::Sub": s}`), as JSON:
-    /// what `tools/cfn_template.py` reads, so a test can hold the two readers
+    /// what `chat_tools.cfn_template` reads, so a test can hold the two readers
     /// of template.yaml to the same values.
     pub fn long_form(&self) -> serde_json::Value {
         long_form(&self.root)
     }
 }
 
-fn long_form(v: &Value) -> serde_json::Value {
+/// `v` with CloudFormation's short-form tags in their long forms, as JSON
+/// (see [`Template::long_form`]).
+pub fn long_form(v: &Value) -> serde_json::Value {
     use serde_json::Value as Json;
     match v {
         Value::Null => Json::Null,

@@ -6,6 +6,7 @@ and the emulator deployment use.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -13,7 +14,8 @@ import tempfile
 import unittest
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent.parent
+from chat_tools import pins
+from chat_tools.paths import REPO
 
 
 def venvs_installed_by(target: str) -> set[str]:
@@ -45,15 +47,17 @@ class VirtualenvsPerTarget(unittest.TestCase):
             shutil.copy(REPO / "Makefile", d)
             shutil.copytree(REPO / "tools", Path(d) / "tools", ignore=shutil.ignore_patterns("tests", "__pycache__"))
             out = subprocess.run(["make", "--dry-run", "demo"], cwd=d, capture_output=True, text=True, check=True).stdout
-            # The echo commands as the recipe's shell runs them.
-            lines = [subprocess.run(["bash", "-c", line], cwd=d, capture_output=True, text=True, check=True).stdout
+            # The echo commands as the recipe's shell runs them (with the
+            # PYTHONPATH the Makefile exports).
+            env = {**os.environ, "PYTHONPATH": str(Path(d) / "tools")}
+            lines = [subprocess.run(["bash", "-c", line], cwd=d, env=env, capture_output=True, text=True,
+                                    check=True).stdout
                      for line in out.splitlines() if "Installing .venv-" in line]
         self.assertEqual(len(lines), 2, out)
         for venv, line in zip(("tools", "query"), lines):
             self.assertIn(f"Installing .venv-{venv} ", line)
-            for requirement in (REPO / "tools" / f"requirements-{venv}.txt").read_text().splitlines():
-                if requirement and not requirement.startswith("#"):
-                    self.assertIn(requirement, line)
+            for requirement in pins.groups()[venv]:
+                self.assertIn(requirement, line)
 
 
 class InvokeMessages(unittest.TestCase):

@@ -1,7 +1,7 @@
 -- Step 3 of 4: output schema v1 (schema/output-v1.schema.json) over the raw
 -- stream, so that a query written against these columns reads the same on
 -- Athena (the Glue table chat_events) and here. Every column is cast
--- explicitly; tools/check_sql.py holds the names and types to the schema.
+-- explicitly; chat_tools.checks.sql holds the names and types to the schema.
 --
 -- It accepts what the transformer accepts (shared/src/input/validate.rs),
 -- field by field, and drops what the transformer refuses; make

@@ -1,7 +1,7 @@
 -- The stack's questions (template.yaml's named queries over events) in
 -- Redshift's dialect, over the streaming views, each answering as the named
 -- query of the same name answers over the lake (`make warehouse-test`
--- executes them on DuckDB through tools/redshift_duckdb.py and compares).
+-- executes them on DuckDB through chat_tools.warehouse.redshift_duckdb and compares).
 -- "Now" is GETDATE(): the UTC wall clock, as occurred_at (TIMESTAMP, UTC).
 -- The same questions over the curated table are in 06_curated_table.sql.
 

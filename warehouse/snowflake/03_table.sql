@@ -1,5 +1,5 @@
 -- Step 3 of 5: output schema v1's typed columns (schema/output-v1.schema.json;
--- tools/check_sql.py holds them to it), the arrival day dt from the object's
+-- chat_tools.checks.sql holds them to it), the arrival day dt from the object's
 -- key, and what Snowpipe adds: the raw line as VARIANT and the file it came
 -- from.
 CREATE TABLE chat_events (

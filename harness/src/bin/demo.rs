@@ -9,7 +9,7 @@
 //! Everything it started is stopped at the end, and on Ctrl-C.
 //! (`make demo` then curates the lake, checks the curated table holds every
 //! landed event once, and runs the stack's named queries, with
-//! tools/lake_sql.py.)
+//! chat_tools.lake.)
 //!
 //! Each numbered step is one function below; `run` reads as the list of
 //! steps.
@@ -214,9 +214,9 @@ impl FaultFeed {
     }
 }
 
-/// 1. The emulator (moto, through tools/emulator.py) on a free port.
+/// 1. The emulator (moto, through chat_tools.emulator) on a free port.
 async fn start_emulator(faults: &FaultFeed) -> Result<Emulator, DemoError> {
-    step(1, "Starting the AWS emulator (moto, through tools/emulator.py)");
+    step(1, "Starting the AWS emulator (moto, through chat_tools.emulator)");
     let options = EmulatorOptions {
         faults: faults.path.is_some(),
         fault_log: faults.path.clone(),

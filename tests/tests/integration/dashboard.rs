@@ -99,7 +99,7 @@ fn thresholds(widget: &Value) -> Vec<(f64, &str)> {
 }
 
 /// Every `MetricName` the curation state machine's definition publishes.
-fn curation_metrics(t: &Value) -> BTreeSet<String> {
+fn curation_metrics(definition: &Value) -> BTreeSet<String> {
     fn walk(v: &Value, out: &mut BTreeSet<String>) {
         match v {
             Value::Object(m) => {
@@ -113,10 +113,7 @@ fn curation_metrics(t: &Value) -> BTreeSet<String> {
         }
     }
     let mut out = BTreeSet::new();
-    walk(
-        &t["Resources"]["CurationStateMachine"]["Properties"]["Definition"],
-        &mut out,
-    );
+    walk(definition, &mut out);
     out
 }
 
@@ -133,7 +130,11 @@ fn every_chat_pipeline_metric_on_the_dashboard_is_one_the_stack_publishes() {
         .iter()
         .map(|m| m.name)
         .collect();
-    let curation = curation_metrics(&t);
+    let definition = Template::repository()
+        .unwrap()
+        .state_machine_definition("CurationStateMachine")
+        .unwrap();
+    let curation = curation_metrics(&harness::template::long_form(&definition));
     let mut seen = [0usize; 3];
     for kinesis in [true, false] {
         for widget in widgets(&body(&t, kinesis)) {

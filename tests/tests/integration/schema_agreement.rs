@@ -1,6 +1,6 @@
 //! The transformer's output against `schema/output-v1.schema.json`, the one
 //! machine-readable description of output schema v1 that every consumer's
-//! columns are checked against (`tools/check_sql.py` checks the consumers:
+//! columns are checked against (`chat_tools.checks.sql` checks the consumers:
 //! Glue, DuckDB, Redshift, Snowflake). Here: every line the real transformer
 //! writes, for every sample event and for synthetic batches of both formats
 //! and sources, has exactly the schema's properties, in its order, with its

@@ -416,7 +416,7 @@ fn nothing_arriving_breaches_an_alarm() {
 }
 
 /// template.yaml has two readers, this crate's (harness::template, for the
-/// tests and the local Firehose) and tools/cfn_template.py (for the query
+/// tests and the local Firehose) and chat_tools.cfn_template (for the query
 /// engine, the curation and the emulator deployment): they read the same
 /// values, short-form tags included.
 #[test]
@@ -424,8 +424,7 @@ fn nothing_arriving_breaches_an_alarm() {
 fn both_readers_of_the_template_read_the_same_values() {
     let python = harness::host::repo().join(".venv-query/bin/python");
     assert!(python.exists(), "{} is missing: run `make setup`", python.display());
-    let out = std::process::Command::new(&python)
-        .arg(harness::host::repo().join("tools/cfn_template.py"))
+    let out = harness::host::python_module(&python, "cfn_template")
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -452,7 +451,8 @@ fn assert_heartbeat(alarm: &Value) {
 fn the_curation_alarms_watch_what_the_workflow_does() {
     let t = template();
     let machine = t.properties("CurationStateMachine").unwrap();
-    let publish = at(machine, &["Definition", "States", "PublishRun", "Parameters"]).unwrap();
+    let definition = t.state_machine_definition("CurationStateMachine").unwrap();
+    let publish = at(&definition, &["States", "PublishRun", "Parameters"]).unwrap();
     let metric = at(publish, &["MetricData"]).and_then(|m| m.get(0)).unwrap();
     let stopped = t.properties("CurationStoppedAlarm").unwrap();
     assert_eq!(at(stopped, &["Namespace"]), at(publish, &["Namespace"]));
@@ -473,14 +473,8 @@ fn the_curation_alarms_watch_what_the_workflow_does() {
     assert_heartbeat(stopped);
     // The daily run's own heartbeat, watched the same way.
     let maintenance = at(
-        machine,
-        &[
-            "Definition",
-            "States",
-            "PublishMaintenanceRun",
-            "Parameters",
-            "MetricData",
-        ],
+        &definition,
+        &["States", "PublishMaintenanceRun", "Parameters", "MetricData"],
     )
     .and_then(|m| m.get(0))
     .unwrap();
@@ -496,7 +490,7 @@ fn the_curation_alarms_watch_what_the_workflow_does() {
         )
     );
     // Every failure path ends in the Fail state the failed alarm counts.
-    let states = at(machine, &["Definition", "States"])
+    let states = at(&definition, &["States"])
         .and_then(Value::as_mapping)
         .unwrap();
     for (name, state) in states {
@@ -529,7 +523,7 @@ fn the_curation_alarms_watch_what_the_workflow_does() {
 #[test]
 fn the_curation_logs_its_errors_to_its_log_group() {
     let t = template();
-    let logging = at(t.properties("CurationStateMachine").unwrap(), &["LoggingConfiguration"]).unwrap();
+    let logging = at(t.properties("CurationStateMachine").unwrap(), &["Logging"]).unwrap();
     assert_eq!(at(logging, &["Level"]).and_then(Value::as_str), Some("ERROR"));
     let destination = at(logging, &["Destinations"]).and_then(|d| d.get(0)).unwrap();
     let arn = at(destination, &["CloudWatchLogsLogGroup"])

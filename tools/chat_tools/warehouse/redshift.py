@@ -1,0 +1,257 @@
+#!/usr/bin/env python3
+"""Redshift's recipes (warehouse/redshift/) executed on DuckDB through
+chat_tools.warehouse.redshift_duckdb, over a table standing in for the Kinesis stream;
+their answers held to the transformer's and to the lake's.
+
+Where it sits: `make warehouse-test`, after warehouse_inputs.py, in
+.venv-query. Two inputs:
+
+1. The transformer's own cases: every record of the golden samples in
+   events/transformer/ (edge-cases.json holds the near misses), as the
+   stream delivers them. The streaming views (02, 03) must keep exactly the
+   records the transformer answers Ok or Dropped (a retry copy), with the
+   transformer's values, and no record it refuses; each difference must be
+   one of KNOWN_DIFFERENCES below (docs/warehouses.md explains each), and
+   each known one must still happen, so the list stays true.
+2. The lake of warehouse_inputs.py (retry copies, copies across midnight,
+   reused ids), every raw line sent as the producer's record with its
+   arrival time and Kinesis position: the de-duplicating view (04) must
+   equal the curated table row for row, and the questions of 05 (over the
+   stream) and 06 (over the curated table, loaded from its Parquet export)
+   must answer as the stack's named queries.
+
+What only an account can run (the external schema, the refresh, Redshift's
+own parsers, SYS_STREAM_SCAN_ERRORS) is listed in docs/warehouses.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import datetime as dt
+import gzip
+import json
+import re
+import sys
+from pathlib import Path
+
+import duckdb
+
+from chat_tools.warehouse import redshift_duckdb
+from chat_tools.warehouse.answers import Mismatch, cell, rows_equal, statements
+
+from chat_tools.paths import REPO
+RECIPES = REPO / "warehouse" / "redshift"
+SAMPLES = REPO / "events" / "transformer"
+
+# Where the view and the transformer differ on purpose or by Redshift's
+# nature, by record (sample, index in its records): what differs and why.
+# docs/warehouses.md ("Redshift and the transformer") lists the same.
+DERIVED_ID = "no event_id sent: the view names the event kinesis:<shard>:<sequence>, the lake by a hash of that position"
+KNOWN_DIFFERENCES = {
+    **{(sample, i): DERIVED_ID for sample, i in [
+        ("aws-sample-shapes", 1), ("aws-sample-shapes", 2), ("aws-sample-shapes", 3),
+        ("duplicates", 1), ("duplicates", 4), ("edge-cases", 21),
+        *[("plain-python-producer", i) for i in range(6)],
+    ]},
+    ("mixed-invalid", 9): "kept: over Firehose's 1,000 KiB the transformer refuses a record; a Kinesis record may be larger, and the view keeps it",
+    ("aws-sample-shapes", 4): "kept: the transformer refuses the Firehose envelope around it (subsequenceNumber 'not a number'); the stream record itself is valid",
+    ("edge-cases", 50): "kept: a repeated field; the transformer refuses it, JSON_PARSE keeps one of the values",
+}
+
+
+
+
+
+def arrival(value) -> dt.datetime:
+    """approximateArrivalTimestamp: epoch milliseconds, or ISO 8601 as AWS's
+    own sample events write it."""
+    if isinstance(value, (int, float)):
+        return dt.datetime(1970, 1, 1) + dt.timedelta(milliseconds=int(value))
+    return dt.datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+
+def connect() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    # Not UTC on purpose: the view must not depend on the session's zone.
+    con.execute("SET TimeZone = 'America/Los_Angeles'")
+    redshift_duckdb.install(con)
+    con.execute(
+        f"CREATE TABLE {redshift_duckdb.STREAM_STAND_IN} (approximate_arrival_timestamp TIMESTAMP, "
+        "partition_key VARCHAR, shard_id VARCHAR, sequence_number VARCHAR, refresh_time TIMESTAMP, kinesis_data BLOB)"
+    )
+    return con
+
+
+def execute_recipe(con, name: str, now: dt.datetime | None = None) -> list[tuple[str, list, list]]:
+    """Every statement of one recipe file; for each SELECT, its header
+    comment's first word (the question's name), columns and rows."""
+    text = (RECIPES / name).read_text()
+    answers = []
+    for block in re.split(r";\s*\n", text):
+        names = re.findall(r"^-- ([a-z0-9-]+)\b", block, re.MULTILINE)
+        for statement in statements(block):
+            if re.search(r"\b(sys_stream_scan_errors|EXTERNAL\s+SCHEMA)\b", statement, re.IGNORECASE):
+                continue  # an account only (docs/warehouses.md)
+            cur = con.execute(redshift_duckdb.translate(statement, now))
+            if statement.lstrip().upper().startswith("SELECT"):
+                columns = [d[0] for d in cur.description]
+                answers.append((names[-1] if names else "?", columns, [[cell(v) for v in r] for r in cur.fetchall()]))
+    return answers
+
+
+def load_stream(con, rows: list[tuple]):
+    con.executemany(
+        f"INSERT INTO {redshift_duckdb.STREAM_STAND_IN} VALUES (?, ?, ?, ?, ?, ?)", rows)
+
+
+# ------------------------------------------------------------ the corpus --
+def corpus_rows() -> tuple[list[tuple], dict[str, tuple], int]:
+    """Stream rows from every golden sample, and per row tag the sample,
+    index and the transformer's answer."""
+    rows, answers, skipped = [], {}, 0
+    for path in sorted(SAMPLES.glob("*.json")):
+        if path.name.endswith(".expected.json"):
+            continue
+        name = path.stem
+        event = json.loads(path.read_text())
+        expected = json.loads((SAMPLES / f"{name}.expected.json").read_text())["records"]
+        for i, (record, answer) in enumerate(zip(event["records"], expected)):
+            try:
+                data = base64.b64decode(record.get("data", ""), validate=True)
+                when = arrival(record["approximateArrivalTimestamp"])
+            except (binascii.Error, ValueError, KeyError, TypeError):
+                skipped += 1  # a Firehose envelope the stream never holds
+                continue
+            meta = record.get("kinesisRecordMetadata") or {}
+            tag = f"{name}#{i}"
+            rows.append((when, tag, meta.get("shardId") or "shardId-direct-put",
+                         meta.get("sequenceNumber") or record["recordId"], when, data))
+            answers[tag] = (name, i, answer, data)
+    return rows, answers, skipped
+
+
+def compare_corpus(con) -> tuple[int, int, list[str]]:
+    rows, answers, skipped = corpus_rows()
+    load_stream(con, rows)
+    execute_recipe(con, "02_streaming_view.sql")
+    execute_recipe(con, "03_chat_events_view.sql")
+    got = {}
+    for tag, *values in con.execute(
+        "SELECT json_extract_string(source, '$.partition_key'), event_id, event_type, user_id, session_id, seq, "
+        "occurred_at, event_date, json_extract_string(source, '$.shard_id'), "
+        "json_extract_string(source, '$.sequence_number') FROM chat_events"
+    ).fetchall():
+        got[tag] = values
+    found: dict[tuple[str, int], str] = {}
+    for tag, (name, i, answer, data) in answers.items():
+        view = got.get(tag)
+        result = answer["result"]
+        if result == "ProcessingFailed":
+            if view is not None:
+                found[(name, i)] = "kept by the view, refused by the transformer"
+            continue
+        if view is None:
+            found[(name, i)] = f"transformer {result}, no row in the view: {data[:80]!r}"
+            continue
+        if result != "Ok":
+            continue
+        line = json.loads(base64.b64decode(answer["data"]))
+        event_id, event_type, user_id, session_id, seq, occurred_at, event_date, shard, sequence = view
+        mine = {"event_id": event_id, "event_type": event_type, "user_id": user_id, "session_id": session_id,
+                "seq": seq, "occurred_at": cell(occurred_at) + "Z", "event_date": cell(event_date)}
+        theirs = {k: line[k] for k in mine}
+        if event_id == f"kinesis:{shard}:{sequence}":
+            mine.pop("event_id"), theirs.pop("event_id")
+            found[(name, i)] = "derived event_id"
+        wrong = [f"{k}: view {mine[k]!r}, lake {theirs[k]!r}" for k in mine if mine[k] != theirs[k]]
+        if wrong:
+            found[(name, i)] = "; ".join(wrong)
+    unexpected = {k: v for k, v in found.items() if k not in KNOWN_DIFFERENCES}
+    gone = [k for k in KNOWN_DIFFERENCES if k not in found]
+    if unexpected or gone:
+        lines = [f"{n}#{i}: {why}" for (n, i), why in sorted(unexpected.items())]
+        lines += [f"{n}#{i}: listed in KNOWN_DIFFERENCES but no longer differs" for n, i in gone]
+        raise Mismatch("03_chat_events_view.sql against the transformer:\n      " + "\n      ".join(lines))
+    by_reason: dict[str, list[str]] = {}
+    for (n, i), why in sorted(KNOWN_DIFFERENCES.items()):
+        by_reason.setdefault(why, []).append(f"{n}#{i}")
+    return len(rows), skipped, [f"{len(tags)} × {why} ({', '.join(tags)})" for why, tags in by_reason.items()]
+
+
+# -------------------------------------------------------------- the lake --
+def lake_rows(lake: Path) -> list[tuple]:
+    """Every raw line of the lake as the record the producer sent, arriving
+    when the lake says it arrived, at the Kinesis position it names."""
+    rows = []
+    for n, path in enumerate(sorted((lake / "events").rglob("*.gz"))):
+        for k, line in enumerate(gzip.decompress(path.read_bytes()).decode().splitlines()):
+            if not line:
+                continue
+            e = json.loads(line)
+            record = {"event_id": e["event_id"], "event_time": e["occurred_at"], "event_name": e["event_type"].upper(),
+                      "user": e["user_id"], "session_id": e.get("session_id"), "seq": e.get("seq"), "schema_version": 1}
+            source = e.get("source") or {}
+            when = arrival(e["received_at"])
+            rows.append((when, source.get("partition_key") or str(e["user_id"]),
+                         source.get("shard_id") or "shardId-000000000000",
+                         source.get("sequence_number") or f"{n:06d}{k:06d}", when, json.dumps(record).encode()))
+    return rows
+
+
+
+
+def compare_lake(con, inputs: Path) -> list[str]:
+    expected = json.loads((inputs / "expected.json").read_text())
+    now = dt.datetime.fromisoformat(expected["answered_at"])
+    rows = lake_rows(inputs / "lake")
+    load_stream(con, rows)
+    report = []
+    for recipe in ("02_streaming_view.sql", "03_chat_events_view.sql", "04_deduplicated_view.sql"):
+        execute_recipe(con, recipe)
+    (loaded,) = con.execute("SELECT count(*) FROM chat_events").fetchone()
+    if loaded != expected["raw_lines"]:
+        raise Mismatch(f"03_chat_events_view.sql: {loaded} rows of {expected['raw_lines']} raw lines")
+    report.append(f"02, 03: {len(rows)} stream records from the lake's raw lines, {loaded} rows in chat_events")
+    got = [[cell(v) for v in r] for r in con.execute(
+        "SELECT event_id, occurred_at, event_type, user_id FROM chat_events_deduplicated ORDER BY 1, 2").fetchall()]
+    rows_equal("04_deduplicated_view.sql: chat_events_deduplicated against chat_events_curated", got, expected["curated"])
+    report.append(f"04_deduplicated_view.sql: chat_events_deduplicated equals chat_events_curated, {len(got)} rows")
+
+    con.execute("CREATE SCHEMA chat_lake")
+    con.execute(f"CREATE TABLE chat_lake.chat_events_curated AS SELECT * FROM read_parquet('{inputs / 'curated.parquet'}')")
+    for recipe in ("05_example_queries.sql", "06_curated_table.sql"):
+        answered = execute_recipe(con, recipe, now)
+        names = [name for name, _, _ in answered]
+        wanted = [n for n in expected["answers"] if recipe.startswith("05") or n != "retry-copies-per-day"]
+        if sorted(names) != sorted(wanted):
+            raise Mismatch(f"{recipe}: questions {names}, expected {wanted}")
+        for name, _, got_rows in answered:
+            rows_equal(f"{recipe}: {name}", got_rows, expected["answers"][name]["rows"])
+            report.append(f"{recipe}: {name} answers as the named query ({len(got_rows)} rows)")
+    return report
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--inputs", required=True, help="the directory warehouse_inputs.py wrote")
+    args = ap.parse_args()
+    print("Redshift (its SQL on DuckDB, chat_tools.warehouse.redshift_duckdb):")
+    try:
+        records, skipped, known = compare_corpus(connect())
+        print(f"  ok  02, 03 over the golden samples' {records} records ({skipped} Firehose envelopes without "
+              f"stream data left out): the view keeps what the transformer keeps, with its values, "
+              f"but for {len(KNOWN_DIFFERENCES)} known differences (docs/warehouses.md):")
+        for line in known:
+            print(f"        {line}")
+        for line in compare_lake(connect(), Path(args.inputs)):
+            print(f"  ok  {line}")
+    except (Mismatch, redshift_duckdb.Untranslatable, duckdb.Error) as e:
+        print(f"  FAILED  {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
