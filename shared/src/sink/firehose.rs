@@ -7,7 +7,8 @@ use aws_sdk_firehose::operation::put_record_batch::PutRecordBatchError;
 use aws_sdk_firehose::primitives::Blob;
 use aws_sdk_firehose::types::Record;
 
-use super::{BatchLimits, BatchReply, RecordOutcome, RecordSink, SinkError, SinkRecord, classify_sdk_error};
+use super::sdk::{classify_sdk_error, entries, outcomes};
+use super::{BatchLimits, BatchReply, RecordSink, SinkError, SinkRecord};
 
 /// Writes to one Firehose delivery stream.
 #[derive(Debug, Clone)]
@@ -39,15 +40,7 @@ impl RecordSink for FirehoseSink {
     }
 
     async fn put_batch(&self, records: &[&SinkRecord]) -> Result<BatchReply, SinkError> {
-        let entries = records
-            .iter()
-            .map(|r| {
-                Record::builder()
-                    .data(Blob::new(r.data.clone()))
-                    .build()
-                    .map_err(|e| SinkError::fatal("InvalidRequest", e.to_string()))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let entries = entries(records, |r| Record::builder().data(Blob::new(r.data.clone())).build())?;
         let out = self
             .client
             .put_record_batch()
@@ -56,27 +49,7 @@ impl RecordSink for FirehoseSink {
             .send()
             .await
             .map_err(|e| classify_sdk_error(e, modeled_error))?;
-        let results = out.request_responses();
-        if results.len() != records.len() {
-            return Err(SinkError::retryable(
-                "ResponseMismatch",
-                format!(
-                    "PutRecordBatch answered {} results for {} records",
-                    results.len(),
-                    records.len()
-                ),
-            ));
-        }
-        Ok(results
-            .iter()
-            .map(|r| match (r.error_code(), r.record_id()) {
-                (Some(code), _) => RecordOutcome::Refused { code: code.to_owned() },
-                (None, Some(_)) => RecordOutcome::Accepted,
-                (None, None) => RecordOutcome::Refused {
-                    code: "MissingRecordId".to_owned(),
-                },
-            })
-            .collect())
+        outcomes("PutRecordBatch", records.len(), out.request_responses(), "MissingRecordId")
     }
 }
 

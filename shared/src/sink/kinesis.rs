@@ -7,7 +7,8 @@ use aws_sdk_kinesis::operation::put_records::PutRecordsError;
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::PutRecordsRequestEntry;
 
-use super::{BatchLimits, BatchReply, RecordOutcome, RecordSink, SinkError, SinkRecord, classify_sdk_error};
+use super::sdk::{classify_sdk_error, entries, outcomes};
+use super::{BatchLimits, BatchReply, RecordSink, SinkError, SinkRecord};
 
 /// Writes to one Kinesis data stream.
 #[derive(Debug, Clone)]
@@ -39,16 +40,12 @@ impl RecordSink for KinesisSink {
     }
 
     async fn put_batch(&self, records: &[&SinkRecord]) -> Result<BatchReply, SinkError> {
-        let entries = records
-            .iter()
-            .map(|r| {
-                PutRecordsRequestEntry::builder()
-                    .data(Blob::new(r.data.clone()))
-                    .partition_key(&r.partition_key)
-                    .build()
-                    .map_err(|e| SinkError::fatal("InvalidRequest", e.to_string()))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let entries = entries(records, |r| {
+            PutRecordsRequestEntry::builder()
+                .data(Blob::new(r.data.clone()))
+                .partition_key(&r.partition_key)
+                .build()
+        })?;
         let out = self
             .client
             .put_records()
@@ -57,27 +54,7 @@ impl RecordSink for KinesisSink {
             .send()
             .await
             .map_err(|e| classify_sdk_error(e, modeled_error))?;
-        let results = out.records();
-        if results.len() != records.len() {
-            return Err(SinkError::retryable(
-                "ResponseMismatch",
-                format!(
-                    "PutRecords answered {} results for {} records",
-                    results.len(),
-                    records.len()
-                ),
-            ));
-        }
-        Ok(results
-            .iter()
-            .map(|r| match (r.error_code(), r.sequence_number()) {
-                (Some(code), _) => RecordOutcome::Refused { code: code.to_owned() },
-                (None, Some(_)) => RecordOutcome::Accepted,
-                (None, None) => RecordOutcome::Refused {
-                    code: "MissingSequenceNumber".to_owned(),
-                },
-            })
-            .collect())
+        outcomes("PutRecords", records.len(), out.records(), "MissingSequenceNumber")
     }
 }
 

@@ -11,18 +11,22 @@
 //! | [`StdoutSink`] | newline-delimited JSON on stdout | producer without AWS (`SINK=stdout`) |
 //! | `MemorySink` | a `Vec` behind a mutex, with scripted failures | tests (feature `test-util`) |
 //!
+//! The two SDK sinks share one shape (`sdk`, as vector's Kinesis sinks share
+//! theirs): the request entries built from the records, the per-record
+//! results checked against what was sent and mapped to [`RecordOutcome`]s,
+//! and SDK errors classified as worth retrying or not; each sink file holds
+//! only its service's call and its modeled errors.
+//!
 //! Which sink a function uses is [`crate::destination`]'s business.
 
 mod firehose;
 mod kinesis;
 #[cfg(any(test, feature = "test-util"))]
 mod memory;
+mod sdk;
 mod stdout;
 
 use std::future::Future;
-
-use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 pub use firehose::FirehoseSink;
 pub use kinesis::KinesisSink;
@@ -191,68 +195,6 @@ impl RecordSink for AnySink {
             AnySink::Firehose(s) => s.put_batch(records).await,
             AnySink::Stdout(s) => s.put_batch(records).await,
         }
-    }
-}
-
-/// Error codes that mean "slow down or try again", for Kinesis and Firehose.
-const RETRYABLE_CODES: &[&str] = &[
-    "ProvisionedThroughputExceededException",
-    "LimitExceededException",
-    "ThrottlingException",
-    "Throttling",
-    "TooManyRequestsException",
-    "RequestLimitExceeded",
-    "KMSThrottlingException",
-    "InternalFailure",
-    "InternalFailureException",
-    "InternalServerError",
-    "ServiceUnavailable",
-    "ServiceUnavailableException",
-    "RequestTimeout",
-    "RequestTimeoutException",
-];
-
-/// Maps an SDK error to a [`SinkError`], deciding whether it is worth retrying.
-///
-/// `known` names the service's modeled errors and says whether each is
-/// retryable; anything else is judged by its code and HTTP status.
-pub(crate) fn classify_sdk_error<E>(
-    err: SdkError<E, aws_smithy_runtime_api::http::Response>,
-    known: impl Fn(&E) -> Option<(&'static str, bool)>,
-) -> SinkError
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-{
-    match &err {
-        SdkError::ServiceError(ctx) => {
-            let status = ctx.raw().status().as_u16();
-            let modeled = known(ctx.err());
-            let code = ctx
-                .err()
-                .code()
-                .or(modeled.map(|(code, _)| code))
-                .unwrap_or("Unknown")
-                .to_owned();
-            let message = ctx
-                .err()
-                .message()
-                .map(str::to_owned)
-                .unwrap_or_else(|| format!("{} (HTTP {status})", ctx.err()));
-            let retryable = match modeled {
-                Some((_, retryable)) => retryable,
-                None => status >= 500 || status == 429 || RETRYABLE_CODES.contains(&code.as_str()),
-            };
-            SinkError {
-                retryable,
-                code,
-                message,
-            }
-        }
-        SdkError::TimeoutError(_) => SinkError::retryable("Timeout", describe_chain(&err)),
-        SdkError::DispatchFailure(_) => SinkError::retryable("DispatchFailure", describe_chain(&err)),
-        SdkError::ResponseError(_) => SinkError::retryable("ResponseError", describe_chain(&err)),
-        SdkError::ConstructionFailure(_) => SinkError::fatal("ConstructionFailure", describe_chain(&err)),
-        _ => SinkError::retryable("Unknown", describe_chain(&err)),
     }
 }
 
