@@ -174,7 +174,7 @@ pub async fn process<'a, P: SinkProvider>(
     let reingested = if overflow.is_empty() {
         Reingested::default()
     } else {
-        put_back(state, &event, &outcomes, &overflow, deadline).await
+        put_back(&state.config, &state.sinks, &event, &outcomes, &overflow, deadline).await
     };
     let records = std::mem::take(&mut event.records);
     let (answers, mut summary) = answer(records, outcomes, &fitted.sizes, fitted.full, &reingested);

@@ -23,7 +23,7 @@ use chat_pipeline::timestamp::Timestamp;
 use tokio::time::Instant;
 
 use crate::firehose::{FirehoseRecord, TransformationEvent};
-use crate::handler::Transformer;
+use crate::config::Config;
 use crate::record::{Outcome, RecordFailure, Transformed};
 
 /// Which overflow records re-ingestion put back into the source.
@@ -40,19 +40,20 @@ impl Reingested {
 }
 
 /// Phase 3 of an invocation: puts the overflow records (`Ok`, past what the
-/// response holds) back into the source they came from, and says which the
-/// source accepted; those are answered `Dropped`, the rest
-/// `ProcessingFailed`. With `REINGEST=false`, or a source it cannot name,
-/// none is put back.
+/// response holds) back into the source they came from, through a sink of
+/// `sinks`, and says which the source accepted; those are answered
+/// `Dropped`, the rest `ProcessingFailed`. With `REINGEST=false` in
+/// `config`, or a source it cannot name, none is put back.
 pub(crate) async fn put_back<P: SinkProvider>(
-    state: &Transformer<P>,
+    config: &Config,
+    sinks: &P,
     event: &TransformationEvent<'_>,
     outcomes: &[Outcome],
     overflow: &[usize],
     deadline: Option<Instant>,
 ) -> Reingested {
     let mut accepted = Reingested::default();
-    if !state.config.reingest {
+    if !config.reingest {
         tracing::warn!(
             records = overflow.len(),
             "response budget reached and REINGEST=false: the rest are ProcessingFailed"
@@ -89,9 +90,9 @@ pub(crate) async fn put_back<P: SinkProvider>(
             ),
         }
     }
-    let sink = state.sinks.sink_for(&target).await;
+    let sink = sinks.sink_for(&target).await;
     let options = DeliveryOptions {
-        retry: state.config.retry,
+        retry: config.retry,
         max_in_flight: 4,
         deadline,
     };
