@@ -16,8 +16,12 @@
 //!   waiting for a server to listen.
 //! * [`emulator`]: moto's server on a free port, started and stopped by us.
 //! * [`resources`]: the stream, bucket and delivery streams in the emulator.
+//! * [`pipeline`]: one local pipeline, set up once ([`pipeline::LocalPipeline`]:
+//!   the emulator, template.yaml's delivery settings, the resources): the
+//!   demo, replay and every test that needs the pipeline start here.
 //! * [`local_firehose`]: Firehose's Lambda processing step, which the
-//!   emulator lacks: Kinesis -> transformer -> partitioned GZIP objects in S3.
+//!   emulator lacks: Kinesis -> transformer -> partitioned GZIP objects in S3,
+//!   a file per phase.
 //! * [`lake`]: reading back what landed in S3.
 //! * [`progress`]: a line every few seconds from a long local step.
 //! * [`lake_sql`]: SQL over a local copy of the lake (DuckDB, as `make query`).
@@ -38,6 +42,7 @@ pub mod lake_sql;
 pub mod lambda_watch;
 pub mod ledger;
 pub mod local_firehose;
+pub mod pipeline;
 pub mod progress;
 pub mod replay;
 pub mod resources;

@@ -22,13 +22,10 @@ use chat_pipeline::delivery::DeliveryOptions;
 use chat_pipeline::destination::{AwsSinks, Destination, SinkProvider};
 use chat_pipeline::sink::KinesisSink;
 use clap::Parser;
-use harness::emulator::{Emulator, EmulatorError, s3_client};
 use harness::lake::{self, LakeError};
-use harness::local_firehose::{InProcess, LocalFirehose, StandInError};
+use harness::local_firehose::StandInError;
+use harness::pipeline::{LocalPipeline, PipelineError};
 use harness::replay::{self, PROCESSING_FAILED, Plan, ReplayError, Report};
-use harness::resources::{self, Names, ResourceError};
-use harness::scenario;
-use harness::template::{Template, TemplateError};
 
 /// Re-sends Firehose's failed records (`errors/processing-failed/`) through
 /// the pipeline, from a local lake or from the stack's S3 bucket, and says
@@ -66,11 +63,7 @@ enum Failure {
     #[error(transparent)]
     Lake(#[from] LakeError),
     #[error(transparent)]
-    Emulator(#[from] EmulatorError),
-    #[error(transparent)]
-    Resources(#[from] ResourceError),
-    #[error(transparent)]
-    Template(#[from] TemplateError),
+    Pipeline(#[from] PipelineError),
     #[error(transparent)]
     Firehose(#[from] StandInError),
     #[error("{0}")]
@@ -120,12 +113,9 @@ async fn replay_local(lake_dir: &Path, dry_run: bool) -> Result<(), Failure> {
         );
         return Ok(());
     }
-    let emulator = Emulator::start().await?;
-    let config = emulator.sdk_config().await;
-    let settings = Template::repository()?.delivery_settings()?;
-    let names = Names::with_prefix("chat-pipeline-replay");
-    resources::create(&config, &names, &settings).await?;
-    let sink = KinesisSink::new(aws_sdk_kinesis::Client::new(&config), &names.stream);
+    let pipeline = LocalPipeline::start("chat-pipeline-replay").await?;
+    let names = &pipeline.names;
+    let sink = KinesisSink::new(pipeline.kinesis(), &names.stream);
     let delivery = replay::send(&sink, &plan, &DeliveryOptions::default()).await;
     let destination = format!("kinesis:{} (the local stream)", names.stream);
     print!(
@@ -135,12 +125,9 @@ async fn replay_local(lake_dir: &Path, dry_run: bool) -> Result<(), Failure> {
     if !delivery.is_complete() {
         return Err(Failure::Undelivered);
     }
-    let invoker = InProcess {
-        state: scenario::transformer(&config),
-    };
-    let mut firehose = LocalFirehose::new(&config, names.clone(), settings, invoker);
+    let mut firehose = pipeline.firehose_in_process();
     let stats = firehose.drain_all().await?;
-    let s3 = s3_client(&config);
+    let s3 = pipeline.s3();
     let copied = lake::download_all(&s3, &names.bucket, lake_dir).await?;
     println!(
         "  through the local Firehose and the transformer: {} read, {} Ok, {} Dropped, {} failed; {copied} objects added to {}",

@@ -15,24 +15,12 @@ use crate::lake_queries::tempfile_dir;
 use base64_simd::STANDARD;
 use chat_pipeline::destination::DestinationKind;
 use chat_pipeline::timestamp::Timestamp;
-use harness::emulator::{Emulator, s3_client};
 use harness::lake;
 use harness::lambda_watch::{LambdaWatch, WatchInvoker};
-use harness::local_firehose::{InProcess, LocalFirehose};
-use harness::resources::{self, Names};
+use harness::local_firehose::InProcess;
+use harness::pipeline::LocalPipeline;
 use harness::scenario;
-use harness::template::{DeliverySettings, Template};
 use lambda_runtime::{Context, LambdaEvent};
-
-/// A fresh emulator with the local pipeline's resources.
-async fn pipeline(prefix: &str) -> (Emulator, aws_config::SdkConfig, DeliverySettings, Names) {
-    let emulator = Emulator::for_tests().await;
-    let config = emulator.sdk_config().await;
-    let settings = Template::repository().unwrap().delivery_settings().unwrap();
-    let names = Names::with_prefix(prefix);
-    resources::create(&config, &names, &settings).await.unwrap();
-    (emulator, config, settings, names)
-}
 
 fn ticks() -> [Timestamp; 2] {
     let t = Timestamp::parse_iso8601("2026-11-21T12:00:00Z").unwrap();
@@ -69,9 +57,10 @@ async fn landed(s3: &aws_sdk_s3::Client, bucket: &str) -> HashMap<String, usize>
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs moto_server, cargo-lambda and DuckDB from `make setup`; `make test` runs it"]
 async fn every_delivered_event_lands_once_partitioned_and_malformed_records_reach_the_error_prefix() {
-    let (_emulator, config, settings, names) = pipeline("e2e-kinesis").await;
+    let pipeline = LocalPipeline::for_tests("e2e-kinesis").await;
+    let (config, names) = (&pipeline.config, &pipeline.names);
 
-    let state = scenario::producer(&config, &names, DestinationKind::Kinesis, 300);
+    let state = pipeline.producer( DestinationKind::Kinesis, 300);
     let mut expected: Vec<String> = Vec::new();
     let mut delivered = 0;
     for tick in ticks() {
@@ -85,12 +74,12 @@ async fn every_delivered_event_lands_once_partitioned_and_malformed_records_reac
     }
     assert_eq!(delivered, 600);
     let malformed = scenario::malformed_records();
-    scenario::put_raw(&config, &names.stream, &malformed).await.unwrap();
+    scenario::put_raw(config, &names.stream, &malformed).await.unwrap();
 
     let invoker = InProcess {
-        state: scenario::transformer(&config),
+        state: pipeline.transformer(),
     };
-    let mut firehose = LocalFirehose::new(&config, names.clone(), settings, invoker);
+    let mut firehose = pipeline.firehose(invoker);
     let told = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&told);
     firehose.on_progress(move |p| sink.lock().unwrap().push(p));
@@ -115,7 +104,7 @@ async fn every_delivered_event_lands_once_partitioned_and_malformed_records_reac
         "a second drain reads nothing new"
     );
 
-    let s3 = s3_client(&config);
+    let s3 = pipeline.s3();
     let counts = landed(&s3, &names.bucket).await;
     assert_eq!(counts.len(), expected.len());
     for id in &expected {
@@ -168,8 +157,9 @@ async fn every_delivered_event_lands_once_partitioned_and_malformed_records_reac
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs moto_server, cargo-lambda and DuckDB from `make setup`; `make test` runs it"]
 async fn rerunning_a_tick_regenerates_identical_event_ids() {
-    let (_emulator, config, settings, names) = pipeline("e2e-rerun").await;
-    let state = scenario::producer(&config, &names, DestinationKind::Kinesis, 150);
+    let pipeline = LocalPipeline::for_tests("e2e-rerun").await;
+    let names = &pipeline.names;
+    let state = pipeline.producer( DestinationKind::Kinesis, 150);
     let event = scenario::scheduled_event(ticks()[0]);
     for attempt in ["first", "retried"] {
         let mut ctx = Context::default();
@@ -181,15 +171,15 @@ async fn rerunning_a_tick_regenerates_identical_event_ids() {
     }
     // Read the stream: 300 records, the second 150 repeating the first's ids.
     let invoker = InProcess {
-        state: scenario::transformer(&config),
+        state: pipeline.transformer(),
     };
-    let mut firehose = LocalFirehose::new(&config, names.clone(), settings, invoker);
+    let mut firehose = pipeline.firehose(invoker);
     let stats = firehose.drain().await.unwrap();
     assert_eq!(stats.records_read, 300);
     // Both copies reach the transformer in one batch: the retry's copies are
     // dropped as duplicates, and every event lands exactly once.
     assert_eq!((stats.ok, stats.dropped), (150, 150));
-    let counts = landed(&s3_client(&config), &names.bucket).await;
+    let counts = landed(&pipeline.s3(), &names.bucket).await;
     let expected = scenario::expected_ids(&state, &event);
     assert_eq!(counts.len(), 150);
     assert!(expected.iter().all(|id| counts.get(id) == Some(&1)));
@@ -198,8 +188,9 @@ async fn rerunning_a_tick_regenerates_identical_event_ids() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs moto_server, cargo-lambda and DuckDB from `make setup`; `make test` runs it"]
 async fn direct_put_delivers_every_event_into_the_delivery_streams_destination() {
-    let (_emulator, config, _settings, names) = pipeline("e2e-direct").await;
-    let state = scenario::producer(&config, &names, DestinationKind::Firehose, 1_200);
+    let pipeline = LocalPipeline::for_tests("e2e-direct").await;
+    let names = &pipeline.names;
+    let state = pipeline.producer( DestinationKind::Firehose, 1_200);
     let event = scenario::scheduled_event(ticks()[0]);
     let summary = producer::handle(&state, LambdaEvent::new(event.clone(), Context::default()))
         .await
@@ -208,7 +199,7 @@ async fn direct_put_delivers_every_event_into_the_delivery_streams_destination()
     assert_eq!(summary.sink, format!("firehose:{}", names.direct_put_stream));
     // moto writes Direct PUT records concatenated, without a delimiter.
     let mut counts: HashMap<String, usize> = HashMap::new();
-    for object in lake::objects(&s3_client(&config), &names.bucket, "direct-put/")
+    for object in lake::objects(&pipeline.s3(), &names.bucket, "direct-put/")
         .await
         .unwrap()
     {
@@ -227,8 +218,9 @@ async fn direct_put_delivers_every_event_into_the_delivery_streams_destination()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs moto_server, cargo-lambda and DuckDB from `make setup`; `make test` runs it"]
 async fn both_functions_run_through_the_real_runtime_under_cargo_lambda_watch() {
-    let (emulator, config, settings, names) = pipeline("e2e-watch").await;
-    let mut env = emulator.function_env();
+    let pipeline = LocalPipeline::for_tests("e2e-watch").await;
+    let names = &pipeline.names;
+    let mut env = pipeline.function_env();
     env.extend(
         [
             ("SINK", "kinesis"),
@@ -249,10 +241,10 @@ async fn both_functions_run_through_the_real_runtime_under_cargo_lambda_watch() 
     assert_eq!(summary["delivered"], 200, "{summary}");
     assert_eq!(summary["sink"], format!("kinesis:{}", names.stream));
 
-    let mut firehose = LocalFirehose::new(&config, names.clone(), settings, WatchInvoker(&watch));
+    let mut firehose = pipeline.firehose(WatchInvoker(&watch));
     let stats = firehose.drain().await.unwrap();
     assert_eq!((stats.records_read, stats.ok), (200, 200), "{stats:?}");
-    let counts = landed(&s3_client(&config), &names.bucket).await;
+    let counts = landed(&pipeline.s3(), &names.bucket).await;
     assert_eq!(counts.len(), 200);
     assert!(counts.values().all(|&n| n == 1));
 }

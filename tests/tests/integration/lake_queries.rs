@@ -3,7 +3,7 @@
 //! partitioned GZIP objects in S3, the lake is copied to a directory, the
 //! stack's curation workflow builds the curated Iceberg table from it (one
 //! run failing and retried), and DuckDB answers through the stack's own
-//! table definitions (`tools/lake_sql.py`, as `make curate` and `make query`).
+//! table definitions (`chat_tools.lake`, as `make curate` and `make query`).
 //!
 //! The emulator test needs moto_server and the query tool's virtualenv
 //! (`make setup`), so it is `#[ignore]`d by default and `make test` runs it
@@ -14,13 +14,10 @@ use std::path::Path;
 
 use chat_pipeline::destination::DestinationKind;
 use chat_pipeline::timestamp::Timestamp;
-use harness::emulator::{Emulator, s3_client};
 use harness::lake;
 use harness::lake_sql::{self, Answer, CurationRun};
-use harness::local_firehose::{InProcess, LocalFirehose};
-use harness::resources::{self, Names};
+use harness::pipeline::LocalPipeline;
 use harness::scenario;
-use harness::template::Template;
 use lambda_runtime::{Context, LambdaEvent};
 
 /// Plain events of an existing Python producer: no event_id, no session,
@@ -65,21 +62,11 @@ fn day(t: Timestamp) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs moto_server, cargo-lambda and DuckDB from `make setup`; `make test` runs it"]
 async fn every_delivered_event_is_answered_once_by_the_curated_table() {
-    let emulator = Emulator::for_tests().await;
-    let config = emulator.sdk_config().await;
-    let settings = Template::repository().unwrap().delivery_settings().unwrap();
-    let names = Names::with_prefix("e2e-sql");
-    resources::create(&config, &names, &settings).await.unwrap();
-    let state = scenario::producer(&config, &names, DestinationKind::Kinesis, 200);
-    let mut firehose = LocalFirehose::new(
-        &config,
-        names.clone(),
-        settings,
-        InProcess {
-            state: scenario::transformer(&config),
-        },
-    );
-    let s3 = s3_client(&config);
+    let pipeline = LocalPipeline::for_tests("e2e-sql").await;
+    let names = &pipeline.names;
+    let state = pipeline.producer(DestinationKind::Kinesis, 200);
+    let mut firehose = pipeline.firehose_in_process();
+    let s3 = pipeline.s3();
     let lake_dir = tempfile_dir("e2e-sql-lake");
     let now = Timestamp::now();
     let yesterday = Timestamp::from_millis(now.millis() - 86_400_000).unwrap();
@@ -136,7 +123,7 @@ async fn every_delivered_event_is_answered_once_by_the_curated_table() {
     // plain events' 2023 times are older than the hourly runs look).
     let mut raw: Vec<(&str, Vec<u8>)> = vec![("twice", twice(now)), ("twice", twice(now))];
     raw.extend(PLAIN.iter().map(|d| ("plain", d.to_vec())));
-    scenario::put_raw(&config, &names.stream, &raw).await.unwrap();
+    scenario::put_raw(&pipeline.config, &names.stream, &raw).await.unwrap();
     let stats = firehose.drain().await.unwrap();
     assert_eq!((stats.ok, stats.dropped), (4, 1), "{stats:?}");
     delivered.push("0b6f3f0e-7a55-4c2e-9a51-5f1e0c7d2a11".to_owned());

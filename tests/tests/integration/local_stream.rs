@@ -1,7 +1,7 @@
 //! The local Kinesis stream keeps every record it acknowledges, however many
 //! PutRecords calls are in flight. moto 5.2.5 alone loses records under
 //! concurrent calls (its `Shard.put_record` reads the last sequence number
-//! and assigns the next one in two steps); `tools/emulator.py` holds both
+//! and assigns the next one in two steps); `chat_tools.emulator` holds both
 //! under a lock. This test sends concurrent batches straight through the SDK
 //! and counts every record read back.
 
@@ -9,9 +9,7 @@ use std::collections::HashSet;
 
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::{PutRecordsRequestEntry, ShardIteratorType};
-use harness::emulator::Emulator;
-use harness::resources::{self, Names};
-use harness::template::Template;
+use harness::pipeline::LocalPipeline;
 
 const CALLERS: usize = 8;
 const BATCHES_PER_CALLER: usize = 5;
@@ -20,12 +18,9 @@ const RECORDS_PER_BATCH: usize = 500;
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "needs the emulator (moto) from `make setup`; `make test` runs it"]
 async fn concurrent_put_records_batches_are_all_read_back_from_the_local_stream() {
-    let emulator = Emulator::for_tests().await;
-    let config = emulator.sdk_config().await;
-    let names = Names::with_prefix("concurrent-puts");
-    let settings = Template::repository().unwrap().delivery_settings().unwrap();
-    resources::create(&config, &names, &settings).await.unwrap();
-    let kinesis = aws_sdk_kinesis::Client::new(&config);
+    let pipeline = LocalPipeline::for_tests("concurrent-puts").await;
+    let names = &pipeline.names;
+    let kinesis = pipeline.kinesis();
 
     // Spawned all at once (collected), so the calls overlap.
     let callers: Vec<_> = (0..CALLERS)

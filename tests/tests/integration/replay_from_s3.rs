@@ -10,13 +10,9 @@ use std::io::Write;
 use base64_simd::STANDARD;
 use chat_pipeline::delivery::DeliveryOptions;
 use chat_pipeline::sink::KinesisSink;
-use harness::emulator::{Emulator, s3_client};
 use harness::lake;
-use harness::local_firehose::{InProcess, LocalFirehose};
+use harness::pipeline::LocalPipeline;
 use harness::replay;
-use harness::resources::{self, Names};
-use harness::scenario;
-use harness::template::Template;
 
 fn event(i: u32) -> (String, Vec<u8>) {
     let id = format!("5f0c2c4e-8d1a-4b7e-9c3d-{i:012}");
@@ -47,12 +43,9 @@ fn error_object(records: &[&[u8]], code: &str) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the emulator (moto) from `make setup`; `make test` runs it"]
 async fn replay_reads_the_days_asked_resends_each_event_once_and_they_land() {
-    let emulator = Emulator::for_tests().await;
-    let config = emulator.sdk_config().await;
-    let settings = Template::repository().unwrap().delivery_settings().unwrap();
-    let names = Names::with_prefix("e2e-replay");
-    resources::create(&config, &names, &settings).await.unwrap();
-    let s3 = s3_client(&config);
+    let pipeline = LocalPipeline::for_tests("e2e-replay").await;
+    let names = &pipeline.names;
+    let s3 = pipeline.s3();
 
     let (ids, events): (Vec<String>, Vec<Vec<u8>>) = (1..=3).map(event).unzip();
     let (outside_id, outside) = event(9);
@@ -91,14 +84,11 @@ async fn replay_reads_the_days_asked_resends_each_event_once_and_they_land() {
     assert_eq!(plan.still_failing.len(), 1);
     assert_eq!(plan.still_failing[0].1, "unknown_event_type");
 
-    let sink = KinesisSink::new(aws_sdk_kinesis::Client::new(&config), &names.stream);
+    let sink = KinesisSink::new(pipeline.kinesis(), &names.stream);
     let delivery = replay::send(&sink, &plan, &DeliveryOptions::default()).await;
     assert!(delivery.is_complete(), "{delivery}");
 
-    let invoker = InProcess {
-        state: scenario::transformer(&config),
-    };
-    let mut firehose = LocalFirehose::new(&config, names.clone(), settings, invoker);
+    let mut firehose = pipeline.firehose_in_process();
     let stats = firehose.drain().await.unwrap();
     assert_eq!((stats.records_read, stats.ok), (3, 3), "{stats:?}");
     let mut landed = HashSet::new();
