@@ -128,7 +128,19 @@ warehouse-test: $(QUERY) $(WAREHOUSE) ## Execute the warehouse recipes (Snowflak
 tools-test: $(QUERY) ## The Python tools' own tests: the dialect table, make query, the curated table's exactness and cost
 	cd tools && ../.venv-query/bin/python -m unittest discover --start-directory tests --top-level-directory . --pattern "test_*.py" -v
 
-template-check: $(TOOLS) .venv-checkov/.installed ## Offline checks of template.yaml, options off (defaults) and on: sam validate --lint, cfn-lint, checkov
+# asl-validator (npm, pinned by tools/npm/package-lock.json) checks the
+# workflow's definition on its own, as CreateStateMachine would: the linters
+# below do not follow a DefinitionUri. Then the template, with its optional
+# resources off (the defaults) and on (chat_tools.checks.template_variants:
+# the linters read parameter defaults only).
+ASL_VALIDATOR := tools/npm/node_modules/.installed
+$(ASL_VALIDATOR): tools/npm/package.json tools/npm/package-lock.json
+	@echo "Installing asl-validator into tools/npm/node_modules (once; seconds; locked by tools/npm/package-lock.json)"
+	cd tools/npm && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+template-check: $(TOOLS) .venv-checkov/.installed $(ASL_VALIDATOR) ## Offline checks of statemachine/ (asl-validator) and template.yaml, options off (defaults) and on: sam validate --lint, cfn-lint, checkov
+	tools/npm/node_modules/.bin/asl-validator --yaml-path statemachine/curation.asl.yaml
 	.venv-tools/bin/python -m chat_tools.checks.template_variants target/template-variants
 	for t in template.yaml target/template-variants/template-options-on.json; do \
 		echo "== $$t"; \
@@ -232,4 +244,4 @@ clean: ## Remove what builds and runs write: target/ (Rust builds), out/ (the de
 
 distclean: clean ## clean, and remove the Python virtualenvs too (the next make reinstalls them)
 	@du -sh .venv-* 2>/dev/null || true
-	rm -rf .venv-*
+	rm -rf .venv-* tools/npm/node_modules

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Writes template.yaml with its optional warehouse resources switched on, so
 that `make template-check` lints the stack both ways.
 
@@ -9,7 +8,7 @@ template (long-form intrinsics, as JSON) whose defaults turn on Redshift
 streaming ingestion and both Snowflake options, with example values of the
 documented shapes.
 
-Usage: template_variants.py OUT_DIR   (prints the files it wrote)
+Usage: python -m chat_tools.checks.template_variants OUT_DIR   (prints the files it wrote)
 """
 
 import json

@@ -384,7 +384,7 @@ def check_curation(c: Checks, aws, stack: dict, template: dict, bucket: str, dat
     c.equal("curation: runs as its own role", role_name_of(machine["roleArn"]), role_name)
     # MiniStack drops tracingConfiguration: held to the template instead.
     c.equal("curation: X-Ray tracing on (in the template; MiniStack drops it)",
-            template["Resources"]["CurationStateMachine"]["Properties"].get("TracingConfiguration"), {"Enabled": True})
+            template["Resources"]["CurationStateMachine"]["Properties"].get("Tracing"), {"Enabled": True})
     engine_version = aws("athena").get_work_group(WorkGroup=physical(stack, "AthenaWorkGroup"))["WorkGroup"][
         "Configuration"].get("EngineVersion", {}).get("SelectedEngineVersion")
     c.equal("curation: the workgroup is pinned to engine version 3 (VACUUM)", engine_version, "Athena engine version 3")
@@ -429,9 +429,14 @@ def check_curation(c: Checks, aws, stack: dict, template: dict, bucket: str, dat
     c.equal("curation: a first run starts at LakeStartDate",
             states["AcquireLock"]["Parameters"]["ExpressionAttributeValues"][":start"], {"S": start_day})
 
-    # The schedules start this state machine with its input, as this role.
+    # The schedules (SAM ScheduleV2 events, named <machine><event>) start
+    # this state machine with its input, as this role, and put what they
+    # could not deliver into the dead-letter queue.
     scheduler_role = physical(stack, "CurationSchedulerRole")
-    for logical, maintenance in (("CurationSchedule", False), ("MaintenanceSchedule", True)):
+    dead_letters = aws("sqs").get_queue_attributes(
+        QueueUrl=physical(stack, "CurationScheduleDeadLetterQueue"), AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    for logical, maintenance in (("CurationStateMachineHourlyCuration", False),
+                                 ("CurationStateMachineDailyMaintenance", True)):
         schedule = scheduler.get_schedule(Name=physical(stack, logical))
         param = template["Parameters"]["CurationScheduleExpression" if not maintenance else "MaintenanceScheduleExpression"]["Default"]
         target = schedule["Target"]
@@ -439,11 +444,14 @@ def check_curation(c: Checks, aws, stack: dict, template: dict, bucket: str, dat
         c.equal(f"curation: {logical} as the scheduler role", role_name_of(target["RoleArn"]), scheduler_role)
         c.equal(f"curation: {logical} input", json.loads(target["Input"]), {"maintenance": maintenance})
         c.equal(f"curation: {logical} expression", (schedule["ScheduleExpression"], schedule.get("ScheduleExpressionTimezone")), (param, "UTC"))
+        c.equal(f"curation: {logical} retries an hour, then dead-letters", (
+            target.get("RetryPolicy", {}).get("MaximumEventAgeInSeconds"),
+            target.get("DeadLetterConfig", {}).get("Arn")), (3600, dead_letters))
     trust = trust_statements(iam.get_role(RoleName=scheduler_role)["Role"])
     c.equal("curation: only EventBridge Scheduler assumes the scheduler role",
             [st["Principal"].get("Service") for st in trust], ["scheduler.amazonaws.com"])
-    c.equal("curation: the scheduler role may only start this state machine",
-            role_grants(iam, scheduler_role), {"states:StartExecution": {machine_arn}})
+    c.equal("curation: the scheduler role may only start this state machine and dead-letter",
+            role_grants(iam, scheduler_role), {"states:StartExecution": {machine_arn}, "sqs:SendMessage": {dead_letters}})
 
     # The workflow's role: exactly the calls its states and queries make.
     region_account = f"{REGION}:{ACCOUNT}"
