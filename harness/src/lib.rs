@@ -27,6 +27,7 @@
 //! * [`lake_sql`]: SQL over a local copy of the lake (DuckDB, as `make query`).
 //! * [`lambda_watch`]: `cargo lambda watch` and its Invoke API.
 //! * [`scenario`]: what the demo and the end-to-end tests do alike.
+//! * [`demo`]: `make demo`'s steps and, apart, the lines it prints.
 //! * [`ledger`]: every event accounted for: the count at each stage of a
 //!   run, and the check that they reconcile.
 //! * [`verdict`]: what the transformer's own code says of one record (its
@@ -35,6 +36,7 @@
 //!   from a local lake or from S3.
 
 pub mod binaries;
+pub mod demo;
 pub mod emulator;
 pub mod host;
 pub mod lake;

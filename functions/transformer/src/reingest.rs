@@ -22,8 +22,8 @@ use chat_pipeline::sink::{RecordSink, SinkRecord};
 use chat_pipeline::timestamp::Timestamp;
 use tokio::time::Instant;
 
-use crate::firehose::{FirehoseRecord, TransformationEvent};
 use crate::config::Config;
+use crate::firehose::{FirehoseRecord, TransformationEvent};
 use crate::record::{Outcome, RecordFailure, Transformed};
 
 /// Which overflow records re-ingestion put back into the source.

@@ -56,7 +56,11 @@ pub(super) fn route<'a>(
                 let rendered = render(prefix, keys, None, record.arrival);
                 routed.ok += 1;
                 *routed.counts.entry(rendered.clone()).or_default() += 1;
-                routed.objects.entry(rendered).or_default().extend_from_slice(&answer.data.0);
+                routed
+                    .objects
+                    .entry(rendered)
+                    .or_default()
+                    .extend_from_slice(&answer.data.0);
             }
             Some("Dropped") => routed.dropped.push(record),
             _ => routed.processing_failed.push(Failed {

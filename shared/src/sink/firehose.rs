@@ -49,7 +49,12 @@ impl RecordSink for FirehoseSink {
             .send()
             .await
             .map_err(|e| classify_sdk_error(e, modeled_error))?;
-        outcomes("PutRecordBatch", records.len(), out.request_responses(), "MissingRecordId")
+        outcomes(
+            "PutRecordBatch",
+            records.len(),
+            out.request_responses(),
+            "MissingRecordId",
+        )
     }
 }
 

@@ -140,4 +140,3 @@ where
         _ => SinkError::retryable("Unknown", describe_chain(&err)),
     }
 }
-

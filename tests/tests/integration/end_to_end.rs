@@ -60,7 +60,7 @@ async fn every_delivered_event_lands_once_partitioned_and_malformed_records_reac
     let pipeline = LocalPipeline::for_tests("e2e-kinesis").await;
     let (config, names) = (&pipeline.config, &pipeline.names);
 
-    let state = pipeline.producer( DestinationKind::Kinesis, 300);
+    let state = pipeline.producer(DestinationKind::Kinesis, 300);
     let mut expected: Vec<String> = Vec::new();
     let mut delivered = 0;
     for tick in ticks() {
@@ -159,7 +159,7 @@ async fn every_delivered_event_lands_once_partitioned_and_malformed_records_reac
 async fn rerunning_a_tick_regenerates_identical_event_ids() {
     let pipeline = LocalPipeline::for_tests("e2e-rerun").await;
     let names = &pipeline.names;
-    let state = pipeline.producer( DestinationKind::Kinesis, 150);
+    let state = pipeline.producer(DestinationKind::Kinesis, 150);
     let event = scenario::scheduled_event(ticks()[0]);
     for attempt in ["first", "retried"] {
         let mut ctx = Context::default();
@@ -190,7 +190,7 @@ async fn rerunning_a_tick_regenerates_identical_event_ids() {
 async fn direct_put_delivers_every_event_into_the_delivery_streams_destination() {
     let pipeline = LocalPipeline::for_tests("e2e-direct").await;
     let names = &pipeline.names;
-    let state = pipeline.producer( DestinationKind::Firehose, 1_200);
+    let state = pipeline.producer(DestinationKind::Firehose, 1_200);
     let event = scenario::scheduled_event(ticks()[0]);
     let summary = producer::handle(&state, LambdaEvent::new(event.clone(), Context::default()))
         .await

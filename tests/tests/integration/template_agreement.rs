@@ -424,9 +424,7 @@ fn nothing_arriving_breaches_an_alarm() {
 fn both_readers_of_the_template_read_the_same_values() {
     let python = harness::host::repo().join(".venv-query/bin/python");
     assert!(python.exists(), "{} is missing: run `make setup`", python.display());
-    let out = harness::host::python_module(&python, "cfn_template")
-        .output()
-        .unwrap();
+    let out = harness::host::python_module(&python, "cfn_template").output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let python_reads: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(template().long_form(), python_reads);
@@ -490,9 +488,7 @@ fn the_curation_alarms_watch_what_the_workflow_does() {
         )
     );
     // Every failure path ends in the Fail state the failed alarm counts.
-    let states = at(&definition, &["States"])
-        .and_then(Value::as_mapping)
-        .unwrap();
+    let states = at(&definition, &["States"]).and_then(Value::as_mapping).unwrap();
     for (name, state) in states {
         for catch in at(state, &["Catch"]).and_then(Value::as_sequence).into_iter().flatten() {
             let next = at(catch, &["Next"]).and_then(Value::as_str).unwrap();
