@@ -26,3 +26,16 @@ FROM (
     FROM chat_events
 ) AS copies
 WHERE copy_number = 1;
+
+-- The questions (06_questions.sql) read chat_events_unique: one row per
+-- event, from whichever source you use. Over the stream, this one; over the
+-- curated table, the one in 05_curated_table.sql instead. Dropped and
+-- created rather than replaced: CREATE OR REPLACE VIEW must keep the view's
+-- column types (Redshift Database Developer Guide, CREATE VIEW), and the two
+-- sources type them differently; WITH NO SCHEMA BINDING makes it a
+-- late-binding view, which a view over an external table must be.
+DROP VIEW IF EXISTS chat_events_unique;
+CREATE VIEW chat_events_unique AS
+SELECT event_id, event_type, user_id, session_id, seq, occurred_at, event_date, received_at, source, schema_version
+FROM chat_events_deduplicated
+WITH NO SCHEMA BINDING;

@@ -19,6 +19,14 @@ SELECT
 FROM chat_events
 QUALIFY ROW_NUMBER() OVER (PARTITION BY event_id, occurred_at ORDER BY received_at, dt) = 1;
 
+-- The questions (07_questions.sql) read chat_events_unique: one row per
+-- event, from whichever source you use. Over the pipe's table, this one;
+-- over the curated Iceberg table, the one in 06_curated_iceberg_table.sql
+-- instead (the same columns: either replaces the other).
+CREATE OR REPLACE VIEW chat_events_unique AS
+SELECT event_id, event_type, user_id, session_id, seq, occurred_at, event_date, received_at, source, schema_version
+FROM chat_events_deduplicated;
+
 -- Load status of the pipe, and per-file load history of the last day.
 SELECT SYSTEM$PIPE_STATUS('chat_events_pipe');
 

@@ -44,39 +44,9 @@ CREATE ICEBERG TABLE chat_events_curated
     CATALOG_TABLE_NAME = 'chat_events_curated'
     AUTO_REFRESH = TRUE;
 
--- The stack's questions over the curated table, each answering as the named
--- query of the same name (`make warehouse-test` executes them on fakesnow
--- over the lake's curated table and compares). "Now" is SYSDATE(): UTC, as
--- occurred_at. retry-copies-per-day reads the raw copies, which the curated
--- table does not hold: over the pipe's table, it is in 07_questions.sql.
-
--- events-per-type-and-hour
-SELECT
-    event_type,
-    DATE_TRUNC('HOUR', occurred_at) AS hour,
-    COUNT(*) AS events,
-    COUNT(DISTINCT user_id) AS users
-FROM chat_events_curated
-WHERE occurred_at >= DATEADD(DAY, -1, SYSDATE())
-GROUP BY 1, 2
-ORDER BY 2, 1;
-
--- active-users-per-day
-SELECT
-    event_date,
-    COUNT(DISTINCT user_id) AS active_users,
-    COUNT_IF(event_type = 'send_message') AS messages
-FROM chat_events_curated
-WHERE occurred_at >= DATEADD(DAY, -7, SYSDATE()::DATE)
-GROUP BY event_date
-ORDER BY event_date;
-
--- events-in-the-last-hour
-SELECT
-    event_type,
-    COUNT(*) AS events,
-    MAX(received_at) AS latest_arrival
-FROM chat_events_curated
-WHERE occurred_at >= DATEADD(HOUR, -1, SYSDATE())
-GROUP BY event_type
-ORDER BY event_type;
+-- The questions (07_questions.sql) read chat_events_unique: over the curated
+-- table, this one (over the pipe's table, the one in
+-- 05_deduplicated_view.sql).
+CREATE OR REPLACE VIEW chat_events_unique AS
+SELECT event_id, event_type, user_id, session_id, seq, occurred_at, event_date, received_at, source, schema_version
+FROM chat_events_curated;

@@ -82,7 +82,7 @@ ATHENA_STATES = ["CreateTable", "CheckTableColumns", "PlanWindow", "PlanInserts"
                  "ExpireSnapshotsAndOrphans"]
 
 # The warehouse recipes over the curated Iceberg table.
-CURATED_RECIPES = ["06_curated_table.sql", "06_curated_iceberg_table.sql"]
+CURATED_RECIPES = ["05_curated_table.sql", "06_curated_iceberg_table.sql"]
 
 # Athena User Guide, "OPTIMIZE" and "VACUUM": their synopses, for the table.
 ATHENA_MAINTENANCE_SYNOPSES = {

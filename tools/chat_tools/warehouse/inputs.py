@@ -129,7 +129,7 @@ def main() -> int:
         columns, rows = lake.run(frozen(query.sql, now))
         answers[name] = {"columns": columns, "rows": [[cell(v) for v in r] for r in rows]}
     # The curated table as a Parquet file, for the warehouses' questions over
-    # it (Redshift's 06_curated_table.sql reads it through Glue on AWS).
+    # it (Redshift's 05_curated_table.sql reads it through Glue on AWS).
     export = lake.translate("SELECT * FROM chat_events_curated")[-1]
     lake.con.execute(f"COPY ({export}) TO '{out / 'curated.parquet'}' (FORMAT parquet)")
     lines = sum(len(gzip.decompress(p.read_bytes()).splitlines()) for p in (lake_dir / "events").rglob("*.gz"))

@@ -16,9 +16,11 @@ Where it sits: `make warehouse-test`, after warehouse_inputs.py, in
 2. The lake of warehouse_inputs.py (retry copies, copies across midnight,
    reused ids), every raw line sent as the producer's record with its
    arrival time and Kinesis position: the de-duplicating view (04) must
-   equal the curated table row for row, and the questions of 05 (over the
-   stream) and 06 (over the curated table, loaded from its Parquet export)
-   must answer as the stack's named queries.
+   equal the curated table row for row, and the questions (06, written
+   once over chat_events_unique) must answer as the stack's named queries
+   twice: over the stream (chat_events_unique as 04 defines it) and over
+   the curated table (as 05 defines it; the table loaded from its Parquet
+   export).
 
 What only an account can run (the external schema, the refresh, Redshift's
 own parsers, SYS_STREAM_SCAN_ERRORS) is listed in docs/warehouses.md.
@@ -88,9 +90,12 @@ def execute_recipe(con, name: str, now: dt.datetime | None = None) -> list[tuple
     """Every statement of one recipe file; for each SELECT, its header
     comment's first word (the question's name), columns and rows."""
     text = (RECIPES / name).read_text()
+    # DuckDB has no late-binding views: the clause only tells Redshift not
+    # to check the external table when the view is created.
+    text = re.sub(r"\s+WITH\s+NO\s+SCHEMA\s+BINDING", "", text, flags=re.IGNORECASE)
     answers = []
     for block in re.split(r";\s*\n", text):
-        names = re.findall(r"^-- ([a-z0-9-]+)\b", block, re.MULTILINE)
+        names = re.findall(r"^-- ([a-z0-9]+(?:-[a-z0-9]+)+)\b", block, re.MULTILINE)
         for statement in statements(block):
             if re.search(r"\b(sys_stream_scan_errors|EXTERNAL\s+SCHEMA)\b", statement, re.IGNORECASE):
                 continue  # an account only (docs/warehouses.md)
@@ -221,15 +226,25 @@ def compare_lake(con, inputs: Path) -> list[str]:
 
     con.execute("CREATE SCHEMA chat_lake")
     con.execute(f"CREATE TABLE chat_lake.chat_events_curated AS SELECT * FROM read_parquet('{inputs / 'curated.parquet'}')")
-    for recipe in ("05_example_queries.sql", "06_curated_table.sql"):
-        answered = execute_recipe(con, recipe, now)
+    # The questions, written once, over each source in turn: 04 pointed
+    # chat_events_unique at the stream's view; 05 points it at the table,
+    # and the stream is emptied first, so a question still reading it
+    # answers nothing and fails. retry-copies-per-day reads the raw copies,
+    # which only the stream holds: asked over the stream only.
+    for source, recipe in (("the stream", None), ("the curated table", "05_curated_table.sql")):
+        wanted = sorted(expected["answers"])
+        if recipe:
+            # The streaming view's one refresh (redshift_duckdb makes it a table).
+            con.execute("DELETE FROM chat_events_stream")
+            execute_recipe(con, recipe)
+            wanted.remove("retry-copies-per-day")
+        answered = [a for a in execute_recipe(con, "06_questions.sql", now) if a[0] in wanted or not recipe]
         names = [name for name, _, _ in answered]
-        wanted = [n for n in expected["answers"] if recipe.startswith("05") or n != "retry-copies-per-day"]
-        if sorted(names) != sorted(wanted):
-            raise Mismatch(f"{recipe}: questions {names}, expected {wanted}")
+        if sorted(names) != wanted:
+            raise Mismatch(f"06_questions.sql: questions {names}, expected {wanted}")
         for name, _, got_rows in answered:
-            rows_equal(f"{recipe}: {name}", got_rows, expected["answers"][name]["rows"])
-            report.append(f"{recipe}: {name} answers as the named query ({len(got_rows)} rows)")
+            rows_equal(f"06_questions.sql over {source}: {name}", got_rows, expected["answers"][name]["rows"])
+            report.append(f"06_questions.sql over {source}: {name} answers as the named query ({len(got_rows)} rows)")
     return report
 
 

@@ -16,12 +16,14 @@ snowflake-connector-python API). What runs, and how:
   METADATA$FILENAME the object's key, METADATA$START_SCAN_TIME the load's
   start);
 - 05_deduplicated_view.sql: the view as written, then held to the curated
-  table row for row (by (event_id, occurred_at), with type and user);
-- 07_questions.sql: every query, each held to the stack's named query of
-  the same name (`make query`'s answer over the same lake);
-- 06_curated_iceberg_table.sql: its questions over the lake's curated
-  table (exported to Parquet by warehouse_inputs.py), each held to the
-  named query of the same name.
+  table row for row (by (event_id, occurred_at), with type and user), and
+  chat_events_unique over it;
+- 07_questions.sql, written once over chat_events_unique: every query,
+  each held to the stack's named query of the same name (`make query`'s
+  answer over the same lake), twice: over the pipe's table (as 05 defines
+  chat_events_unique) and over the curated table (as
+  06_curated_iceberg_table.sql defines it; the table is the lake's, exported
+  to Parquet by chat_tools.warehouse.inputs).
 
 What only an account can run (the integration, the stage's S3 URL, pipe
 status and copy history, the Iceberg table through Glue) is listed in
@@ -127,7 +129,7 @@ def run(inputs: Path) -> list[str]:
             raise Mismatch(f"04_pipe.sql: {loaded} rows loaded ({stamped} with loaded_at) of {expected['raw_lines']} lines")
         report.append(f"04_pipe.sql: its COPY's SELECT over {len(staged)} staged lines of {files} objects: {loaded} rows")
 
-        view, *monitoring = statements((RECIPES / "05_deduplicated_view.sql").read_text())
+        view, unique, *monitoring = statements((RECIPES / "05_deduplicated_view.sql").read_text())
         cur.execute(view)
         cur.execute("SELECT event_id, occurred_at, event_type, user_id FROM chat_events_deduplicated ORDER BY 1, 2")
         rows_equal("05_deduplicated_view.sql: chat_events_deduplicated against chat_events_curated",
@@ -135,26 +137,38 @@ def run(inputs: Path) -> list[str]:
         report.append(f"05_deduplicated_view.sql: chat_events_deduplicated equals chat_events_curated, "
                       f"{len(expected['curated'])} rows ({len(monitoring)} monitoring statements need an account)")
 
-        for recipe in ("07_questions.sql", "06_curated_iceberg_table.sql"):
-            if recipe.startswith("06"):
+        # The questions, written once, over each source in turn; before the
+        # curated table's turn the pipe's table is emptied, so a question
+        # still reading it answers nothing and fails. retry-copies-per-day
+        # reads the raw copies, which only the pipe's table holds: asked over
+        # it only.
+        questions = (RECIPES / "07_questions.sql").read_text()
+        for source in ("the pipe's table", "the curated table"):
+            if source == "the pipe's table":
+                cur.execute(unique)
+            else:
+                cur.execute("DELETE FROM chat_events")
                 # The Iceberg table as its rows: the lake's curated table,
-                # exported by warehouse_inputs.py (the catalog integration
-                # and the external volume need an account).
+                # exported by chat_tools.warehouse.inputs (the catalog
+                # integration and the external volume need an account).
                 cur._duck_conn.execute("CREATE TABLE chat.public.chat_events_curated AS "
                                        f"SELECT * FROM read_parquet('{inputs / 'curated.parquet'}')")
-            questions = (RECIPES / recipe).read_text()
+                *_, curated_unique = statements((RECIPES / "06_curated_iceberg_table.sql").read_text())
+                if "chat_events_unique" not in curated_unique:
+                    raise Mismatch("06_curated_iceberg_table.sql: its last statement is not chat_events_unique's view")
+                cur.execute(curated_unique)
             for name, want in expected["answers"].items():
+                if source == "the curated table" and name == "retry-copies-per-day":
+                    continue
                 m = re.search(rf"^-- {re.escape(name)}\b.*?\n(.*?);", questions, re.MULTILINE | re.DOTALL)
                 if not m:
-                    if recipe.startswith("06") and name == "retry-copies-per-day":
-                        continue  # the raw copies: not in the curated table
-                    raise Mismatch(f"{recipe} has no query headed '-- {name}'")
+                    raise Mismatch(f"07_questions.sql has no query headed '-- {name}'")
                 sql = "\n".join(line for line in m.group(1).splitlines() if not line.strip().startswith("--"))
                 # The lake answered at `answered_at`: the same instant here.
                 cur.execute(sql.replace("SYSDATE()", f"'{now}'::TIMESTAMP_NTZ"))
                 got = [[cell(v) for v in r] for r in cur.fetchall()]
-                rows_equal(f"{recipe}: {name}", got, want["rows"])
-                report.append(f"{recipe}: {name} answers as the named query ({len(got)} rows)")
+                rows_equal(f"07_questions.sql over {source}: {name}", got, want["rows"])
+                report.append(f"07_questions.sql over {source}: {name} answers as the named query ({len(got)} rows)")
     return report
 
 
