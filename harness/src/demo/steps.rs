@@ -103,7 +103,7 @@ impl FaultFeed {
     }
 }
 
-/// 1 and 2. The emulator (moto, through `python -m chat_tools.emulator`, with
+/// Steps 1 and 2: the emulator (moto, through `python -m chat_tools.emulator`, with
 /// faults when asked) and the stream, bucket and delivery streams, with
 /// template.yaml's settings.
 pub async fn start_pipeline(faults: &FaultFeed) -> Result<LocalPipeline, DemoError> {
@@ -114,7 +114,7 @@ pub async fn start_pipeline(faults: &FaultFeed) -> Result<LocalPipeline, DemoErr
     Ok(LocalPipeline::start_with(NAMES, &options).await?)
 }
 
-/// 3. Both functions under `cargo lambda watch`, pointed at the emulator;
+/// Step 3: both functions under `cargo lambda watch`, pointed at the emulator;
 /// the watch and its log.
 pub async fn start_functions(
     pipeline: &LocalPipeline,
@@ -162,7 +162,7 @@ pub struct Tick {
     pub ids: Vec<String>,
 }
 
-/// 4. One producer invocation for the tick at `at`, through the Invoke API;
+/// Step 4: one producer invocation for the tick at `at`, through the Invoke API;
 /// its answer, with the ids its events carry.
 pub async fn invoke_producer(
     watch: &LambdaWatch,
@@ -203,7 +203,7 @@ pub fn expected_producer(pipeline: &LocalPipeline, events_per_tick: u32) -> prod
     pipeline.producer(DestinationKind::Kinesis, u64::from(events_per_tick))
 }
 
-/// 5. Malformed records straight into the stream, as a misbehaving producer
+/// Step 5: malformed records straight into the stream, as a misbehaving producer
 /// writes them; what was put.
 pub async fn put_malformed(pipeline: &LocalPipeline) -> Result<Vec<(&'static str, Vec<u8>)>, DemoError> {
     let malformed = scenario::malformed_records();
@@ -211,7 +211,7 @@ pub async fn put_malformed(pipeline: &LocalPipeline) -> Result<Vec<(&'static str
     Ok(malformed)
 }
 
-/// 6. The local Firehose: read the stream, invoke the transformer (under
+/// Step 6: the local Firehose: read the stream, invoke the transformer (under
 /// `watch`), write objects, until the stream has nothing new (re-ingested
 /// records come back through it). With `faults`, the first invocation fails
 /// every attempt; `say` is told each fault and progress as it happens.
@@ -248,7 +248,7 @@ pub struct Landed {
     pub already_there: Option<usize>,
 }
 
-/// 7. The lake read back, and copied to the local lake `lake_dir` for `make
+/// Step 7: the lake read back, and copied to the local lake `lake_dir` for `make
 /// query` (added to it with `keep`); `say_progress(done, of)` as objects are
 /// copied.
 pub async fn read_lake(

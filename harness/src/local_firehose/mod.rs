@@ -2,19 +2,19 @@
 //! processing step, for a delivery stream that reads a Kinesis stream. It
 //! follows the documented service behaviour, one file per phase:
 //!
-//! 1. [`read`]: every shard of the stream from TRIM_HORIZON (and on the next
+//! 1. `read`: every shard of the stream from TRIM_HORIZON (and on the next
 //!    pass, from where it stopped), into transformation events of at most
 //!    the processor buffer (`BufferSizeInMBs` in template.yaml) with
 //!    `kinesisRecordMetadata`;
-//! 2. [`invoke`]: the transformer, retried `NumberOfRetries` times, then the
+//! 2. `invoke`: the transformer, retried `NumberOfRetries` times, then the
 //!    whole batch sent to the error prefix;
-//! 3. [`contract`]: the answer checked: every recordId exactly once and in
+//! 3. `contract`: the answer checked: every recordId exactly once and in
 //!    order, results `Ok` / `Dropped` / `ProcessingFailed` only, at most
 //!    6 MB;
-//! 4. [`partition`]: each answer routed: `Ok` to the prefix its partition
+//! 4. `partition`: each answer routed: `Ok` to the prefix its partition
 //!    keys render, one it cannot partition and `ProcessingFailed` ones to
 //!    the error prefix;
-//! 5. [`land`]: GZIP objects written to S3, and Firehose's error records,
+//! 5. `land`: GZIP objects written to S3, and Firehose's error records,
 //!    each write retried as Firehose retries it.
 //!
 //! For `make demo FAULTS=1` it can fail chosen invocations on every attempt
