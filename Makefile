@@ -36,7 +36,7 @@ EVENTS ?= 500
 # or true, and off for anything else: KEEP=0 is off.
 on = $(filter 1 yes true,$(1))
 
-.PHONY: help demo demo-transcript setup test check lint unit tools-test template-check sql-check deploy-local \
+.PHONY: help demo demo-transcript generate samples setup test check lint unit tools-test template-check sql-check deploy-local \
 	query describe curate reconcile replay faults-test warehouse-test curation-bench build deploy arm64-target bench measure watch \
 	invoke-transformer invoke-producer clean distclean freeze-tools
 
@@ -66,6 +66,21 @@ CURATE_FAILING = echo; echo "Fault injected (curation): the run fails after its 
 	if [ $$rc -ne 3 ]; then echo "expected the injected failure (exit 3), got exit $$rc" >&2; exit 1; fi; \
 	echo "The next run reads the same window again:"
 
+# schema/output-v1.schema.json is the event model's one source: this writes
+# every copy of it (chat_tools.codegen: the Rust model, template.yaml's
+# generated regions, the warehouse recipes, the docs' tables), with the
+# machine's python3 (standard library only; the Rust goes through rustfmt).
+# `make check` fails on a copy it would change.
+generate: ## Derive every copy of the event model from schema/output-v1.schema.json (make check fails on a stale one)
+	$(PYTHON) -m chat_tools.codegen
+
+# The golden samples are edited as readable JSON (events/transformer/readable/,
+# chat_tools.samples): this writes their Firehose requests and regenerates
+# each one's expected answer from the transformer.
+samples: ## Write the sample requests from events/transformer/readable/ and regenerate their *.expected.json
+	$(PYTHON) -m chat_tools.codegen
+	UPDATE_EXPECTED=1 cargo test --locked -p transformer --test integration sample_events::
+
 demo-transcript: ## Run make demo and keep its whole output in docs/demo-output.txt (the README quotes it)
 	$(MAKE) --no-print-directory demo 2>&1 | tee docs/demo-output.txt
 
@@ -93,7 +108,8 @@ freeze-tools: ## Re-lock every virtualenv's transitive versions after changing a
 
 test: setup lint template-check sql-check warehouse-test tools-test deploy-local faults-test unit ## Everything CI checks: formatting, lints, template and SQL checks, the tools' tests, the emulator deployment, the faults round trip, unit and integration tests (last, so the log ends with cargo test's counts)
 
-check: ## The fast loop: rustfmt, clippy and the Rust tests that need no Python tool (no emulator)
+check: ## The fast loop: every copy of the schema current, rustfmt, clippy and the Rust tests that need no Python tool (no emulator)
+	$(PYTHON) -m chat_tools.codegen --check
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 	cargo clippy --workspace --lib --bins --locked -- -D warnings
@@ -105,7 +121,8 @@ check: ## The fast loop: rustfmt, clippy and the Rust tests that need no Python 
 # unreachable pub, which the first pass cannot see. Then rustdoc, so that a
 # doc link to an item since renamed, moved or made private fails (about a
 # minute).
-lint: ## rustfmt, clippy and rustdoc's link checks (warnings are errors)
+lint: ## Every copy of the schema current, rustfmt, clippy and rustdoc's link checks (warnings are errors)
+	$(PYTHON) -m chat_tools.codegen --check
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 	cargo clippy --workspace --lib --bins --locked -- -D warnings

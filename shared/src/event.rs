@@ -1,6 +1,8 @@
-//! The chat event model: the five event types and the event the producer
-//! writes (input schema version 1). The transformer reads these events back
-//! through [`crate::input`] and reshapes them into [`crate::output`].
+//! The chat event model's hand-written half: parsing an event type's name
+//! (the types themselves are generated from the schema, [`crate::model`]),
+//! event ids, and the event the producer writes (input schema version 1).
+//! The transformer reads these events back through [`crate::input`] and
+//! reshapes them into [`crate::output`].
 
 use std::fmt;
 
@@ -13,52 +15,9 @@ use crate::timestamp::Timestamp;
 /// by the transformer.
 pub const INPUT_SCHEMA_VERSION: u32 = 1;
 
-/// What a user did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum EventType {
-    Join,
-    Leave,
-    OpenChat,
-    Subscribe,
-    SendMessage,
-}
-
-/// The accepted spellings, for error messages.
-pub const EVENT_NAMES: &str = "JOIN, LEAVE, OPEN_CHAT, SUBSCRIBE, SEND_MESSAGE";
+pub use crate::model::{EVENT_NAMES, EventType};
 
 impl EventType {
-    /// Every event type, in a stable order.
-    pub const ALL: [EventType; 5] = [
-        EventType::Join,
-        EventType::Leave,
-        EventType::OpenChat,
-        EventType::Subscribe,
-        EventType::SendMessage,
-    ];
-
-    /// The name producers send in `event_name`: `JOIN`, `OPEN_CHAT`, ...
-    pub const fn input_name(self) -> &'static str {
-        match self {
-            EventType::Join => "JOIN",
-            EventType::Leave => "LEAVE",
-            EventType::OpenChat => "OPEN_CHAT",
-            EventType::Subscribe => "SUBSCRIBE",
-            EventType::SendMessage => "SEND_MESSAGE",
-        }
-    }
-
-    /// The name written in `event_type` and in the `event_type=` partition:
-    /// lower snake case.
-    pub const fn output_name(self) -> &'static str {
-        match self {
-            EventType::Join => "join",
-            EventType::Leave => "leave",
-            EventType::OpenChat => "open_chat",
-            EventType::Subscribe => "subscribe",
-            EventType::SendMessage => "send_message",
-        }
-    }
-
     /// Parses an event name, ignoring ASCII case (`JOIN`, `join`, `Open_Chat`).
     pub fn parse(name: &str) -> Option<EventType> {
         EventType::ALL

@@ -11,11 +11,16 @@
 //!
 //! Where to look:
 //!
-//! * [`event`]: the five event types and the producer's event (input schema v1).
+//! * [`model`]: **generated** from `schema/output-v1.schema.json` by `make
+//!   generate`: the event types, the input fields, the plain columns and the
+//!   output line's writer. Change the schema, not this file.
+//! * [`event`]: the event types' parsing and the producer's event (input
+//!   schema v1).
 //! * [`input`]: reading an event as producers send it, with field-level errors.
 //! * [`json`]: JSON at the byte level, shared by the fast readers and the
 //!   hand-written writer: a cursor, string escaping, loosely read values.
-//! * [`output`]: the output record (output schema v1) and the partition keys.
+//! * [`output`]: the output record's hand-written parts (output schema v1)
+//!   and the partition keys.
 //! * [`timestamp`]: parsing and formatting event times.
 //! * [`destination`]: **how a record reaches Kinesis, Firehose or stdout,
 //!   from either function**: [`destination::Destination`] names the place,
@@ -48,6 +53,7 @@ pub mod input;
 pub mod json;
 pub mod logging;
 pub mod metrics;
+pub mod model;
 pub mod output;
 pub mod retry;
 pub mod settings;

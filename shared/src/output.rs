@@ -1,22 +1,13 @@
-//! The record the transformer writes to S3 (output schema version 1) and the
-//! dynamic-partitioning keys Firehose uses to place it.
+//! The record the transformer writes to S3 (output schema version 1): its
+//! hand-written parts, and the dynamic-partitioning keys Firehose uses to
+//! place it.
 //!
-//! `schema/output-v1.schema.json` is the machine-readable description every
-//! consumer (Glue, DuckDB, Redshift, Snowflake) is checked against;
-//! `tests/tests/integration/schema_agreement.rs` holds these lines to it.
-//!
-//! | field | type | meaning |
-//! | --- | --- | --- |
-//! | `event_id` | string | the producer's id, or one derived from the Kinesis sequence number / Firehose record id |
-//! | `event_type` | string | `join`, `leave`, `open_chat`, `subscribe`, `send_message` |
-//! | `user_id` | integer | the user |
-//! | `session_id` | string or null | the chat session, if the producer sent one |
-//! | `seq` | integer or null | position within the session, if sent |
-//! | `occurred_at` | string | event time, RFC 3339 UTC, milliseconds, `Z` |
-//! | `event_date` | string | `YYYY-MM-DD` of `occurred_at` |
-//! | `received_at` | string | when the stream received the record, same format |
-//! | `source` | object or null | `shard_id`, `sequence_number`, `partition_key` for a Kinesis source |
-//! | `schema_version` | integer | `1` |
+//! The record itself, [`OutputRecord`], its columns in order and its line
+//! writer, is generated from `schema/output-v1.schema.json`
+//! ([`crate::model`]); what is here are the values of the columns with a
+//! rule of their own that the generated writer calls: the event date, the
+//! Kinesis source. `tests/tests/integration/schema_agreement.rs` holds every
+//! line to the schema.
 
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
@@ -24,6 +15,8 @@ use serde::{Serialize, Serializer};
 use crate::event::EventType;
 use crate::json::write_json_str;
 use crate::timestamp::Timestamp;
+
+pub use crate::model::{Columns, OutputRecord};
 
 /// The version written in every output record's `schema_version`.
 pub const OUTPUT_SCHEMA_VERSION: u32 = 1;
@@ -42,67 +35,19 @@ pub struct SourceRef<'a> {
     pub partition_key: &'a str,
 }
 
-/// One output line (before the trailing newline). Field order is the schema's.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct OutputRecord<'a> {
-    pub event_id: &'a str,
-    pub event_type: &'static str,
-    pub user_id: u64,
-    pub session_id: Option<&'a str>,
-    pub seq: Option<u64>,
-    pub occurred_at: Timestamp,
-    pub event_date: EventDate,
-    pub received_at: Timestamp,
-    pub source: Option<SourceRef<'a>>,
-    pub schema_version: u32,
-}
-
-impl OutputRecord<'_> {
-    /// Appends the record as one JSON line ending in `\n`.
-    ///
-    /// Written by hand because it is the transformer's innermost loop; the
-    /// result is byte-for-byte what `serde_json` makes of the derived
-    /// `Serialize` (a property test holds the two together).
-    pub fn write_line(&self, out: &mut Vec<u8>) {
-        let occurred = self.occurred_at.civil().rfc3339_bytes();
-        out.extend_from_slice(b"{\"event_id\":");
-        write_json_str(out, self.event_id);
-        out.extend_from_slice(b",\"event_type\":");
-        write_json_str(out, self.event_type);
-        out.extend_from_slice(b",\"user_id\":");
-        out.extend_from_slice(itoa::Buffer::new().format(self.user_id).as_bytes());
-        out.extend_from_slice(b",\"session_id\":");
-        match self.session_id {
-            Some(s) => write_json_str(out, s),
-            None => out.extend_from_slice(b"null"),
+/// Appends the `source` column's value: the object, or `null` for Direct PUT.
+pub(crate) fn write_source(out: &mut Vec<u8>, source: Option<&SourceRef<'_>>) {
+    match source {
+        Some(src) => {
+            out.extend_from_slice(b"{\"shard_id\":");
+            write_json_str(out, src.shard_id);
+            out.extend_from_slice(b",\"sequence_number\":");
+            write_json_str(out, src.sequence_number);
+            out.extend_from_slice(b",\"partition_key\":");
+            write_json_str(out, src.partition_key);
+            out.push(b'}');
         }
-        out.extend_from_slice(b",\"seq\":");
-        match self.seq {
-            Some(n) => out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
-            None => out.extend_from_slice(b"null"),
-        }
-        out.extend_from_slice(b",\"occurred_at\":\"");
-        out.extend_from_slice(&occurred);
-        out.extend_from_slice(b"\",\"event_date\":\"");
-        out.extend_from_slice(&occurred[..10]);
-        out.extend_from_slice(b"\",\"received_at\":\"");
-        out.extend_from_slice(&self.received_at.civil().rfc3339_bytes());
-        out.extend_from_slice(b"\",\"source\":");
-        match &self.source {
-            Some(src) => {
-                out.extend_from_slice(b"{\"shard_id\":");
-                write_json_str(out, src.shard_id);
-                out.extend_from_slice(b",\"sequence_number\":");
-                write_json_str(out, src.sequence_number);
-                out.extend_from_slice(b",\"partition_key\":");
-                write_json_str(out, src.partition_key);
-                out.push(b'}');
-            }
-            None => out.extend_from_slice(b"null"),
-        }
-        out.extend_from_slice(b",\"schema_version\":");
-        out.extend_from_slice(itoa::Buffer::new().format(self.schema_version).as_bytes());
-        out.extend_from_slice(b"}\n");
+        None => out.extend_from_slice(b"null"),
     }
 }
 
@@ -193,22 +138,23 @@ mod tests {
     #[test]
     fn writes_one_line_in_schema_order() {
         let t = Timestamp::from_millis(1_702_375_200_123).unwrap();
-        let rec = OutputRecord {
-            event_id: "e\"1",
-            event_type: EventType::OpenChat.output_name(),
-            user_id: 42,
+        let columns = Columns {
             session_id: None,
             seq: Some(2),
-            occurred_at: t,
-            event_date: EventDate(t),
-            received_at: Timestamp::from_millis(1_702_375_201_000).unwrap(),
-            source: Some(SourceRef {
+        };
+        let rec = OutputRecord::new(
+            "e\"1",
+            EventType::OpenChat,
+            42,
+            t,
+            Timestamp::from_millis(1_702_375_201_000).unwrap(),
+            Some(SourceRef {
                 shard_id: "shardId-000000000000",
                 sequence_number: "4954",
                 partition_key: "42",
             }),
-            schema_version: OUTPUT_SCHEMA_VERSION,
-        };
+            &columns,
+        );
         let mut out = Vec::new();
         rec.write_line(&mut out);
         assert_eq!(
@@ -227,20 +173,21 @@ mod tests {
             occurred in Timestamp::MIN.millis()..=Timestamp::MAX.millis(),
             received in Timestamp::MIN.millis()..=Timestamp::MAX.millis(),
             shard in proptest::option::of("[\\x00-\\x7f]{0,12}"),
+            event_type in proptest::sample::select(EventType::ALL.to_vec()),
         ) {
-            let occurred_at = Timestamp::from_millis(occurred).unwrap();
-            let rec = OutputRecord {
-                event_id: &event_id,
-                event_type: EventType::SendMessage.output_name(),
-                user_id,
-                session_id: session_id.as_deref(),
+            let columns = Columns {
+                session_id: session_id.map(Into::into),
                 seq,
-                occurred_at,
-                event_date: EventDate(occurred_at),
-                received_at: Timestamp::from_millis(received).unwrap(),
-                source: shard.as_deref().map(|s| SourceRef { shard_id: s, sequence_number: "49\"5", partition_key: s }),
-                schema_version: OUTPUT_SCHEMA_VERSION,
             };
+            let rec = OutputRecord::new(
+                &event_id,
+                event_type,
+                user_id,
+                Timestamp::from_millis(occurred).unwrap(),
+                Timestamp::from_millis(received).unwrap(),
+                shard.as_deref().map(|s| SourceRef { shard_id: s, sequence_number: "49\"5", partition_key: s }),
+                &columns,
+            );
             let mut hand = Vec::new();
             rec.write_line(&mut hand);
             let mut expected = serde_json::to_vec(&rec).unwrap();

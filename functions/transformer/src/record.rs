@@ -10,7 +10,7 @@ use base64_simd::STANDARD;
 use chat_pipeline::event::{EVENT_ID_LEN, EventId};
 use chat_pipeline::input::{InputError, parse_input_event};
 use chat_pipeline::json::floor_char_boundary;
-use chat_pipeline::output::{EventDate, OUTPUT_SCHEMA_VERSION, OutputRecord, PartitionKeys, SourceRef};
+use chat_pipeline::output::{OutputRecord, PartitionKeys, SourceRef};
 use xxhash_rust::xxh3::{Xxh3, xxh3_128};
 
 use crate::config::Config;
@@ -172,18 +172,15 @@ impl BatchState {
             sequence_number: &m.sequence_number,
             partition_key: &m.partition_key,
         });
-        let output = OutputRecord {
+        let output = OutputRecord::new(
             event_id,
-            event_type: event.event_type.output_name(),
-            user_id: event.user_id,
-            session_id: event.session_id.as_deref(),
-            seq: event.seq,
-            occurred_at: event.occurred_at,
-            event_date: EventDate(event.occurred_at),
-            received_at: record.approximate_arrival_timestamp.0,
+            event.event_type,
+            event.user_id,
+            event.occurred_at,
+            record.approximate_arrival_timestamp.0,
             source,
-            schema_version: OUTPUT_SCHEMA_VERSION,
-        };
+            &event.columns,
+        );
         self.line.clear();
         output.write_line(&mut self.line);
         Ok(Outcome::Ok(Transformed {

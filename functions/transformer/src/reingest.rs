@@ -18,6 +18,7 @@ use chat_pipeline::delivery::{DeliveryOptions, deliver};
 use chat_pipeline::destination::{Destination, SinkProvider};
 use chat_pipeline::event::EventType;
 use chat_pipeline::input::InputEvent;
+use chat_pipeline::output::Columns;
 use chat_pipeline::sink::{RecordSink, SinkRecord};
 use chat_pipeline::timestamp::Timestamp;
 use tokio::time::Instant;
@@ -171,8 +172,7 @@ pub(crate) fn reingest_record(
             .ok_or_else(|| rebuild(format!("event_type {:?}", out.event_type)))?,
         occurred_at: Timestamp::parse_iso8601(&out.occurred_at).map_err(|e| rebuild(e.to_string()))?,
         user_id: out.user_id,
-        session_id: out.session_id,
-        seq: out.seq,
+        columns: out.columns,
     };
     let partition_key = match &record.kinesis_record_metadata {
         Some(m) if !m.partition_key.is_empty() => m.partition_key.clone().into_owned(),
@@ -186,7 +186,9 @@ pub(crate) fn reingest_record(
     })
 }
 
-/// The fields of an output line that re-ingestion needs.
+/// The fields of an output line that re-ingestion needs: the columns with a
+/// rule of their own it rebuilds the input from, and the plain columns
+/// (generated from the schema), read by their column names.
 #[derive(serde::Deserialize)]
 struct OutputLine<'a> {
     #[serde(borrow)]
@@ -195,10 +197,9 @@ struct OutputLine<'a> {
     event_type: Cow<'a, str>,
     user_id: u64,
     #[serde(borrow)]
-    session_id: Option<Cow<'a, str>>,
-    seq: Option<u64>,
-    #[serde(borrow)]
     occurred_at: Cow<'a, str>,
+    #[serde(flatten, borrow)]
+    columns: Columns<'a>,
 }
 
 #[cfg(test)]

@@ -10,8 +10,10 @@
 //!
 //! * this file: the event, the errors, and the two ways in;
 //! * `scan`: the fast path, a flat object read with [`crate::json::Cursor`];
-//! * `fields`: the fields by name, and serde's path into them;
-//! * `validate`: what each field must hold.
+//! * `fields`: serde's path into the fields (the fields by name are
+//!   generated from the schema: [`crate::model`]);
+//! * `validate`: what each field must hold, the plain columns by their rule
+//!   in the schema.
 
 mod fields;
 mod scan;
@@ -22,11 +24,13 @@ use std::borrow::Cow;
 use serde::de::Deserializer;
 
 use crate::event::{EVENT_NAMES, EventType, INPUT_SCHEMA_VERSION};
+use crate::model::Columns;
 use crate::timestamp::Timestamp;
 use fields::RawVisitor;
 use scan::scan_flat_object;
+pub(crate) use validate::{plain_integer, plain_string};
 
-/// The longest accepted `event_id` / `session_id`, in bytes.
+/// The longest accepted `event_id`, in characters (the schema's maxLength).
 pub(crate) const MAX_ID_LEN: usize = 256;
 
 /// The largest accepted `user` and `seq`: 2^63-1, the maximum of a signed
@@ -44,8 +48,9 @@ pub struct InputEvent<'a> {
     pub event_type: EventType,
     pub occurred_at: Timestamp,
     pub user_id: u64,
-    pub session_id: Option<Cow<'a, str>>,
-    pub seq: Option<u64>,
+    /// The plain columns (generated from the schema): each as its input
+    /// field held it, `None` when absent.
+    pub columns: Columns<'a>,
 }
 
 impl InputEvent<'_> {
@@ -61,10 +66,9 @@ impl InputEvent<'_> {
             event_time: Timestamp,
             event_name: EventType,
             user: u64,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            session_id: Option<&'a str>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            seq: Option<u64>,
+            // Under their input names, absent ones left out.
+            #[serde(flatten)]
+            columns: &'a Columns<'a>,
             schema_version: u32,
         }
         let canonical = Canonical {
@@ -72,8 +76,7 @@ impl InputEvent<'_> {
             event_time: self.occurred_at,
             event_name: self.event_type,
             user: self.user_id,
-            session_id: self.session_id.as_deref(),
-            seq: self.seq,
+            columns: &self.columns,
             schema_version: INPUT_SCHEMA_VERSION,
         };
         serde_json::to_vec(&canonical)
@@ -200,8 +203,8 @@ mod tests {
         assert_eq!(e.event_type, EventType::SendMessage);
         assert_eq!(e.occurred_at.millis(), 1_702_375_200_123);
         assert_eq!(e.user_id, 7);
-        assert_eq!(e.session_id.as_deref(), Some("s1"));
-        assert_eq!(e.seq, Some(3));
+        assert_eq!(e.columns.session_id.as_deref(), Some("s1"));
+        assert_eq!(e.columns.seq, Some(3));
         assert!(
             matches!(e.event_id, Some(Cow::Borrowed(_))),
             "unescaped strings are borrowed"
@@ -214,8 +217,8 @@ mod tests {
         assert_eq!(e.event_id, None);
         assert_eq!(e.event_type, EventType::Join);
         assert_eq!(e.user_id, 42);
-        assert_eq!(e.session_id, None);
-        assert_eq!(e.seq, None);
+        assert_eq!(e.columns.session_id, None);
+        assert_eq!(e.columns.seq, None);
         let e = parse_input_event(br#"{"event_time": 1702375200123.7, "event_name": "Leave", "user": 0}"#).unwrap();
         assert_eq!(e.occurred_at.millis(), 1_702_375_200_123);
     }
@@ -294,7 +297,7 @@ mod tests {
         };
         let at_max = event(&max, &max);
         let e = parse_input_event(at_max.as_bytes()).unwrap();
-        assert_eq!((e.user_id, e.seq), (MAX_INTEGER, Some(MAX_INTEGER)));
+        assert_eq!((e.user_id, e.columns.seq), (MAX_INTEGER, Some(MAX_INTEGER)));
         let as_string = event(&format!("\"{max}\""), "0");
         assert_eq!(parse_input_event(as_string.as_bytes()).unwrap().user_id, MAX_INTEGER);
         for (user, seq, field) in [

@@ -4,8 +4,8 @@
 
 use std::borrow::Cow;
 
-use super::fields::{Field, RawEvent};
 use crate::json::{Cursor, Loose};
+use crate::model::{Field, RawEvent};
 
 /// The fast path: a flat JSON object whose values are unescaped strings,
 /// integers of up to 18 digits, `null`, `true` or `false`, which is what

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Offline checks of every SQL the project ships, run by `make test`
 (`make sql-check`).
 
@@ -24,7 +23,6 @@ Prints one line per check; exits 1 on any failure.
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 import tempfile
@@ -39,44 +37,9 @@ from chat_tools.lake import dialect
 from chat_tools.lake import engine
 from chat_tools.lake import raw_table
 
+from chat_tools import schema as event_model
 from chat_tools.paths import REPO
-SCHEMA = REPO / "schema" / "output-v1.schema.json"
-I64_MAX = 2**63 - 1
 
-# Schema kind -> the types each dialect may declare it as (upper case, no
-# spaces). "struct" is checked field by field where the dialect types them.
-ACCEPTED = {
-    "glue": {
-        "string": {"STRING"},
-        "timestamp": {"TIMESTAMP"},
-        "date": {"DATE"},
-        "bigint": {"BIGINT"},
-        "int": {"INT", "INTEGER", "BIGINT"},
-    },
-    "duckdb": {
-        "string": {"VARCHAR"},
-        "timestamp": {"TIMESTAMP"},
-        "date": {"DATE"},
-        "bigint": {"BIGINT"},
-        "int": {"INTEGER", "BIGINT"},
-    },
-    "redshift": {
-        "string": {"VARCHAR", "VARCHAR(256)", "VARCHAR(16)", "VARCHAR(10)"},
-        "timestamp": {"TIMESTAMP"},
-        "date": {"DATE"},
-        "bigint": {"BIGINT"},
-        "int": {"INTEGER", "BIGINT"},
-        "struct": {"SUPER"},
-    },
-    "snowflake": {
-        "string": {"VARCHAR", "VARCHAR(256)", "VARCHAR(16)", "VARCHAR(10)"},
-        "timestamp": {"TIMESTAMP_NTZ(3)"},
-        "date": {"DATE"},
-        "bigint": {"NUMBER(19,0)"},
-        "int": {"NUMBER(3,0)", "NUMBER(19,0)"},
-        "struct": {"OBJECT", "VARIANT"},
-    },
-}
 # The curation workflow's Athena states (statemachine/curation.asl.yaml).
 ATHENA_STATES = ["CreateTable", "CheckTableColumns", "PlanWindow", "PlanInserts", "InsertEvents", "ReconcileBlock", "CompactSmallFiles",
                  "ExpireSnapshotsAndOrphans"]
@@ -90,9 +53,6 @@ ATHENA_MAINTENANCE_SYNOPSES = {
     "ExpireSnapshotsAndOrphans": r"VACUUM chat_events_curated",
 }
 
-# The curated Iceberg table, as DuckDB reads its Parquet files.
-ACCEPTED["iceberg"] = ACCEPTED["duckdb"]
-
 # Columns a consumer adds beyond the schema, with why.
 EXTRA = {
     "snowflake": {"raw": "the line as VARIANT", "file_name": "the S3 object", "loaded_at": "load time"},
@@ -100,57 +60,50 @@ EXTRA = {
 
 
 # ------------------------------------------------------------------ schema --
-def kind(prop: dict) -> str:
-    types = prop["type"] if isinstance(prop["type"], list) else [prop["type"]]
-    t = next(t for t in types if t != "null")
-    if t == "string":
-        return {"date-time": "timestamp", "date": "date"}.get(prop.get("format", ""), "string")
-    if t == "integer":
-        return "bigint" if prop.get("maximum") == I64_MAX else "int"
-    if t == "object":
-        return "struct"
-    raise SystemExit(f"check_sql: schema type {t!r} has no mapping")
+def expected_type(consumer: str, name: str) -> str:
+    """The type `consumer` must declare column `name` as: the one
+    chat_tools.schema derives for its dialect (the lake's dt partition: a
+    string of its length)."""
+    model = event_model.load()
+    if name == "dt":
+        dt = next(p for p in model.partitions if p.name == "dt")
+        return {"glue": "string", "duckdb": "VARCHAR", "iceberg": "VARCHAR",
+                "redshift": f"VARCHAR({dt.max_length})", "snowflake": f"VARCHAR({dt.max_length})"}[consumer]
+    column = model.column(name)
+    return {"glue": column.glue_type(), "duckdb": column.duckdb_type(), "iceberg": column.duckdb_type(),
+            "redshift": column.redshift_type(), "snowflake": column.snowflake_type()}[consumer]
 
 
-def nullable(prop: dict) -> bool:
-    return isinstance(prop["type"], list) and "null" in prop["type"]
+def normalized(t: str) -> str:
+    return re.sub(r"\s+", "", t).upper()
 
 
-def expected_columns(schema: dict) -> dict[str, dict]:
-    """Schema properties plus the lake's partition dt, by name, in order."""
-    cols = dict(schema["properties"])
-    for name, prop in schema["x-lake-partitions"]["properties"].items():
-        cols.setdefault(name, prop)
-    return cols
-
-
-def compare(c: Checks, consumer: str, schema: dict, declared: dict[str, tuple[str, bool | None]]):
+def compare(c: Checks, consumer: str, declared: dict[str, tuple[str, bool | None]]):
     """declared: column -> (type as written, nullable or None if the dialect
-    does not say)."""
-    expected = expected_columns(schema)
+    does not say). Held to the schema's columns plus the lake's dt, in any
+    order (the generated copies are held in order by `make generate`)."""
+    model = event_model.load()
+    expected = model.names + ["dt"]
     extras = EXTRA.get(consumer, {})
     missing = [n for n in expected if n not in declared]
     unknown = [n for n in declared if n not in expected and n not in extras]
     c.check(f"{consumer}: declares every schema column", not missing, f"missing {missing}")
     c.check(f"{consumer}: declares nothing the schema lacks (or is listed as extra)", not unknown, f"unknown {unknown}")
-    for name, prop in expected.items():
+    for name in expected:
         if name not in declared:
             continue
         written, null = declared[name]
-        norm = re.sub(r"\s+", "", written).upper()
-        k = kind(prop)
-        if k == "struct" and consumer in ("glue", "duckdb", "iceberg"):
+        want = expected_type(consumer, name)
+        if consumer in ("glue", "duckdb", "iceberg") and name != "dt" and model.column(name).kind == "struct":
             fields = struct_fields(written, consumer)
-            ok = list(fields) == list(prop["properties"]) and all(
-                fields[f] in ACCEPTED[consumer][kind(p)] for f, p in prop["properties"].items()
-            )
-            c.check(f"{consumer}: {name} {written} has the schema's fields and types", ok, f"expected {list(prop['properties'])}")
+            ok = normalized(written) == normalized(want) or list(fields) == [f for f, _ in model.column(name).fields]
+            c.check(f"{consumer}: {name} {written} has the schema's fields", ok, f"expected {want}")
         else:
-            accepted = ACCEPTED[consumer][k]
-            c.check(f"{consumer}: {name} {written} holds a {k}", norm in accepted, f"expected one of {sorted(accepted)}")
+            c.check(f"{consumer}: {name} is {written}", normalized(written) == normalized(want), f"expected {want}")
         if null is not None:
-            c.check(f"{consumer}: {name} is {'nullable' if nullable(prop) else 'NOT NULL'}",
-                    null == nullable(prop), f"declared {'nullable' if null else 'NOT NULL'}")
+            nullable = name != "dt" and model.column(name).nullable
+            c.check(f"{consumer}: {name} is {'nullable' if nullable else 'NOT NULL'}",
+                    null == nullable, f"declared {'nullable' if null else 'NOT NULL'}")
 
 
 def struct_fields(written: str, consumer: str) -> dict[str, str]:
@@ -229,7 +182,6 @@ def snowflake_pipe_columns(tree) -> list[str]:
 # -------------------------------------------------------------------- main --
 def main() -> int:
     c = Checks()
-    schema = json.loads(SCHEMA.read_text())
     template = cfn_template.load()
 
     print("Parsing (sqlfluff):")
@@ -267,18 +219,18 @@ def main() -> int:
 
     print("Columns against schema/output-v1.schema.json:")
     # The Glue table's data and partition columns, as template.yaml declares them.
-    compare(c, "glue", schema, {name: (t, None) for name, t in table.columns + table.partitions})
+    compare(c, "glue", {name: (t, None) for name, t in table.columns + table.partitions})
 
     with tempfile.TemporaryDirectory() as empty:
         lake = engine.Lake(Path(empty))
         rows = lake.con.execute(f'DESCRIBE "{table.name}"').fetchall()
-        compare(c, "duckdb", schema, {r[0]: (r[1], None) for r in rows})
+        compare(c, "duckdb", {r[0]: (r[1], None) for r in rows})
         # The curated table holds the schema's columns, without the raw
         # table's partition dt (its partition is hidden: day(occurred_at)).
         definition = lake.definition
         iceberg = {f.name: (curated.iceberg_type_to_duckdb(f.field_type), None) for f in definition.schema.fields}
         iceberg["dt"] = ("VARCHAR", None)  # not in the table; compare() expects the lake partition
-        compare(c, "iceberg", schema, iceberg)
+        compare(c, "iceberg", iceberg)
         c.check("iceberg: chat_events_curated has no dt column (its partition is day(occurred_at))",
                 "dt" not in {f.name for f in definition.schema.fields}, "dt found")
         spec = [(f.name, str(f.transform)) for f in definition.spec.fields]
@@ -299,11 +251,11 @@ def main() -> int:
 
     redshift = trees.get("03_chat_events_view.sql")
     if redshift is not None:
-        compare(c, "redshift", schema, redshift_view_columns(redshift))
+        compare(c, "redshift", redshift_view_columns(redshift))
     snowflake = trees.get("03_table.sql")
     if snowflake is not None:
         columns = snowflake_table_columns(snowflake)
-        compare(c, "snowflake", schema, columns)
+        compare(c, "snowflake", columns)
         pipe = trees.get("04_pipe.sql")
         if pipe is not None:
             loaded = snowflake_pipe_columns(pipe)

@@ -106,6 +106,12 @@ class Workflow:
             "LateArrivalWindowDays": str(parameters["LateArrivalWindowDays"]),
             "MaxArrivalDaysPerRun": str(parameters["MaxArrivalDaysPerRun"]),
         }
+        # The substitutions the template writes as they are (the column lists
+        # generated from the schema) are the same here; the others name the
+        # stack's resources, which are local ones here.
+        for key, value in props.get("DefinitionSubstitutions", {}).items():
+            if isinstance(value, str) and key not in local:
+                local[key] = value
         missing = set(props.get("DefinitionSubstitutions", {})) - set(local)
         if missing:
             raise CurationError(f"{logical}: no local value for DefinitionSubstitutions {sorted(missing)}")

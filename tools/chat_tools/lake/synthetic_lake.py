@@ -34,7 +34,12 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-TYPES = ["join", "leave", "open_chat", "subscribe", "send_message"]
+from chat_tools import schema
+
+# The event types and the plain columns, from schema/output-v1.schema.json:
+# a type or a column added there is in every synthetic lake.
+MODEL = schema.load()
+TYPES = list(MODEL.event_types)
 
 
 def iso_ms(t: dt.datetime) -> str:
@@ -46,27 +51,46 @@ class Event:
     event_id: str
     event_type: str
     user_id: int
-    session_id: str | None
-    seq: int | None
     occurred_at: dt.datetime
+    # The plain columns' values, by name (absent: null), as a producer sent them.
+    columns: tuple[tuple[str, object], ...] = ()
 
     def line(self, received_at: dt.datetime) -> str:
-        """The transformer's output line (schema v1, its field order)."""
-        return json.dumps(
-            {
-                "event_id": self.event_id,
-                "event_type": self.event_type,
-                "user_id": self.user_id,
-                "session_id": self.session_id,
-                "seq": self.seq,
-                "occurred_at": iso_ms(self.occurred_at),
-                "event_date": self.occurred_at.date().isoformat(),
-                "received_at": iso_ms(received_at),
-                "source": None,
-                "schema_version": 1,
+        """The transformer's output line (schema v1, in its column order)."""
+        ruled = {
+            "event_id": self.event_id,
+            "event_type": self.event_type,
+            "user_id": self.user_id,
+            "occurred_at": iso_ms(self.occurred_at),
+            "event_date": self.occurred_at.date().isoformat(),
+            "received_at": iso_ms(received_at),
+            # Read from a Kinesis stream (the stack's default source): each
+            # copy at its own position, keyed by the user as the producer keys.
+            "source": {
+                "shard_id": "shardId-000000000000",
+                "sequence_number": str(int(hashlib.sha256(f"{self.event_id}|{received_at}".encode()).hexdigest()[:15], 16)),
+                "partition_key": str(self.user_id),
             },
-            separators=(",", ":"),
-        )
+            "schema_version": 1,
+        }
+        plain = dict(self.columns)
+        return json.dumps({name: ruled[name] if name in ruled else plain.get(name) for name in MODEL.names},
+                          separators=(",", ":"))
+
+
+def plain_values(rng: random.Random) -> tuple[tuple[str, object], ...]:
+    """A value for every plain column, within its rule: a string a random
+    UUID long (cut to the column's length), an integer from its minimum (at
+    least 1) up to 48 more."""
+    out = []
+    for c in MODEL.plain_columns:
+        if c.kind == "string":
+            value: object = str(uuid.UUID(int=rng.getrandbits(128), version=4))[:c.max_length]
+        else:
+            low = max(c.minimum if c.minimum is not None else 1, 1)
+            value = rng.randrange(low, low + 49)
+        out.append((c.name, value))
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -101,9 +125,8 @@ def events_of(day: dt.date, per_day: int, seed: int) -> list[Event]:
                 event_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
                 event_type=rng.choice(TYPES),
                 user_id=rng.randrange(100),
-                session_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-                seq=rng.randrange(1, 50),
                 occurred_at=occurred,
+                columns=plain_values(rng),
             )
         )
     return out
@@ -116,7 +139,7 @@ def plain_events(day: dt.date, seed: int) -> list[Event]:
     for i in range(2):
         occurred = dt.datetime(2023, 12, 12, 10, 0, 0) + dt.timedelta(days=rng.randrange(30), seconds=rng.randrange(86_400))
         derived = hashlib.sha256(f"plain:{day}:{i}".encode()).hexdigest()[:32]
-        out.append(Event(str(uuid.UUID(derived)), rng.choice(TYPES), rng.randrange(100), None, None, occurred))
+        out.append(Event(str(uuid.UUID(derived)), rng.choice(TYPES), rng.randrange(100), occurred))
     return out
 
 

@@ -33,7 +33,7 @@ from pathlib import Path
 from chat_tools.lake import engine
 from chat_tools.lake import synthetic_lake
 from chat_tools.curation import workflow
-from chat_tools.warehouse.answers import cell
+from chat_tools.warehouse.answers import ORDER_BY_KEY, cell, one_row_per_event_select
 
 # The stack's questions the warehouses answer too (template.yaml's named
 # queries that read events; the failed-records ones are the lake's own).
@@ -88,7 +88,7 @@ def add_reused_ids(lake: Path, now: dt.datetime, event_id: str):
     reused = []
     for minutes in (7, 19):
         occurred = now - dt.timedelta(minutes=minutes)
-        event = synthetic_lake.Event(event_id, "send_message", 42, None, None, occurred.replace(tzinfo=None))
+        event = synthetic_lake.Event(event_id, "send_message", 42, occurred.replace(tzinfo=None))
         reused.append(synthetic_lake.Landed(event, occurred.replace(tzinfo=None) + dt.timedelta(seconds=2)))
     key = f"events/event_type=send_message/dt={now.date().isoformat()}/synthetic-reused-ids.gz"
     synthetic_lake.write(lake, synthetic_lake.Object(key, reused))
@@ -122,7 +122,8 @@ def main() -> int:
         if q.creates_view:
             for statement in lake.translate(frozen(q.sql, now)):
                 lake.con.execute(statement)
-    _, curated = lake.run("SELECT event_id, occurred_at, event_type, user_id FROM chat_events_curated ORDER BY 1, 2")
+    every_column = one_row_per_event_select(lambda column, f: f"{column}.{f}")
+    _, curated = lake.run(f"SELECT {every_column} FROM chat_events_curated {ORDER_BY_KEY}")
     answers = {}
     for name in QUESTIONS:
         query = next(q for q in lake.queries if q.name == name)

@@ -40,30 +40,38 @@ from pathlib import Path
 
 import duckdb
 
+from chat_tools import samples, schema
 from chat_tools.warehouse import redshift_duckdb
-from chat_tools.warehouse.answers import Mismatch, cell, rows_equal, statements
+from chat_tools.warehouse.answers import ORDER_BY_KEY, Mismatch, cell, one_row_per_event_select, rows_equal, statements
 
 from chat_tools.paths import REPO
 RECIPES = REPO / "warehouse" / "redshift"
 SAMPLES = REPO / "events" / "transformer"
 
 # Where the view and the transformer differ on purpose or by Redshift's
-# nature, by record (sample, index in its records): what differs and why.
-# docs/warehouses.md ("Redshift and the transformer") lists the same.
+# nature, by record (sample, the record's name in
+# events/transformer/readable/): what differs and why. docs/warehouses.md
+# ("Redshift and the transformer") lists the same.
 DERIVED_ID = "no event_id sent: the view names the event kinesis:<shard>:<sequence>, the lake by a hash of that position"
 KNOWN_DIFFERENCES = {
-    **{(sample, i): DERIVED_ID for sample, i in [
-        ("aws-sample-shapes", 1), ("aws-sample-shapes", 2), ("aws-sample-shapes", 3),
-        ("duplicates", 1), ("duplicates", 4), ("edge-cases", 21),
-        *[("plain-python-producer", i) for i in range(6)],
+    **{(sample, name): DERIVED_ID for sample, name in [
+        ("aws-sample-shapes", "arrival as ISO text"), ("aws-sample-shapes", "subsequence number as text"),
+        ("aws-sample-shapes", "byte-order mark, plain event"), ("duplicates", "a plain event"),
+        ("duplicates", "the plain event at another subsequence"), ("edge-cases", "no event_id"),
+        *[("plain-python-producer", name) for name in samples.record_names("plain-python-producer")],
     ]},
-    ("mixed-invalid", 9): "kept: over Firehose's 1,000 KiB the transformer refuses a record; a Kinesis record may be larger, and the view keeps it",
-    ("aws-sample-shapes", 4): "kept: the transformer refuses the Firehose envelope around it (subsequenceNumber 'not a number'); the stream record itself is valid",
-    ("edge-cases", 50): "kept: a repeated field; the transformer refuses it, JSON_PARSE keeps one of the values",
+    ("mixed-invalid", "over 1,000 KiB"): "kept: over Firehose's 1,000 KiB the transformer refuses a record; a Kinesis "
+    "record may be larger, and the view keeps it",
+    ("aws-sample-shapes", "subsequence number not a number"): "kept: the transformer refuses the Firehose envelope "
+    "around it (subsequenceNumber 'not a number'); the stream record itself is valid",
+    ("edge-cases", "a repeated field"): "kept: a repeated field; the transformer refuses it, JSON_PARSE keeps one of "
+    "the values",
 }
-
-
-
+# The columns the view is held to, value for value: every column but those
+# it fills from the stand-in stream rather than from the record (source, the
+# arrival, the version it always writes).
+COMPARED = [c.name for c in schema.load().columns if c.transformer not in ("kinesis-source", "arrival", "schema-version")]
+TIMES = [c.name for c in schema.load().columns if c.kind == "timestamp"]
 
 
 def arrival(value) -> dt.datetime:
@@ -114,14 +122,12 @@ def load_stream(con, rows: list[tuple]):
 # ------------------------------------------------------------ the corpus --
 def corpus_rows() -> tuple[list[tuple], dict[str, tuple], int]:
     """Stream rows from every golden sample, and per row tag the sample,
-    index and the transformer's answer."""
+    the record's name and the transformer's answer."""
     rows, answers, skipped = [], {}, 0
-    for path in sorted(SAMPLES.glob("*.json")):
-        if path.name.endswith(".expected.json"):
-            continue
-        name = path.stem
-        event = json.loads(path.read_text())
+    for name in samples.names():
+        event = json.loads((SAMPLES / f"{name}.json").read_text())
         expected = json.loads((SAMPLES / f"{name}.expected.json").read_text())["records"]
+        record_names = samples.record_names(name)
         for i, (record, answer) in enumerate(zip(event["records"], expected)):
             try:
                 data = base64.b64decode(record.get("data", ""), validate=True)
@@ -133,7 +139,7 @@ def corpus_rows() -> tuple[list[tuple], dict[str, tuple], int]:
             tag = f"{name}#{i}"
             rows.append((when, tag, meta.get("shardId") or "shardId-direct-put",
                          meta.get("sequenceNumber") or record["recordId"], when, data))
-            answers[tag] = (name, i, answer, data)
+            answers[tag] = (name, record_names[i], answer, data)
     return rows, answers, skipped
 
 
@@ -143,45 +149,44 @@ def compare_corpus(con) -> tuple[int, int, list[str]]:
     execute_recipe(con, "02_streaming_view.sql")
     execute_recipe(con, "03_chat_events_view.sql")
     got = {}
-    for tag, *values in con.execute(
-        "SELECT json_extract_string(source, '$.partition_key'), event_id, event_type, user_id, session_id, seq, "
-        "occurred_at, event_date, json_extract_string(source, '$.shard_id'), "
-        "json_extract_string(source, '$.sequence_number') FROM chat_events"
+    columns = ", ".join(COMPARED)
+    for tag, shard, sequence, *values in con.execute(
+        "SELECT json_extract_string(source, '$.partition_key'), json_extract_string(source, '$.shard_id'), "
+        f"json_extract_string(source, '$.sequence_number'), {columns} FROM chat_events"
     ).fetchall():
-        got[tag] = values
-    found: dict[tuple[str, int], str] = {}
-    for tag, (name, i, answer, data) in answers.items():
+        got[tag] = (shard, sequence, dict(zip(COMPARED, values)))
+    found: dict[tuple[str, str], str] = {}
+    for tag, (name, record, answer, data) in answers.items():
         view = got.get(tag)
         result = answer["result"]
         if result == "ProcessingFailed":
             if view is not None:
-                found[(name, i)] = "kept by the view, refused by the transformer"
+                found[(name, record)] = "kept by the view, refused by the transformer"
             continue
         if view is None:
-            found[(name, i)] = f"transformer {result}, no row in the view: {data[:80]!r}"
+            found[(name, record)] = f"transformer {result}, no row in the view: {data[:80]!r}"
             continue
         if result != "Ok":
             continue
         line = json.loads(base64.b64decode(answer["data"]))
-        event_id, event_type, user_id, session_id, seq, occurred_at, event_date, shard, sequence = view
-        mine = {"event_id": event_id, "event_type": event_type, "user_id": user_id, "session_id": session_id,
-                "seq": seq, "occurred_at": cell(occurred_at) + "Z", "event_date": cell(event_date)}
+        shard, sequence, mine = view
+        mine = {k: (cell(v) + "Z" if k in TIMES else cell(v)) for k, v in mine.items()}
         theirs = {k: line[k] for k in mine}
-        if event_id == f"kinesis:{shard}:{sequence}":
+        if mine["event_id"] == f"kinesis:{shard}:{sequence}":
             mine.pop("event_id"), theirs.pop("event_id")
-            found[(name, i)] = "derived event_id"
+            found[(name, record)] = "derived event_id"
         wrong = [f"{k}: view {mine[k]!r}, lake {theirs[k]!r}" for k in mine if mine[k] != theirs[k]]
         if wrong:
-            found[(name, i)] = "; ".join(wrong)
+            found[(name, record)] = "; ".join(wrong)
     unexpected = {k: v for k, v in found.items() if k not in KNOWN_DIFFERENCES}
     gone = [k for k in KNOWN_DIFFERENCES if k not in found]
     if unexpected or gone:
-        lines = [f"{n}#{i}: {why}" for (n, i), why in sorted(unexpected.items())]
-        lines += [f"{n}#{i}: listed in KNOWN_DIFFERENCES but no longer differs" for n, i in gone]
+        lines = [f"{n}: {r!r}: {why}" for (n, r), why in sorted(unexpected.items())]
+        lines += [f"{n}: {r!r}: listed in KNOWN_DIFFERENCES but no longer differs" for n, r in gone]
         raise Mismatch("03_chat_events_view.sql against the transformer:\n      " + "\n      ".join(lines))
     by_reason: dict[str, list[str]] = {}
-    for (n, i), why in sorted(KNOWN_DIFFERENCES.items()):
-        by_reason.setdefault(why, []).append(f"{n}#{i}")
+    for (n, r), why in sorted(KNOWN_DIFFERENCES.items()):
+        by_reason.setdefault(why, []).append(f"{n}: {r}")
     return len(rows), skipped, [f"{len(tags)} × {why} ({', '.join(tags)})" for why, tags in by_reason.items()]
 
 
@@ -196,7 +201,9 @@ def lake_rows(lake: Path) -> list[tuple]:
                 continue
             e = json.loads(line)
             record = {"event_id": e["event_id"], "event_time": e["occurred_at"], "event_name": e["event_type"].upper(),
-                      "user": e["user_id"], "session_id": e.get("session_id"), "seq": e.get("seq"), "schema_version": 1}
+                      "user": e["user_id"], "schema_version": 1}
+            # The plain columns under their input names (chat_tools.schema).
+            record.update({c.input_field: e.get(c.name) for c in schema.load().plain_columns})
             source = e.get("source") or {}
             when = arrival(e["received_at"])
             rows.append((when, source.get("partition_key") or str(e["user_id"]),
@@ -219,10 +226,13 @@ def compare_lake(con, inputs: Path) -> list[str]:
     if loaded != expected["raw_lines"]:
         raise Mismatch(f"03_chat_events_view.sql: {loaded} rows of {expected['raw_lines']} raw lines")
     report.append(f"02, 03: {len(rows)} stream records from the lake's raw lines, {loaded} rows in chat_events")
+    # Every column, the SUPER source field by field (DuckDB holds it as JSON).
+    every_column = one_row_per_event_select(lambda column, f: f"json_extract_string({column}, '$.{f}')")
     got = [[cell(v) for v in r] for r in con.execute(
-        "SELECT event_id, occurred_at, event_type, user_id FROM chat_events_deduplicated ORDER BY 1, 2").fetchall()]
+        f"SELECT {every_column} FROM chat_events_deduplicated {ORDER_BY_KEY}").fetchall()]
     rows_equal("04_deduplicated_view.sql: chat_events_deduplicated against chat_events_curated", got, expected["curated"])
-    report.append(f"04_deduplicated_view.sql: chat_events_deduplicated equals chat_events_curated, {len(got)} rows")
+    report.append(f"04_deduplicated_view.sql: chat_events_deduplicated equals chat_events_curated, every column "
+                  f"of {len(got)} rows")
 
     con.execute("CREATE SCHEMA chat_lake")
     con.execute(f"CREATE TABLE chat_lake.chat_events_curated AS SELECT * FROM read_parquet('{inputs / 'curated.parquet'}')")

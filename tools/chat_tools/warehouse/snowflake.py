@@ -41,12 +41,16 @@ import re
 import sys
 from pathlib import Path
 
-from chat_tools.warehouse.answers import Mismatch, cell, rows_equal, statements
+from chat_tools import schema
+from chat_tools.warehouse.answers import ORDER_BY_KEY, Mismatch, cell, one_row_per_event_select, rows_equal, statements
 
 from chat_tools.paths import REPO
 RECIPES = REPO / "warehouse" / "snowflake"
 SAMPLES = REPO / "events" / "transformer"
-FIELDS = ["event_id", "event_type", "user_id", "session_id", "seq", "occurred_at", "event_date", "received_at"]
+# The columns a loaded line is held to, value for value: every scalar column
+# of the schema.
+FIELDS = [c.name for c in schema.load().columns if c.kind != "struct"]
+TIMES = [c.name for c in schema.load().columns if c.kind == "timestamp"]
 
 
 
@@ -109,7 +113,7 @@ def run(inputs: Path) -> list[str]:
         loaded = {tag: [cell(v) for v in values] for tag, *values in cur.fetchall()}
         for tag, line in lines.items():
             want = json.loads(line)
-            want = [want[f][:-1] if f in ("occurred_at", "received_at") else want[f] for f in FIELDS]
+            want = [want[f][:-1] if f in TIMES else want[f] for f in FIELDS]
             if loaded.get(tag) != want:
                 raise Mismatch(f"04_pipe.sql: the transformer's line {tag} loads as {loaded.get(tag)}, not {want}")
         report.append(f"04_pipe.sql: its COPY's SELECT over the transformer's {len(lines)} Ok lines of the golden "
@@ -131,11 +135,12 @@ def run(inputs: Path) -> list[str]:
 
         view, unique, *monitoring = statements((RECIPES / "05_deduplicated_view.sql").read_text())
         cur.execute(view)
-        cur.execute("SELECT event_id, occurred_at, event_type, user_id FROM chat_events_deduplicated ORDER BY 1, 2")
+        every_column = one_row_per_event_select(lambda column, f: f"{column}:{f}::VARCHAR")
+        cur.execute(f"SELECT {every_column} FROM chat_events_deduplicated {ORDER_BY_KEY}")
         rows_equal("05_deduplicated_view.sql: chat_events_deduplicated against chat_events_curated",
                    [[cell(v) for v in r] for r in cur.fetchall()], expected["curated"])
-        report.append(f"05_deduplicated_view.sql: chat_events_deduplicated equals chat_events_curated, "
-                      f"{len(expected['curated'])} rows ({len(monitoring)} monitoring statements need an account)")
+        report.append(f"05_deduplicated_view.sql: chat_events_deduplicated equals chat_events_curated, every column "
+                      f"of {len(expected['curated'])} rows ({len(monitoring)} monitoring statements need an account)")
 
         # The questions, written once, over each source in turn; before the
         # curated table's turn the pipe's table is emptied, so a question
