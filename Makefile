@@ -36,7 +36,7 @@ EVENTS ?= 500
 # or true, and off for anything else: KEEP=0 is off.
 on = $(filter 1 yes true,$(1))
 
-.PHONY: help demo demo-transcript generate samples setup test check lint unit tools-test template-check sql-check deploy-local \
+.PHONY: help demo demo-transcript generate migration samples setup test check lint unit tools-test template-check sql-check deploy-local \
 	query describe curate reconcile replay faults-test warehouse-test curation-bench build deploy arm64-target bench measure watch \
 	invoke-transformer invoke-producer clean distclean freeze-tools
 
@@ -73,6 +73,12 @@ CURATE_FAILING = echo; echo "Fault injected (curation): the run fails after its 
 # `make check` fails on a copy it would change.
 generate: ## Derive every copy of the event model from schema/output-v1.schema.json (make check fails on a stale one)
 	$(PYTHON) -m chat_tools.codegen
+
+# What a deployed stack needs after the schema gained columns or event types:
+# the statements for Athena, Redshift and Snowflake (docs/schema-changes.md).
+migration: ## The migration of a deployed stack to the schema now, from the schema at FROM=<git revision>
+	@if [ -z "$(FROM)" ]; then echo 'usage: make migration FROM=<the git revision the stack was deployed from>' >&2; exit 2; fi
+	@$(PYTHON) -m chat_tools.codegen.migrate --from "$(FROM)"
 
 # The golden samples are edited as readable JSON (events/transformer/readable/,
 # chat_tools.samples): this writes their Firehose requests and regenerates

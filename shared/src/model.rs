@@ -290,6 +290,20 @@ impl<'a> OutputRecord<'a> {
     }
 }
 
+/// Every column of an output line, in the schema's order.
+pub const COLUMNS: [&str; 10] = [
+    "event_id",
+    "event_type",
+    "user_id",
+    "session_id",
+    "seq",
+    "occurred_at",
+    "event_date",
+    "received_at",
+    "source",
+    "schema_version",
+];
+
 /// The input fields of the plain columns, by column, in the schema's order
 /// (for tests and tools that build events generically).
 pub const PLAIN_COLUMNS: &[(&str, &str)] = &[("session_id", "session_id"), ("seq", "seq")];

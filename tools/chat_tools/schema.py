@@ -159,8 +159,10 @@ def _kind(name: str, prop: dict) -> str:
                       "(string, integer, string with format date-time or date, object)")
 
 
-def parse(schema: dict, text: str = "") -> Model:
-    """The model of a parsed schema document."""
+def parse(schema: dict, text: str = "", strict: bool = True) -> Model:
+    """The model of a parsed schema document. Not `strict`: the columns'
+    names and types only, as an older schema (before its x- annotations)
+    declares them, for a migration from it."""
     required = set(schema.get("required", []))
     columns = []
     for name, prop in schema["properties"].items():
@@ -172,7 +174,7 @@ def parse(schema: dict, text: str = "") -> Model:
                               "null when it has no value)")
         transformer = prop.get("x-transformer")
         x_input = prop.get("x-input", {})
-        if transformer is None:
+        if transformer is None and strict:
             if not nullable or kind not in ("string", "integer"):
                 raise SchemaError(
                     f"schema: column {name} has no x-transformer, so it is a plain column: it must be a nullable "

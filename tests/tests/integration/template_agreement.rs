@@ -590,3 +590,74 @@ async fn a_full_processor_buffer_of_producer_events_is_answered_without_reingest
         answered_in_full(source, event).await;
     }
 }
+
+/// The curation workflow's SQL with its substitutions applied, as Step
+/// Functions runs it (the column lists are template.yaml's generated ones).
+fn curation_query(t: &Template, state: &str) -> String {
+    let machine = t.properties("CurationStateMachine").unwrap();
+    let substitutions = at(machine, &["DefinitionSubstitutions"])
+        .and_then(Value::as_mapping)
+        .unwrap();
+    let definition = t.state_machine_definition("CurationStateMachine").unwrap();
+    let mut sql = at(&definition, &["States", state, "Parameters", "QueryString"])
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("no QueryString in state {state}"))
+        .to_owned();
+    for (key, value) in substitutions {
+        if let (Some(key), Some(value)) = (key.as_str(), untag(value).as_str()) {
+            sql = sql.replace(&format!("${{{key}}}"), value);
+        }
+    }
+    sql
+}
+
+/// Names in a comma-separated list, split at the top level only (a struct's
+/// `<a:string,b:string>` is one item), each item's first word.
+fn list_names(list: &str) -> Vec<String> {
+    let (mut depth, mut start, mut out) = (0i32, 0, Vec::new());
+    let mut push = |item: &str| {
+        out.push(item.split_whitespace().next().unwrap_or_default().to_owned());
+    };
+    for (i, c) in list.char_indices() {
+        match c {
+            '<' | '(' => depth += 1,
+            '>' | ')' => depth -= 1,
+            ',' if depth == 0 => {
+                push(&list[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    push(&list[start..]);
+    out
+}
+
+/// The curated table's CREATE TABLE and the INSERT that fills it name the
+/// same columns in the same order, the schema's (an INSERT writes by
+/// position: a column out of order would land in another's place). Both
+/// come from `make generate`; this holds the result, in `make check`.
+#[test]
+fn the_curation_insert_writes_the_tables_columns_in_order() {
+    let t = template();
+    let create = curation_query(&t, "CreateTable");
+    let open = create.find('(').unwrap();
+    let close = create.find("PARTITIONED BY").unwrap();
+    let table = list_names(create[open + 1..close].trim().trim_end_matches(')'));
+    let insert = curation_query(&t, "InsertEvents");
+    let select = insert.split("SELECT").nth(1).unwrap();
+    let written = list_names(select.split("FROM").next().unwrap());
+    assert_eq!(written, table, "the INSERT's columns against CREATE TABLE's");
+    assert_eq!(
+        table,
+        chat_pipeline::model::COLUMNS,
+        "CREATE TABLE's columns against the schema's"
+    );
+    let check = curation_query(&t, "CheckTableColumns");
+    for name in &table {
+        assert!(
+            check.contains(&format!("'{name}'")),
+            "CheckTableColumns does not look for {name}"
+        );
+    }
+}
