@@ -36,7 +36,7 @@ EVENTS ?= 500
 # or true, and off for anything else: KEEP=0 is off.
 on = $(filter 1 yes true,$(1))
 
-.PHONY: help demo demo-transcript generate migration samples setup test check lint unit tools-test template-check sql-check deploy-local \
+.PHONY: test-rust-lane test-tools-lane help demo demo-transcript generate migration samples setup test check lint unit tools-test template-check sql-check deploy-local \
 	query describe curate reconcile replay faults-test warehouse-test curation-bench build deploy arm64-target bench measure watch \
 	invoke-transformer invoke-producer clean distclean freeze-tools
 
@@ -112,7 +112,28 @@ freeze-tools: ## Re-lock every virtualenv's transitive versions after changing a
 		touch .venv-$$v/.installed || exit 1; \
 	done
 
-test: setup lint template-check sql-check warehouse-test tools-test deploy-local faults-test unit ## Everything CI checks: formatting, lints, template and SQL checks, the tools' tests, the emulator deployment, the faults round trip, unit and integration tests (last, so the log ends with cargo test's counts)
+# Two lanes side by side on the machine's cores: the Rust lane (lints, then
+# the faults round trip, whose debug build the integration tests' own builds
+# reuse, then every Rust test) keeps both cores busy while it compiles, and
+# the tools' lane (template, SQL and warehouse checks, the emulator
+# deployment, the Python tools' tests) is single-threaded Python, which
+# fills the compiler's single-core stretches (linking, the largest crates).
+# Every line says its lane ("rust  |", "tools |") and comes as it is
+# written; the first failure stops its lane and fails `make test`. Each lane
+# runs its steps in a make of its own, outside this one's jobserver: cargo
+# would otherwise take its job slots from it and compile on one core while
+# the other lane runs.
+LANE = set -o pipefail; { $(1); } 2>&1 | sed -u 's/^/$(2) | /'
+STEP = MAKEFLAGS= $(MAKE) --no-print-directory
+test: setup ## Everything CI checks: the schema's copies, formatting, lints, template and SQL checks, the tools' tests, the emulator deployment, the faults round trip, unit and integration tests
+	@$(MAKE) --no-print-directory -j2 test-tools-lane test-rust-lane
+	@echo "make test: both lanes passed"
+
+test-rust-lane: setup
+	@$(call LANE,$(STEP) lint && $(STEP) faults-test && $(STEP) unit,rust )
+
+test-tools-lane: setup
+	@$(call LANE,$(STEP) template-check && $(STEP) sql-check && $(STEP) warehouse-test && $(STEP) deploy-local && $(STEP) tools-test,tools)
 
 check: ## The fast loop: every copy of the schema current, rustfmt, clippy and the Rust tests that need no Python tool (no emulator)
 	$(PYTHON) -m chat_tools.codegen --check
