@@ -36,7 +36,7 @@ EVENTS ?= 500
 # or true, and off for anything else: KEEP=0 is off.
 on = $(filter 1 yes true,$(1))
 
-.PHONY: test-rust-lane test-tools-lane help demo demo-transcript generate migration samples setup test check lint unit tools-test template-check sql-check deploy-local \
+.PHONY: venv-build test-rust-lane test-tools-lane help demo demo-transcript generate migration samples setup test check lint unit tools-test template-check sql-check deploy-local \
 	query describe curate reconcile replay faults-test warehouse-test curation-bench build deploy arm64-target bench measure watch \
 	invoke-transformer invoke-producer clean distclean freeze-tools
 
@@ -94,15 +94,21 @@ setup: $(INSTALLED) ## Install the pinned Python tools into the project virtuale
 
 # One rule for every virtualenv: .venv-<job> from its group of pins in
 # tools/pyproject.toml (read by chat_tools.pins, standard library only),
-# every transitive version locked by tools/requirements/<job>.lock.
+# every transitive version locked by tools/requirements/<job>.lock. Under a
+# lock (flock on that file), checked again once held: `make test`'s two
+# lanes may both ask for one, and only the first installs it.
 PINS = $(PYTHON) -m chat_tools.pins
+FRESH = [ -f .venv-$*/.installed ] && [ .venv-$*/.installed -nt tools/pyproject.toml ] && [ .venv-$*/.installed -nt tools/requirements/$*.lock ]
 .venv-%/.installed: tools/pyproject.toml tools/requirements/%.lock
-	@echo "Installing .venv-$* (once; a minute or less; locked by tools/requirements/$*.lock): $$($(PINS) $* | tr '\n' ' ')"
-	rm -rf .venv-$*
-	$(PYTHON) -m venv .venv-$*
-	$(PINS) $* > .venv-$*/pins.txt
-	.venv-$*/bin/pip install --quiet --disable-pip-version-check -r .venv-$*/pins.txt -c tools/requirements/$*.lock
-	touch $@
+	@flock tools/requirements/$*.lock sh -c '$(FRESH) || $(MAKE) --no-print-directory VENV=$* venv-build'
+
+venv-build:
+	@echo "Installing .venv-$(VENV) (once; a minute or less; locked by tools/requirements/$(VENV).lock): $$($(PINS) $(VENV) | tr '\n' ' ')"
+	rm -rf .venv-$(VENV)
+	$(PYTHON) -m venv .venv-$(VENV)
+	$(PINS) $(VENV) > .venv-$(VENV)/pins.txt
+	.venv-$(VENV)/bin/pip install --quiet --disable-pip-version-check -r .venv-$(VENV)/pins.txt -c tools/requirements/$(VENV).lock
+	touch .venv-$(VENV)/.installed
 
 freeze-tools: ## Re-lock every virtualenv's transitive versions after changing a pin in tools/pyproject.toml
 	for v in $(VENVS); do \
@@ -124,16 +130,18 @@ freeze-tools: ## Re-lock every virtualenv's transitive versions after changing a
 # would otherwise take its job slots from it and compile on one core while
 # the other lane runs.
 LANE = set -o pipefail; { $(1); } 2>&1 | sed -u 's/^/$(2) | /'
-STEP = MAKEFLAGS= $(MAKE) --no-print-directory
-test: setup ## Everything CI checks: the schema's copies, formatting, lints, template and SQL checks, the tools' tests, the emulator deployment, the faults round trip, unit and integration tests
+# (make -n still only prints: the flag is passed on by hand.)
+DRY = $(if $(findstring n,$(firstword -$(MAKEFLAGS))),-n)
+STEP = MAKEFLAGS= $(MAKE) $(DRY) --no-print-directory
+test: ## Everything CI checks: the schema's copies, formatting, lints, template and SQL checks, the tools' tests, the emulator deployment, the faults round trip, unit and integration tests
 	@$(MAKE) --no-print-directory -j2 test-tools-lane test-rust-lane
 	@echo "make test: both lanes passed"
 
-test-rust-lane: setup
-	@$(call LANE,$(STEP) lint && $(STEP) faults-test && $(STEP) unit,rust )
+test-rust-lane:
+	+@$(call LANE,$(STEP) lint && $(STEP) faults-test && $(STEP) unit,rust )
 
-test-tools-lane: setup
-	@$(call LANE,$(STEP) template-check && $(STEP) sql-check && $(STEP) warehouse-test && $(STEP) deploy-local && $(STEP) tools-test,tools)
+test-tools-lane:
+	+@$(call LANE,$(STEP) setup && $(STEP) template-check && $(STEP) sql-check && $(STEP) warehouse-test && $(STEP) deploy-local && $(STEP) tools-test,tools)
 
 check: ## The fast loop: every copy of the schema current, rustfmt, clippy and the Rust tests that need no Python tool (no emulator)
 	$(PYTHON) -m chat_tools.codegen --check
@@ -155,7 +163,7 @@ lint: ## Every copy of the schema current, rustfmt, clippy and rustdoc's link ch
 	cargo clippy --workspace --lib --bins --locked -- -D warnings
 	RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 
-unit: ## cargo test for the whole workspace, the emulator tests included (plain `cargo test` lists them as ignored)
+unit: $(TOOLS) $(QUERY) ## cargo test for the whole workspace, the emulator tests included (plain `cargo test` lists them as ignored)
 	cargo test --workspace --locked -- --include-ignored
 
 # The warehouses' recipes executed over one lake (retry copies, copies
