@@ -31,8 +31,9 @@ behave as AWS does. Each is installed by the process that needs it, once.
    - Retry intervals and Wait states are slept for real by the interpreter;
      here retry intervals are scaled by the runner's `time_scale`, and a Wait
      state lasts the runner's `wait_time` of its seconds.
-   - moto's aws-sdk integration passes PascalCase parameters to boto3 as
-     they are and hands boto3's answer on as it is; Step Functions maps both.
+   - moto's aws-sdk integration, and its optimized Step Functions one
+     (states:startExecution), pass PascalCase parameters to boto3 as they
+     are and hand boto3's answer on as it is; Step Functions maps both.
    - moto's States.ALL also catches States.Runtime and
      States.DataLimitExceeded, which on AWS always fail the execution.
    - moto parses the definition with ANTLR on every execution; the parse
@@ -156,6 +157,31 @@ def bridge_step_functions():
             env.stack.append(_sfn_cased(env.stack.pop()))
 
         aws_sdk.StateTaskServiceAwsSdk._eval_service_task = sdk_call
+
+        # The optimized Step Functions integration
+        # (arn:aws:states:::states:startExecution, the workflow's
+        # ContinueRun) has the same gap in moto 5.2.5: its parameters reach
+        # boto3 in PascalCase (a KeyError, States.Runtime) and boto3's answer
+        # comes back as it is. Mapped the same way; the answer as Step
+        # Functions gives it ({"ExecutionArn": ..., "StartDate": ...}).
+        from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+            state_task_service_sfn as sfn_service,
+        )
+
+        original_sfn_call = sfn_service.StateTaskServiceSfn._eval_service_task
+
+        def sfn_call(self, env, resource_runtime_part, normalised_parameters, state_credentials):
+            import botocore.session
+
+            model = botocore.session.get_session().get_service_model("stepfunctions")
+            action = self.resource.api_action
+            operation = model.operation_model(action[:1].upper() + action[1:])
+            if operation.input_shape is not None and any(k[:1].isupper() for k in normalised_parameters):
+                self._to_boto_request(normalised_parameters, operation.input_shape)
+            original_sfn_call(self, env, resource_runtime_part, normalised_parameters, state_credentials)
+            env.stack.append(_sfn_cased(env.stack.pop()))
+
+        sfn_service.StateTaskServiceSfn._eval_service_task = sfn_call
 
         # States.ALL catches every error but States.Runtime and
         # States.DataLimitExceeded, which always fail the execution (Step
@@ -301,43 +327,58 @@ def _athena_service():
 
         def _eval_service_task(self, env, resource_runtime_part, normalised_parameters, state_credentials):
             action = self._get_boto_service_action()
+            athena = self._athena()
             calls = {
-                "get_query_results": self._athena().get_query_results,
-                "get_query_execution": self._athena().get_query_execution,
-                "stop_query_execution": self._athena().stop_query_execution,
+                "get_query_results": lambda query_id: athena.get_query_results(
+                    query_id, normalised_parameters.get("NextToken"),
+                    normalised_parameters.get("MaxResults", local_athena.PAGE_ROWS)),
+                "get_query_execution": athena.get_query_execution,
+                "stop_query_execution": athena.stop_query_execution,
             }
             if action in calls:
                 try:
                     env.stack.append(calls[action](normalised_parameters["QueryExecutionId"]))
                 except local_athena.InvalidRequest as e:
-                    # As the Athena integration names an API's error:
-                    # Athena.InvalidRequestException (Step Functions
-                    # Developer Guide, "Handling errors").
-                    raise FailureEventException(
-                        FailureEvent(
-                            env=env,
-                            error_name=CustomErrorName("Athena.InvalidRequestException"),
-                            event_type=HistoryEventType.TaskFailed,
-                            event_details=EventDetails(
-                                taskFailedEventDetails=TaskFailedEventDetails(
-                                    resource=self._get_sfn_resource(),
-                                    resourceType=self._get_sfn_resource_type(),
-                                    error="Athena.InvalidRequestException",
-                                    cause=str(e),
-                                )
-                            ),
-                        )
-                    ) from e
+                    raise self._invalid_request(env, e) from e
                 return
             if action != "start_query_execution":
                 raise RuntimeError(f"athena:{self.resource.api_action} is not run here")
-            query_id = self._athena().start_query_execution(
-                normalised_parameters["QueryString"], normalised_parameters.get("ExecutionParameters")
-            )
+            try:
+                query_id = self._athena().start_query_execution(
+                    normalised_parameters["QueryString"], normalised_parameters.get("ExecutionParameters"),
+                    normalised_parameters.get("ClientRequestToken"),
+                )
+            except local_athena.InvalidRequest as e:
+                raise self._invalid_request(env, e) from e
+            except local_athena.InternalServerError as e:
+                raise self._athena_error(env, "Athena.InternalServerException", e) from e
             context = env.states.context_object.context_object_data
             if active_runner is not None:
                 active_runner.started_queries.append((context["Execution"]["Id"], context["State"]["Name"], query_id))
             env.stack.append({"QueryExecutionId": query_id})
+
+        def _invalid_request(self, env, e: Exception):
+            """Athena's refusal of a call, as the Athena integration names an
+            API's error: Athena.InvalidRequestException (Step Functions
+            Developer Guide, "Handling errors")."""
+            return self._athena_error(env, "Athena.InvalidRequestException", e)
+
+        def _athena_error(self, env, error: str, e: Exception):
+            return FailureEventException(
+                FailureEvent(
+                    env=env,
+                    error_name=CustomErrorName(error),
+                    event_type=HistoryEventType.TaskFailed,
+                    event_details=EventDetails(
+                        taskFailedEventDetails=TaskFailedEventDetails(
+                            resource=self._get_sfn_resource(),
+                            resourceType=self._get_sfn_resource_type(),
+                            error=error,
+                            cause=str(e),
+                        )
+                    ),
+                )
+            )
 
         def _wait_for_task_token(self, env, resource_runtime_part, normalised_parameters):
             raise RuntimeError("athena has no .waitForTaskToken integration")

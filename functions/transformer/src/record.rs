@@ -8,7 +8,7 @@
 
 use base64_simd::STANDARD;
 use chat_pipeline::event::{EVENT_ID_LEN, EventId};
-use chat_pipeline::input::{InputError, parse_input_event};
+use chat_pipeline::input::{InputError, check_event_time, parse_input_event};
 use chat_pipeline::json::floor_char_boundary;
 use chat_pipeline::output::{OutputRecord, PartitionKeys, SourceRef};
 use xxhash_rust::xxh3::{Xxh3, xxh3_128};
@@ -156,6 +156,7 @@ impl BatchState {
             .into());
         }
         let event = parse_input_event(&self.decoded)?;
+        check_event_time(event.occurred_at, record.approximate_arrival_timestamp.0)?;
         if config.drop_event_types.contains(&event.event_type) {
             return Ok(Outcome::Dropped(DropReason::Filtered));
         }

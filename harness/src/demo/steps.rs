@@ -47,14 +47,20 @@ impl Fault {
         let value: serde_json::Value = serde_json::from_str(line).ok()?;
         let object = value.as_object()?;
         let text = |v: &serde_json::Value| v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+        let mut detail: Vec<(String, String)> = object
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "at" | "hop" | "fault"))
+            .map(|(k, v)| (k.clone(), text(v)))
+            .collect();
+        // By name: serde_json's map iterates in key order, or in the line's
+        // order when another crate of the build turns on its
+        // `preserve_order` feature (cargo unifies features), so the order
+        // is set here, the same in every build.
+        detail.sort();
         Some(Fault {
             hop: object.get("hop").map_or_else(|| "?".to_owned(), text),
             fault: object.get("fault").map_or_else(|| "?".to_owned(), text),
-            detail: object
-                .iter()
-                .filter(|(k, _)| !matches!(k.as_str(), "at" | "hop" | "fault"))
-                .map(|(k, v)| (k.clone(), text(v)))
-                .collect(),
+            detail,
         })
     }
 }
@@ -383,7 +389,7 @@ mod tests {
     }
 
     #[test]
-    fn a_fault_line_keeps_its_details_in_order_and_skips_the_rest() {
+    fn a_fault_line_keeps_its_details_by_name_and_skips_the_rest() {
         let fault = Fault::parse(
             r#"{"at": 1.5, "hop": "kinesis", "fault": "PutRecords refused whole", "stream": "s", "call": 2}"#,
         )

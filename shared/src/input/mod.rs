@@ -109,6 +109,32 @@ pub enum InputError {
     },
     #[error("field `event_name`: unknown event type {name:?}, expected one of {EVENT_NAMES}")]
     UnknownEventType { name: String },
+    #[error(
+        "field `event_time`: {event_time} is more than 24 hours after the record arrived ({arrival}); \
+         an event dated that far ahead is refused (docs/transformer.md, \"Event times\")"
+    )]
+    EventTimeAhead { event_time: Timestamp, arrival: Timestamp },
+}
+
+/// How far after its record's arrival an event may be dated: a day. A
+/// client's clock may run ahead (and time zones mislabelled as UTC put an
+/// event up to 14 hours ahead), but an event a day or more in the future is
+/// not one that happened. The curation workflow curates event days up to
+/// two days after the run's day (statemachine/curation.asl.yaml,
+/// PlanInserts), so every accepted event is curated; Redshift's streaming
+/// view applies the same bound (warehouse/redshift/03_chat_events_view.sql).
+pub const MAX_EVENT_TIME_AHEAD_MILLIS: i64 = 24 * 60 * 60 * 1000;
+
+/// Refuses an event dated more than [`MAX_EVENT_TIME_AHEAD_MILLIS`] after
+/// its record's arrival.
+pub fn check_event_time(occurred_at: Timestamp, arrival: Timestamp) -> Result<(), InputError> {
+    if occurred_at.millis() > arrival.millis().saturating_add(MAX_EVENT_TIME_AHEAD_MILLIS) {
+        return Err(InputError::EventTimeAhead {
+            event_time: occurred_at,
+            arrival,
+        });
+    }
+    Ok(())
 }
 
 impl InputError {
@@ -124,6 +150,7 @@ impl InputError {
             InputError::MissingField { .. } => "missing_field",
             InputError::InvalidField { .. } => "invalid_field",
             InputError::UnknownEventType { .. } => "unknown_event_type",
+            InputError::EventTimeAhead { .. } => "event_time_ahead",
         }
     }
 }
@@ -191,6 +218,24 @@ mod tests {
 
     fn err(s: &str) -> InputError {
         parse_input_event(s.as_bytes()).unwrap_err()
+    }
+
+    #[test]
+    fn an_event_time_up_to_a_day_after_arrival_is_accepted_and_later_refused() {
+        let arrival = Timestamp::from_millis(1_795_305_600_000).unwrap();
+        let at = |ms: i64| Timestamp::from_millis(arrival.millis() + ms).unwrap();
+        assert_eq!(check_event_time(at(MAX_EVENT_TIME_AHEAD_MILLIS), arrival), Ok(()));
+        assert_eq!(check_event_time(Timestamp::MIN, arrival), Ok(()), "any past time");
+        let refused = check_event_time(at(MAX_EVENT_TIME_AHEAD_MILLIS + 1), arrival).unwrap_err();
+        assert_eq!(refused.code(), "event_time_ahead");
+        assert_eq!(
+            refused.to_string(),
+            "field `event_time`: 2026-11-23T00:00:00.001Z is more than 24 hours after the record arrived \
+             (2026-11-22T00:00:00.000Z); an event dated that far ahead is refused (docs/transformer.md, \"Event times\")"
+        );
+        // No overflow at the ends of the range.
+        assert!(check_event_time(Timestamp::MAX, Timestamp::MIN).is_err());
+        assert_eq!(check_event_time(Timestamp::MAX, Timestamp::MAX), Ok(()));
     }
 
     #[test]

@@ -41,8 +41,8 @@ from chat_tools import schema as event_model
 from chat_tools.paths import REPO
 
 # The curation workflow's Athena states (statemachine/curation.asl.yaml).
-ATHENA_STATES = ["CreateTable", "CheckTableColumns", "PlanWindow", "PlanInserts", "InsertEvents", "ReconcileBlock", "CompactSmallFiles",
-                 "ExpireSnapshotsAndOrphans"]
+ATHENA_STATES = ["CreateTable", "CheckTableColumns", "PlanWindow", "PlanInserts", "PrepareInsert", "ReconcileBlock",
+                 "CountFutureDated", "CompactSmallFiles", "ExpireSnapshotsAndOrphans"]
 
 # The warehouse recipes over the curated Iceberg table.
 CURATED_RECIPES = ["05_curated_table.sql", "06_curated_iceberg_table.sql"]

@@ -33,11 +33,9 @@ def curated_substitutions(model: Model) -> list[str]:
     statemachine's SQL names them ${CuratedColumns} and so on."""
     names = ", ".join(model.names)
     definitions = ", ".join(f"{c.name} {c.athena_ddl_type()}" for c in model.columns)
-    quoted = ", ".join(f"'{n}'" for n in model.names)
     return [
         f"CuratedColumns: {json.dumps(names)}",
         f"CuratedColumnDefinitions: {json.dumps(definitions)}",
-        f"CuratedColumnNames: {json.dumps(quoted)}",
     ]
 
 

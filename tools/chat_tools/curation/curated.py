@@ -128,11 +128,17 @@ class Workflow:
         return re.sub(r"\$\{(\w+)\}", lambda m: self.substitutions[m.group(1)], text)
 
     def query(self, state: str) -> str:
-        """The SQL of an Athena task, with the definition's substitutions."""
-        task = self.states.get(state)
-        if not task or "athena:startQueryExecution" not in task.get("Resource", ""):
-            raise CurationError(f"statemachine/curation.asl.yaml has no Athena state {state!r}")
-        sql = task["Parameters"]["QueryString"]
+        """The SQL of an Athena task (or of the Pass state that writes a
+        task's request, as PrepareInsert does), with the definition's
+        substitutions."""
+        task = self.states.get(state) or {}
+        parameters = task.get("Parameters") or {}
+        if "athena:startQueryExecution" in task.get("Resource", "") and "QueryString" in parameters:
+            sql = parameters["QueryString"]
+        elif task.get("Type") == "Pass" and "sql" in parameters:
+            sql = parameters["sql"]
+        else:
+            raise CurationError(f"statemachine/curation.asl.yaml has no Athena query in state {state!r}")
         return re.sub(r"\$\{(\w+)\}", lambda m: self.substitutions[m.group(1)], sql)
 
 

@@ -30,7 +30,14 @@ Athena's limits, refused here as Athena refuses them (Athena User Guide):
   written;
 - a DML query running longer than the workgroup's timeout (30 minutes by
   default, "Service Quotas": DML query timeout) fails without committing;
-  `dml_timeout_seconds` sets it for tests.
+  `dml_timeout_seconds` sets it for tests;
+- a start with a ClientRequestToken already used returns that token's
+  query ("another query is not created"), and is refused when its
+  QueryString or parameters differ (Athena API Reference,
+  StartQueryExecution);
+- a column the engine cannot resolve fails the query with Athena's
+  COLUMN_NOT_FOUND (DuckDB says "Binder Error: Referenced column ... not
+  found").
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -51,6 +59,8 @@ from chat_tools.curation import curated
 from chat_tools.lake import dialect
 
 PARTITION_LIMIT = 100
+# Rows in one page of GetQueryResults (its MaxResults' largest value).
+PAGE_ROWS = 1000
 DML_TIMEOUT_SECONDS = 30 * 60
 
 
@@ -62,6 +72,11 @@ class QueryFailed(Exception):
 class InvalidRequest(Exception):
     """Athena refused the call itself (InvalidRequestException): an unknown
     query id, or the results of a query that did not succeed."""
+
+
+class InternalServerError(Exception):
+    """Athena's InternalServerException: here only injected, for a start
+    whose answer is lost on its way back (`Injection.lose_answer`)."""
 
 
 class Cancelled(Exception):
@@ -103,6 +118,11 @@ class Injection:
     delay: float = 0.0
     fail: bool = True
     times: int | None = None  # None: every time
+    # The failure's StateChangeReason (default: "injected failure ...").
+    reason: str | None = None
+    # The start succeeds (the query runs) but its caller gets
+    # InternalServerException, as when the answer is lost on the way back.
+    lose_answer: bool = False
 
 
 class LocalAthena:
@@ -112,19 +132,42 @@ class LocalAthena:
         self.lake = lake
         self.dml_timeout_seconds = dml_timeout_seconds
         self.queries: dict[str, Query] = {}
+        # ClientRequestToken -> query id.
+        self.tokens: dict[str, str] = {}
         self.injections: list[Injection] = []
         self.engine_lock = threading.Lock()
         self.lock = threading.Lock()
 
     # ------------------------------------------------------------ the API --
-    def start_query_execution(self, sql: str, parameters: list[str] | None = None) -> str:
+    def start_query_execution(self, sql: str, parameters: list[str] | None = None, token: str | None = None) -> str:
+        if token is not None:
+            if not 32 <= len(token) <= 128:
+                raise InvalidRequest(f"ClientRequestToken must be 32 to 128 characters, not {len(token)}")
+            with self.lock:
+                earlier = self.queries.get(self.tokens.get(token, ""))
+            if earlier is not None:
+                if earlier.sql != sql or earlier.parameters != list(parameters or []):
+                    raise InvalidRequest(f"ClientRequestToken {token} was used by another request (its QueryString or parameters differ)")
+                return self._answer(earlier)
         query = Query(id=str(uuid.uuid4()), sql=sql, parameters=list(parameters or []))
         table = self.lake.catalog.load(self.lake.definition.name)
         snapshot = table.current_snapshot() if table is not None else None
         query.snapshot_id = snapshot.snapshot_id if snapshot is not None else None
         with self.lock:
             self.queries[query.id] = query
+            if token is not None:
+                self.tokens[token] = query.id
         threading.Thread(target=self._run, args=(query,), daemon=True, name=f"athena-{query.id[:8]}").start()
+        return self._answer(query)
+
+    def _answer(self, query: Query) -> str:
+        """StartQueryExecution's answer: the query's id, unless an injection
+        loses it on the way back."""
+        for inj in self.injections:
+            if inj.lose_answer and inj.marker in query.sql and inj.times != 0:
+                if inj.times is not None:
+                    inj.times -= 1
+                raise InternalServerError(f"injected: the answer to StartQueryExecution was lost (query {query.id} runs)")
         return query.id
 
     def _query(self, query_id: str) -> Query:
@@ -160,23 +203,38 @@ class LocalAthena:
             }
         }
 
-    def get_query_results(self, query_id: str) -> dict:
+    def get_query_results(self, query_id: str, next_token: str | None = None, max_results: int = PAGE_ROWS) -> dict:
         """GetQueryResults' answer: a header row, then each row, every value as
-        text (VarCharValue), as Athena returns them."""
+        text (VarCharValue), as Athena returns them, a page of at most
+        `max_results` rows (1,000, the header counted in the first) and a
+        NextToken when more follow (Athena API Reference, GetQueryResults)."""
         q = self._query(query_id)
         if q.state != "SUCCEEDED":
             raise InvalidRequest(f"query {query_id} is {q.state}, not SUCCEEDED")
+        if not 1 <= max_results <= PAGE_ROWS:
+            raise InvalidRequest(f"MaxResults must be 1 to {PAGE_ROWS}, not {max_results}")
 
         def row(values) -> dict:
             return {"Data": [{} if v is None else {"VarCharValue": str(v)} for v in values]}
 
-        return {
+        everything = [q.columns] + list(q.rows)
+        start = 0
+        if next_token is not None:
+            prefix = f"{query_id}/"
+            if not next_token.startswith(prefix) or not next_token[len(prefix):].isdigit():
+                raise InvalidRequest(f"NextToken {next_token!r} is not one of this query's")
+            start = int(next_token[len(prefix):])
+        page = everything[start:start + max_results]
+        out = {
             "ResultSet": {
-                "Rows": [row(q.columns)] + [row(r) for r in q.rows],
+                "Rows": [row(r) for r in page],
                 "ResultSetMetadata": {"ColumnInfo": [{"Name": c, "Label": c, "Type": "varchar"} for c in q.columns]},
             },
             "UpdateCount": 0,
         }
+        if start + max_results < len(everything):
+            out["NextToken"] = f"{query_id}/{start + max_results}"
+        return out
 
     # -------------------------------------------------------- the engine --
     def _run(self, query: Query):
@@ -184,6 +242,8 @@ class LocalAthena:
         try:
             check_parameters(query.sql, query.parameters)
             before = self._injection(query, after_commit=False)
+            if before and before.fail and before.reason:
+                raise QueryFailed(before.reason)
             if before and before.delay:
                 # A long query: other queries run meanwhile, and its reads
                 # stay at the snapshot it started with.
@@ -195,12 +255,16 @@ class LocalAthena:
             query.state, query.reason = "CANCELLED", str(e)
         except (QueryFailed, dialect.DialectError, curated.CurationError) as e:
             query.state, query.reason = "FAILED", str(e)
+        except duckdb.BinderException as e:
+            query.state, query.reason = "FAILED", athena_binder_error(str(e))
         except Exception as e:  # noqa: BLE001 - any engine error fails the query, as in Athena
             query.state, query.reason = "FAILED", f"{type(e).__name__}: {e}"
         query.ended = time.time()
 
     def _injection(self, query: Query, after_commit: bool) -> Injection | None:
         for inj in self.injections:
+            if inj.lose_answer:
+                continue
             if inj.marker in query.sql and inj.after_commit == after_commit and inj.times != 0:
                 if inj.times is not None:
                     inj.times -= 1
@@ -342,6 +406,15 @@ def check_parameters(sql: str, parameters: list[str]):
                 "INVALID_PARAMETER_USAGE: an execution parameter (?) outside a WHERE clause "
                 f"(near {p.parent.sql(dialect='trino')[:80]!r}); Athena takes them in WHERE only"
             )
+
+
+def athena_binder_error(message: str) -> str:
+    """DuckDB's binder error as Athena words it: a column it cannot resolve
+    is COLUMN_NOT_FOUND ("line 1:8: Column 'x' cannot be resolved")."""
+    found = re.search(r'Referenced column "([^"]+)" not found', message)
+    if found:
+        return f"COLUMN_NOT_FOUND: Column '{found.group(1)}' cannot be resolved ({message.splitlines()[0]})"
+    return f"BinderException: {message}"
 
 
 def distinct_days(rows: pa.Table) -> int:

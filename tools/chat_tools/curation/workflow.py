@@ -54,6 +54,11 @@ ACCOUNT = "123456789012"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/local-curation"
 # Execution statuses that end an execution.
 ENDED = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+# Step Functions' quota of events in one execution's history: past it the
+# execution fails ("Step Functions service quotas"). The runner stops an
+# execution whose history passes it and reports it failed.
+HISTORY_QUOTA = 25_000
+HISTORY_QUOTA_ERROR = "ExecutionHistoryQuotaExceeded"
 
 
 class InvalidDefinition(Exception):
@@ -103,6 +108,9 @@ class Step:
     # end an execution; not the Pass, Choice and Wait states of its loops,
     # nor the polls of a query it waits for.
     shown: bool = True
+    # Whether the query it started was still running when the report was
+    # made (its detail is not final yet).
+    pending: bool = False
 
 
 @dataclass
@@ -130,11 +138,27 @@ class Execution:
     inserted: int = 0
     # From the execution's output: None when the run failed or skipped.
     window: Window | None = None
+    # Events in the execution's history (Step Functions' quota: 25,000).
+    history_events: int = 0
+    # The execution this one started to go on with its window's blocks
+    # (ContinueRun), if any.
+    continuation: str | None = None
     # The runs before this one in one `curate()` call (a backlog).
     earlier: list["Execution"] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         return [f"{s.state:28} {s.detail}" for s in self.steps if s.shown]
+
+    def final_lines(self) -> list[str]:
+        """The lines of the steps whose detail is final: every step before
+        the last one entered, up to the first whose query still runs."""
+        out = []
+        for step in self.steps[:-1]:
+            if step.pending:
+                break
+            if step.shown:
+                out.append(f"{step.state:28} {step.detail}")
+        return out
 
     @property
     def runs(self) -> list["Execution"]:
@@ -253,24 +277,51 @@ class Runner:
 
         return stepfunctions_parser_backends[ACCOUNT][REGION].describe_execution(arn)
 
-    def wait(self, arn: str, timeout: float = 3600) -> Execution:
+    def wait(self, arn: str, timeout: float = 3600, on_line: Callable[[str], None] | None = None) -> Execution:
+        """The execution's report once it ended; `on_line` is given each of
+        its report's lines as soon as its state has ended. One whose
+        history passes Step Functions' quota is stopped there and reported
+        FAILED with HISTORY_QUOTA_ERROR, as AWS fails it."""
         deadline = time.time() + timeout
+        checked = time.time()
+        over_quota = 0
+        told = 0
         while True:
             described = dict(self._execution(arn).to_describe_output())
             if described["status"] in ENDED:
                 break
+            if on_line is not None:
+                lines = self._report(arn, described).final_lines()
+                for line in lines[told:]:
+                    on_line(line)
+                told = max(told, len(lines))
             if time.time() > deadline:
                 raise local_athena.QueryFailed(f"execution {arn} still {described['status']} after {timeout} s")
+            if time.time() - checked > 1:
+                checked = time.time()
+                events = len(self._execution(arn).to_history_output()["events"])
+                if events > HISTORY_QUOTA:
+                    over_quota = events
+                    self.sfn.stop_execution(executionArn=arn, error=HISTORY_QUOTA_ERROR)
             time.sleep(0.1)
-        return self._report(arn, described)
+        out = self._report(arn, described)
+        if on_line is not None:
+            for line in out.lines()[told:]:
+                on_line(line)
+        if over_quota:
+            out.status, out.error = "FAILED", HISTORY_QUOTA_ERROR
+            out.cause = (f"its history passed {over_quota:,} events; Step Functions fails an execution at "
+                         f"{HISTORY_QUOTA:,} (Step Functions service quotas)")
+        return out
 
-    def run(self, run_input: dict, name: str | None = None, at: dt.datetime | None = None) -> Execution:
+    def run(self, run_input: dict, name: str | None = None, at: dt.datetime | None = None,
+            on_line: Callable[[str], None] | None = None) -> Execution:
         """One execution, to its end; `at` is its start time (default: now)."""
         saved = self.clock
         if at is not None:
             self.clock = lambda: at
         try:
-            return self.wait(self.start(run_input, name))
+            return self.wait(self.start(run_input, name), on_line=on_line)
         finally:
             self.clock = saved
 
@@ -279,7 +330,9 @@ class Runner:
         Athena query (a retry is a line of its own), with what each query
         did and why a task failed."""
         history = self._execution(arn).to_history_output()["events"]
-        out = Execution(arn=arn, status=described["status"], error=described.get("error"), cause=described.get("cause"))
+        status = described["status"]
+        out = Execution(arn=arn, status=getattr(status, "value", status), error=described.get("error"),
+                        cause=described.get("cause"))
         by_state: dict[str, list[str]] = {}
         for execution, state, query_id in self.started_queries:
             if execution == arn:
@@ -308,6 +361,8 @@ class Runner:
                 if query and query.state in ("FAILED", "CANCELLED"):
                     detail = f"{query.state.lower()}: {query.reason}"
                 out.inserted += query.rows_inserted if query else 0
+                if query and query.state in ("QUEUED", "RUNNING"):
+                    out.steps[-1].pending = True
                 if attempts == 1:
                     out.steps[-1].detail = detail
                 else:
@@ -321,11 +376,15 @@ class Runner:
                 except (ValueError, KeyError, TypeError):
                     pass
                 out.steps[-1].detail += f"; failed: {failed.get('error')}" + (f": {str(reason)[:300]}" if reason else "")
+        out.history_events = len(history)
         output = json.loads(described.get("output") or "null")
-        window = output.get("window") if isinstance(output, dict) else None
+        output = output if isinstance(output, dict) else {}
+        window = output.get("window")
         if isinstance(window, dict) and "first_day" in window:
+            # Caught up: the window reaches today and no block of it is left.
             out.window = Window(window["first_day"]["VarCharValue"], window["end_day"]["VarCharValue"],
-                                window["caught_up"]["VarCharValue"] == "true")
+                                window["caught_up"]["VarCharValue"] == "true" and "blocks_left" not in output)
+        out.continuation = (output.get("continuation") or {}).get("ExecutionArn")
         return out
 
 
@@ -346,7 +405,8 @@ MAX_RUNS = 200
 
 
 def curate(lake, maintenance: bool = False, today: dt.date | None = None, fail_at: str | None = None,
-           runner: Runner | None = None, since: dt.date | None = None) -> Execution:
+           runner: Runner | None = None, since: dt.date | None = None,
+           progress: Callable[[str], None] | None = None) -> Execution:
     """Runs of the stack's curation state machine over `lake`, started at
     noon UTC of `today` (default: now), until one has caught up (a backlog
     longer than MaxArrivalDaysPerRun takes several runs, each bounded, as
@@ -355,11 +415,19 @@ def curate(lake, maintenance: bool = False, today: dt.date | None = None, fail_a
     commit, so the run fails after its retries (InjectedFailure), as a query
     failing in Athena would; the next run reads the same window again.
     `since` re-curates from that arrival day (the execution input
-    {"since": "yyyymmdd"}), in the first run only."""
+    {"since": "yyyymmdd"}), in the first run only. `progress`, if given,
+    is told each execution as it starts and each of its report's lines as
+    its state ends, and each execution's history size."""
     at = dt.datetime.combine(today, dt.time(12), tzinfo=dt.timezone.utc) if today else None
     if runner is None:
         with Runner(lake) as own:
-            return curate(lake, maintenance, today, fail_at, own, since)
+            return curate(lake, maintenance, today, fail_at, own, since, progress)
+    line = (lambda text: progress(f"  {text}")) if progress else None
+
+    def ended(execution: Execution) -> Execution:
+        if progress:
+            progress(f"  history: {execution.history_events:,} events (Step Functions' quota: {HISTORY_QUOTA:,})")
+        return execution
     injection = None
     if fail_at:
         if fail_at not in FAIL_POINTS:
@@ -371,12 +439,24 @@ def curate(lake, maintenance: bool = False, today: dt.date | None = None, fail_a
         if since is not None:
             run_input["since"] = since.strftime("%Y%m%d")
         earlier: list[Execution] = []
-        execution = runner.run(run_input, at=at)
+        if progress:
+            progress("execution 1:")
+        execution = ended(runner.run(run_input, at=at, on_line=line))
         while execution.status == "SUCCEEDED" and execution.window and not execution.window.caught_up:
             if len(earlier) + 1 >= MAX_RUNS:
                 raise local_athena.QueryFailed(f"still not caught up after {MAX_RUNS} runs: {execution.window}")
             earlier.append(execution)
-            execution = runner.run({"maintenance": maintenance}, at=at)
+            if execution.continuation:
+                # The run started its own continuation (blocks left in its
+                # window), as on AWS: wait for that one.
+                if progress:
+                    progress(f"execution {len(earlier) + 1}, started by the one before (ContinueRun: blocks left in {execution.window}):")
+                execution = ended(runner.wait(execution.continuation, on_line=line))
+            else:
+                # A window behind today: the next scheduled run goes on.
+                if progress:
+                    progress(f"execution {len(earlier) + 1}, as the next scheduled run (the last read {execution.window}):")
+                execution = ended(runner.run({"maintenance": maintenance}, at=at, on_line=line))
         execution.earlier = earlier
     finally:
         if injection:

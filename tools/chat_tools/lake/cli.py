@@ -27,6 +27,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -149,15 +150,16 @@ def reads_uncurated_table(lake: engine.Lake, sql: str) -> bool:
 def command_describe(args) -> int:
     lake = open_lake(args)
     name = args.table
-    known = [t.name for t in lake.glue_tables] + [lake.definition.name] + [
-        n for (n,) in lake.con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()
-    ]
+    known = [t.name for t in lake.glue_tables] + [lake.definition.name] + list(lake.views)
     if name not in known:
         raise UsageError(f"no table or view {name!r} here; there are: {', '.join(dict.fromkeys(known))}")
     if name == lake.definition.name:
         described = [{"name": f.name, "type": curated.iceberg_type_to_duckdb(f.field_type)} for f in lake.definition.schema.fields]
     else:
-        described = [{"name": r[0], "type": r[1]} for r in lake.con.execute(f'DESCRIBE "{name}"').fetchall()]
+        # A view is expanded where used (chat_tools.lake.engine): described
+        # as a query over it, which reads no data (WHERE false).
+        (select,) = lake.translate(f"SELECT * FROM {name} WHERE false")
+        described = [{"name": r[0], "type": r[1]} for r in lake.con.execute(f"DESCRIBE {select}").fetchall()]
     if args.json:
         print(json.dumps(described))
     else:
@@ -180,30 +182,16 @@ def command_curate(args) -> int:
     lake = open_lake(args)
     today = dt.date.fromisoformat(args.today) if args.today else None
     print(f"Curating {lake.dir} into {lake.definition.name} (the stack's CurationStateMachine, its own definition, "
-          "on moto's Step Functions interpreter):")
+          "on moto's Step Functions interpreter), state by state as each ends:")
     try:
         since = dt.date.fromisoformat(args.since) if args.since else None
-        execution = workflow.curate(lake, maintenance=args.maintenance, today=today, fail_at=args.fail_at, since=since)
+        execution = workflow.curate(lake, maintenance=args.maintenance, today=today, fail_at=args.fail_at, since=since,
+                                    progress=print)
     except workflow.InjectedFailure as e:
-        for line in e.execution.lines():
-            print(f"  {line}")
         print(f"  {e}", file=sys.stderr)
         return 3
-    runs = execution.runs
-    if len(runs) > 1:
-        print(f"  a backlog: {len(runs)} runs of at most {lake.workflow.substitutions['MaxArrivalDaysPerRun']} "
-              "arrival days each (MaxArrivalDaysPerRun), each moving the watermark to its window's end:")
-        for number, run in enumerate(runs[:-1], 1):
-            print(f"  run {number}: {run.window}")
-            # Its INSERTs, as the last run's are below: one line each.
-            for step in run.steps:
-                if step.state == "InsertEvents":
-                    print(f"    {step.state:28} {step.detail}")
-        print(f"  run {len(runs)}: {execution.window}; the last, state by state:")
-    elif execution.window:
+    if execution.window:
         print(f"  {execution.window}")
-    for line in execution.lines():
-        print(f"  {line}")
     if execution.status != "SUCCEEDED":
         print(f"  the run {execution.status}: {execution.error}: {execution.cause}", file=sys.stderr)
         return 1
@@ -320,15 +308,29 @@ COMMANDS = {
 }
 
 
+_TERMINAL_CODES = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def for_stream(message: str, stream) -> str:
+    """`message` as `stream` shows it: sqlglot underlines the place of a
+    parse error with terminal codes, which a pipe or a file would keep as
+    text (`SELEC ^[[4m1^[[0m`); only a terminal gets them."""
+    isatty = getattr(stream, "isatty", None)
+    return message if isatty is not None and isatty() else _TERMINAL_CODES.sub("", message)
+
+
 def main(argv: list[str] | None = None) -> int:
+    # Each line as it is printed, through a pipe too (`make curate | tee`):
+    # a run's states are printed as each ends.
+    sys.stdout.reconfigure(line_buffering=True)
     args = parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
     except UsageError as e:
-        print(f"lake_sql: {e}", file=sys.stderr)
+        print(for_stream(f"lake_sql: {e}", sys.stderr), file=sys.stderr)
         return 2
     except (dialect.DialectError, engine.EngineError, curated.CurationError, duckdb.Error, Unreconciled) as e:
-        print(f"lake_sql: {e}", file=sys.stderr)
+        print(for_stream(f"lake_sql: {e}", sys.stderr), file=sys.stderr)
         return 1
 
 

@@ -329,7 +329,28 @@ def _fix(node: exp.Expression) -> exp.Expression:
             return exp.Cast(this=node, to=exp.DataType.build("DATE"))
     if isinstance(node, exp.Div) and _is_integer(node.this) and _is_integer(node.expression):
         return exp.IntDiv(this=node.this, expression=node.expression)
+    if isinstance(node, exp.Decode) and node.args.get("charset") is not None \
+            and node.args["charset"].name.lower().replace("-", "") == "utf8" and not node.args.get("replace"):
+        return _trino_from_utf8(node.this)
     return node
+
+
+def _trino_from_utf8(value: exp.Expression) -> exp.Expression:
+    """Trino's from_utf8: an invalid byte sequence reads as U+FFFD (Trino
+    docs, "Binary functions": from_utf8), where DuckDB's DECODE raises, and
+    try() would make that NULL: a view that relied on it answered NULL here
+    and garbled text on Athena. Valid UTF-8 decodes as it is; otherwise
+    every byte outside ASCII reads as U+FFFD (Trino keeps the valid
+    multi-byte characters of such a record: the same NULL-or-not, and the
+    same replacement character, which is what a query can test)."""
+    template = sqlglot.parse_one(
+        "CASE WHEN TRY(DECODE(v)) IS NOT NULL THEN DECODE(v) "
+        "ELSE REGEXP_REPLACE(CAST(v AS VARCHAR), '\\\\x[0-9A-Fa-f]{2}', '\ufffd', 'g') END",
+        read="duckdb")
+    for column in list(template.find_all(exp.Column)):
+        if column.name == "v":
+            column.replace(value.copy())
+    return template
 
 
 def substitute_parameters(sql: str, parameters: list[str]) -> str:

@@ -11,8 +11,21 @@ chat_tools.lake).
   reference to it in a statement is replaced by a read of the data files
   Iceberg plans for the predicates on its columns in that statement's WHERE
   clause, so a query opens what Athena's engine would open;
-- the named queries' views (`create-recent-view`), created from their SQL;
+- the named queries' views (`create-recent-view`, `create-failed-view`),
+  expanded where a statement names them, as Athena expands a view: the
+  outer query's comparisons of a view column with a constant are pushed
+  into each branch of the view that selects that column as it is, so a
+  read of the curated table through a view is planned (pruned) too. A
+  view is not created in DuckDB: DuckDB binds a view when it is created,
+  and binding a read of every data file opens every file's footer (the
+  regression of issue 35: 113 files opened on a 60-day lake for a
+  last-day question);
 - every statement translated by chat_tools.lake.dialect.
+
+What a statement read is measured from the process (`run_profiled`): the
+bytes of the read() calls made while DuckDB runs it (/proc/self/io rchar:
+the data files, their footers included), and the files DuckDB's readers
+opened, whichever reader (Parquet, JSON, JSON objects).
 
 The curation state machine itself runs in chat_tools.curation.workflow (its own
 definition, on moto's Step Functions interpreter), with Athena's side in
@@ -96,8 +109,9 @@ def named_queries(template: dict) -> list[NamedQuery]:
 
 @dataclass
 class Profile:
-    """What a query opened, from DuckDB's profiler: files per reader, and
-    the bytes DuckDB read from them."""
+    """What answering a query read: the files DuckDB's readers opened (its
+    profile, per reader), and the bytes the process read while DuckDB ran
+    it (the kernel's count of read() bytes: footers and all)."""
 
     json_files: int = 0
     parquet_files: int = 0
@@ -106,6 +120,16 @@ class Profile:
     @property
     def files(self) -> int:
         return self.json_files + self.parquet_files
+
+
+def process_read_bytes() -> int:
+    """Bytes this process has read through read() calls so far (Linux
+    /proc/self/io rchar, every thread of the process counted)."""
+    with open("/proc/self/io") as f:
+        for line in f:
+            if line.startswith("rchar:"):
+                return int(line.split()[1])
+    raise EngineError("/proc/self/io has no rchar line: read bytes cannot be measured on this system")
 
 
 _COMPARISONS = {exp.GTE: ">=", exp.GT: ">", exp.LTE: "<=", exp.LT: "<", exp.EQ: "="}
@@ -167,13 +191,13 @@ class Lake:
         self.catalog = curated.CuratedTable(self.dir, raw_table.BUCKET)
         self.con = duckdb.connect()
         self.queries = named_queries(self.template)
+        self._views: dict[str, exp.Expression] | None = None
         self.refresh()
 
     def refresh(self):
-        """(Re)defines the raw table's view and the named queries' views over
-        the lake as it is now (objects may have landed since)."""
+        """(Re)defines the raw tables' views over the lake as it is now
+        (objects may have landed since)."""
         self.refresh_raw()
-        self.create_views()
 
     def refresh_raw(self):
         """The raw table's view reads its files at query time, but a lake with
@@ -183,21 +207,94 @@ class Lake:
                 self.con.execute(statement)
 
     # ------------------------------------------------------- translation --
-    def create_views(self):
-        for q in self.queries:
-            if q.creates_view:
-                for statement in self.translate(q.sql):
-                    self.con.execute(statement)
+    @property
+    def views(self) -> dict[str, exp.Expression]:
+        """The stack's views (named queries that create one), by name: the
+        SELECT each stands for."""
+        if self._views is None:
+            self._views = {}
+            for q in self.queries:
+                if q.creates_view:
+                    (tree,) = dialect.parse(q.sql)
+                    self._views[tree.this.name] = tree.expression
+        return self._views
 
     def translate(self, sql: str, parameters: list[str] | None = None) -> list[str]:
-        """Athena SQL as the DuckDB statements that answer it here."""
+        """Athena SQL as the DuckDB statements that answer it here. A
+        statement creating one of the stack's views defines it (it is
+        expanded where used) and runs nothing."""
         out = []
         for tree in dialect.parse(sql, parameters):
+            if isinstance(tree, exp.Create) and tree.kind == "VIEW" and tree.this.name in self.views:
+                self.views[tree.this.name] = tree.expression
+                out.append("SELECT 1 WHERE false")
+                continue
             self.unqualify(tree)
+            self.expand_views(tree)
             self.resolve_information_schema(tree)
             self.resolve_curated(tree)
             out.append(dialect.to_duckdb(tree))
         return out
+
+    def expand_views(self, tree: exp.Expression):
+        """Each reference to one of the stack's views replaced by its SELECT
+        (views within views too), with the enclosing query's comparisons of
+        the view's columns with constants pushed into it (`push_down`)."""
+        for _ in range(10):
+            refs = [ref for ref in tree.find_all(exp.Table) if ref.name in self.views and not ref.args.get("db")]
+            if not refs:
+                return
+            for ref in refs:
+                body = self.views[ref.name].copy()
+                self.push_down(ref, body)
+                ref.replace(exp.Subquery(this=body, alias=exp.TableAlias(this=exp.to_identifier(ref.alias_or_name))))
+        raise EngineError("views nested more than 10 deep")
+
+    def push_down(self, ref: exp.Table, body: exp.Expression):
+        """Athena's planner pushes a filter on a view's column into the
+        view; here: every conjunct of the enclosing SELECT's WHERE that
+        compares a column of this (lone) source with a constant is added to
+        each SELECT of the view's UNION ALL that selects that column as it
+        is, without aggregation, DISTINCT or window functions (where a
+        filter changes nothing but the rows kept)."""
+        select = ref.find_ancestor(exp.Select)
+        if select is None or not select.args.get("where") or select.args.get("joins"):
+            return
+        from_ = select.args.get("from_")
+        if from_ is None or from_.this is not ref:
+            return
+        branches = []
+
+        def collect(node):
+            if isinstance(node, exp.Union) and not node.args.get("distinct"):
+                collect(node.left)
+                collect(node.right)
+            elif isinstance(node, exp.Select):
+                branches.append(node)
+            else:
+                branches.append(None)
+
+        collect(body)
+        if None in branches:
+            return
+        alias = ref.alias_or_name
+        for conjunct in _conjuncts(select.args["where"].this):
+            for column, _, value in self._comparisons(conjunct):
+                if column.table not in ("", alias) or value.find(exp.Column, exp.Subquery, exp.Select):
+                    continue
+                for branch in branches:
+                    if branch.args.get("group") or branch.args.get("distinct") or branch.find(exp.Window) \
+                            or any(isinstance(e, exp.AggFunc) for e in branch.find_all(exp.AggFunc)):
+                        continue
+                    plain = [e for e in branch.expressions
+                             if isinstance(e, exp.Column) and e.name == column.name]
+                    if not plain:
+                        continue
+                    pushed = conjunct.copy()
+                    for c in pushed.find_all(exp.Column):
+                        if c.name == column.name:
+                            c.set("table", plain[0].args.get("table"))
+                    branch.where(pushed, copy=False)
 
     def resolve_information_schema(self, tree: exp.Expression):
         """`information_schema.columns` as Athena answers it for the stack's
@@ -219,9 +316,7 @@ class Lake:
             ref.replace(select.args["from_"].this)
 
     def stack_tables(self) -> set[str]:
-        views = {m.group(1) for q in self.queries if q.creates_view
-                 for m in [re.search(r"VIEW\s+(\w+)", q.sql, flags=re.IGNORECASE)] if m}
-        return {t.name for t in self.glue_tables} | {self.definition.name} | views
+        return {t.name for t in self.glue_tables} | {self.definition.name} | set(self.views)
 
     def unqualify(self, tree: exp.Expression):
         """`chat_pipeline_staging.chat_events_curated` (or with the catalog,
@@ -254,23 +349,26 @@ class Lake:
             ref.replace(self.scan(files, ref.alias_or_name, table.schema() if table is not None else None))
 
     def scan(self, files: list[curated.PlannedFile], alias: str, schema=None) -> exp.Expression:
+        """A read of `files` with the table's columns: those of its schema as
+        the catalog has it now (`schema`; a query sees the table, not the
+        definition's CREATE TABLE), or the definition's before it exists."""
+        fields = (schema or self.definition.schema).fields
         if files:
             # Iceberg reads a column a file was written without (added by
             # ALTER TABLE ... ADD COLUMNS later) as NULL: by name across the
             # files, and NULL where no file has it (field ids as the table's
             # own schema numbers them).
             held = frozenset().union(*(f.field_ids for f in files))
-            ids = {f.name: _leaf_ids(f) for f in (schema or self.definition.schema).fields}
             columns = [
-                f.name if ids.get(f.name, set()) & held else f"CAST(NULL AS {curated.iceberg_type_to_duckdb(f.field_type)}) AS {f.name}"
-                for f in self.definition.schema.fields
+                f.name if _leaf_ids(f) & held else f"CAST(NULL AS {curated.iceberg_type_to_duckdb(f.field_type)}) AS {f.name}"
+                for f in fields
             ]
             paths = ", ".join(raw_table.sql_string(f.path) for f in files)
             source = f"SELECT {', '.join(columns)} FROM read_parquet([{paths}], union_by_name = true)"
         else:
             # The table does not exist yet (or holds nothing): no rows, its columns.
             source = "SELECT " + ", ".join(
-                f"CAST(NULL AS {curated.iceberg_type_to_duckdb(f.field_type)}) AS {f.name}" for f in self.definition.schema.fields
+                f"CAST(NULL AS {curated.iceberg_type_to_duckdb(f.field_type)}) AS {f.name}" for f in fields
             ) + " WHERE false"
         select = sqlglot.parse_one(f"SELECT * FROM ({source}) AS {alias}", read="duckdb")
         return select.args["from_"].this
@@ -363,14 +461,18 @@ class Lake:
         self.con.execute("SET disabled_optimizers = 'statistics_propagation'")
         self.con.execute("PRAGMA enable_profiling = 'no_output'")
         try:
+            before = process_read_bytes()
             cur = self.con.execute(statement)
             columns = [d[0] for d in cur.description or []]
             rows = cur.fetchall()
+            read = process_read_bytes() - before
             tree = json.loads(self.con.get_profiling_information(format="json"))
         finally:
             self.con.execute("PRAGMA disable_profiling")
             self.con.execute("RESET disabled_optimizers")
-        return columns, rows, _profile_of(tree)
+        profile = _profile_of(tree)
+        profile.bytes_read = read
+        return columns, rows, profile
 
     def profile(self, sql: str) -> Profile:
         """What answering `sql` opened."""
@@ -378,18 +480,21 @@ class Lake:
 
 
 def _profile_of(tree: dict) -> Profile:
-    """The files and bytes a DuckDB JSON profile says a query read."""
+    """The files a DuckDB JSON profile says a query's readers opened: the
+    Parquet reader's, and every JSON reader's (read_json,
+    read_ndjson_objects: the failed-records table)."""
     if tree.get("result") == "error":
         raise EngineError("DuckDB's profiler could not describe this query's plan")
-    out = Profile(bytes_read=int(tree.get("io", {}).get("total_bytes_read", 0)))
+    out = Profile()
 
     def walk(node: dict):
         info = node.get("extra_info", {})
         files = int(info.get("Total Files Read", 0) or 0)
-        if info.get("Function") == "READ_JSON":
-            out.json_files += files
-        elif info.get("Function") == "READ_PARQUET":
+        function = str(info.get("Function", ""))
+        if function == "READ_PARQUET":
             out.parquet_files += files
+        elif function.startswith("READ_") and "JSON" in function:
+            out.json_files += files
         for child in node.get("operator", []) + node.get("children", []):
             walk(child)
 

@@ -195,3 +195,69 @@ def write(lake: Path, obj: Object):
     # mtime=0: the same rows give the same bytes, so lakes of different ages
     # share their last days byte for byte.
     path.write_bytes(gzip.compress(body, mtime=0))
+
+
+# Days in one of the curation's INSERT blocks (statemachine/curation.asl.yaml,
+# PlanInserts: event days since 1970 divided by 100).
+BLOCK_DAYS = 100
+
+
+def far_apart(ranges: int, past: int, today: dt.date, seed: int = 3) -> list[Object]:
+    """Events whose times lie in `ranges` distinct 100-day blocks of event
+    days, one event each, `past` of the blocks before today's and the rest
+    after it (the furthest about year 8700), all arriving today: the lake
+    where a curation that made one INSERT per block in one execution would
+    pass Step Functions' 25,000 history events, and where most events are
+    dated in the future (the curation takes none of those; its daily run
+    counts them)."""
+    if not 0 <= past <= ranges:
+        raise ValueError(f"past ({past}) must be between 0 and ranges ({ranges})")
+    epoch = dt.date(1970, 1, 1)
+    today_block = (today - epoch).days // BLOCK_DAYS
+    if past > today_block:
+        raise ValueError(f"only {today_block} blocks of 100 days lie before today")
+    future = ranges - past
+    step = max(1, min(25, (2_900_000 // BLOCK_DAYS - today_block) // max(future, 1)))
+    blocks = [round(i * (today_block - 1) / max(past - 1, 1)) for i in range(past)]
+    blocks += [today_block + 1 + i * step for i in range(future)]
+    rng = _rng(seed, "far-apart", today.isoformat())
+    rows = []
+    arrival = dt.datetime.combine(today, dt.time(9))
+    for n, block in enumerate(blocks):
+        day = epoch + dt.timedelta(days=block * BLOCK_DAYS + rng.randrange(BLOCK_DAYS))
+        occurred = dt.datetime.combine(day, dt.time()) + dt.timedelta(milliseconds=rng.randrange(86_400_000))
+        event = Event(str(uuid.UUID(int=rng.getrandbits(128), version=4)), rng.choice(TYPES), rng.randrange(100),
+                      occurred, plain_values(rng))
+        rows.append(Landed(event, arrival + dt.timedelta(milliseconds=n)))
+    by_type: dict[str, list[Landed]] = {}
+    for row in rows:
+        by_type.setdefault(row.event.event_type, []).append(row)
+    return [Object(f"events/event_type={t}/dt={today.isoformat()}/far-apart-{today:%Y-%m-%d}-{t}.gz", r)
+            for t, r in sorted(by_type.items())]
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(
+        prog="python -m chat_tools.lake.synthetic_lake",
+        description="Write a synthetic raw lake: `far-apart` writes events in distinct 100-day blocks of event time, "
+                    "most of them in the future, all arriving today (then: make curate LAKE=<dir>, MAINTENANCE=1).")
+    ap.add_argument("kind", choices=["far-apart"])
+    ap.add_argument("lake", type=Path)
+    ap.add_argument("--ranges", type=int, default=1000, help="distinct 100-day blocks (default 1000)")
+    ap.add_argument("--past", type=int, default=25, help="of them before today's (default 25)")
+    args = ap.parse_args(argv)
+    today = dt.datetime.now(dt.timezone.utc).date()
+    objects = far_apart(args.ranges, args.past, today)
+    for obj in objects:
+        write(args.lake, obj)
+    print(f"wrote {sum(len(o.rows) for o in objects)} events in {args.ranges} distinct 100-day blocks "
+          f"({args.past} before today's, {args.ranges - args.past} after), arriving {today}, under {args.lake}/events/")
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())

@@ -82,8 +82,11 @@ def main() -> int:
         aws = clients(emulator.endpoint)
         upload_placeholder_code(aws, template)
         stacks = {}
-        for source, name in (("KinesisStream", "chat-pipeline-local-kds"), ("DirectPut", "chat-pipeline-local-direct")):
-            stack = deploy(aws, body, name, source)
+        # One stack names its Glue database (as samconfig.toml does), the
+        # other leaves the name to the template (chat_pipeline_<stack id>).
+        for source, name, extra in (("KinesisStream", "chat-pipeline-local-kds", {"GlueDatabaseName": "chat_pipeline_local_kds"}),
+                                    ("DirectPut", "chat-pipeline-local-direct", {})):
+            stack = deploy(aws, body, name, source, extra=extra)
             if stack["StackStatus"] != "CREATE_COMPLETE":
                 events = aws("cloudformation").describe_stack_events(StackName=name)["StackEvents"]
                 reasons = [f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason')}" for e in events if "FAILED" in e["ResourceStatus"]]

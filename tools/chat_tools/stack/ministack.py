@@ -60,6 +60,7 @@ LEFT_OUT = {
     "RetryCopiesQuery": NAMED_QUERY,
     "FailedViewQuery": NAMED_QUERY,
     "FailuresByReasonQuery": NAMED_QUERY,
+    "FutureDatedEventsQuery": NAMED_QUERY,
     "DeliveryBelowProductionAlarm": "an alarm on metric math (Properties.Metrics): MiniStack "
     "refuses it; its dimensions are checked against the template instead",
 }
@@ -205,7 +206,13 @@ def template_source(aws, template_body: str, name: str) -> dict:
 
 def deploy(aws, template_body: str, name: str, source: str, update: bool = False, extra: dict | None = None) -> dict:
     cfn = aws("cloudformation")
-    parameters = {"Environment": ENVIRONMENT, "SourceType": source, **(extra or {})}
+    # An update keeps the stack's other parameters (as `sam deploy` does
+    # with samconfig.toml's), the database's name among them.
+    previous = {}
+    if update:
+        previous = {p["ParameterKey"]: p["ParameterValue"]
+                    for p in cfn.describe_stacks(StackName=name)["Stacks"][0].get("Parameters", [])}
+    parameters = {**previous, "Environment": ENVIRONMENT, "SourceType": source, **(extra or {})}
     args = dict(
         StackName=name,
         **template_source(aws, template_body, name),

@@ -91,7 +91,7 @@ class Definition(unittest.TestCase):
 
     def test_a_wrong_choice_changes_what_runs(self):
         definition = copy.deepcopy(self.lake.workflow.definition)
-        definition["States"]["AfterInserts"]["Choices"][0]["BooleanEquals"] = False
+        definition["States"]["HasMoreBlocks"]["Choices"][1]["BooleanEquals"] = False
         self.lake.workflow.definition = definition
         execution = workflow.curate(self.lake, maintenance=False)
         self.assertEqual(execution.status, "SUCCEEDED")
@@ -111,7 +111,7 @@ class AthenaLimits(unittest.TestCase):
                 first_day = lake.parameters["LakeStartDate"].replace("-", "")
                 tomorrow = (TODAY + dt.timedelta(days=1)).strftime("%Y%m%d")
                 # The INSERT's own SQL, over every arrival and event day.
-                insert = athena.start_query_execution(lake.workflow.query("InsertEvents"), [first_day, tomorrow] * 3)
+                insert = athena.start_query_execution(lake.workflow.query("PrepareInsert"), [first_day, tomorrow] * 3)
                 q = self._wait(athena, insert)
             self.assertEqual(q["Status"]["State"], "FAILED")
             self.assertIn("HIVE_TOO_MANY_OPEN_PARTITIONS", q["Status"]["StateChangeReason"])
@@ -284,7 +284,7 @@ class LateObjects(unittest.TestCase):
                 EndTime=dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1), Period=3600, Statistics=["Maximum"])
         self.assertEqual(daily.status, "SUCCEEDED", daily.lines())
         self.assertEqual(self.curated(ids), len(ids))
-        self.assertIn("ReconcileBlock               uncurated = 0", daily.lines())
+        self.assertIn("ReconcileBlock               uncurated = 0, duplicated = 0", daily.lines())
         self.assertEqual([p["Maximum"] for p in stats["Datapoints"]], [0.0])
 
     def test_the_reconciliation_counts_what_the_window_lacks(self):
@@ -293,10 +293,10 @@ class LateObjects(unittest.TestCase):
         athena = local_athena.LocalAthena(self.lake)
         first = (TODAY - dt.timedelta(days=33)).strftime("%Y%m%d")
         events = ["19700101", "20800101"]  # every event day
-        query = athena.start_query_execution(sql, [first, TODAY.strftime("%Y%m%d"), *events, *events])
+        query = athena.start_query_execution(sql, [first, TODAY.strftime("%Y%m%d"), *events, *events, *events])
         self.assertEqual(AthenaLimits._wait(athena, query)["Status"]["State"], "SUCCEEDED")
-        ((count,),) = athena.queries[query].rows
-        self.assertEqual(count, len(ids))
+        ((uncurated, duplicated),) = athena.queries[query].rows
+        self.assertEqual((uncurated, duplicated), (len(ids), 0))
 
     def test_older_days_are_recurated_by_naming_the_first_day(self):
         ids = self.land_late(40, seed=51)
@@ -453,17 +453,186 @@ class Overlap(unittest.TestCase):
         rows, curated_keys, raw_keys = keys(self.lake)
         self.assertEqual((rows, curated_keys), (raw_keys, raw_keys))
 
-    def test_without_the_wait_a_retry_after_a_timeout_inserts_twice(self):
-        def retry_at_once(definition):
-            # What a Retry on States.Timeout does: start again while the
-            # first INSERT runs on.
-            definition["States"]["InsertRanTooLong"]["Next"] = "InsertEvents"
+    @staticmethod
+    def retry_at_once(definition):
+        # What a Retry on States.Timeout (or an answer lost on the way
+        # back) does: start again while the first INSERT runs on.
+        definition["States"]["InsertRanTooLong"]["Next"] = "InsertEvents"
 
-        first, _, _ = self._insert_outlasts_its_run(retry_at_once)
+    def test_a_start_retried_with_its_token_starts_no_second_insert(self):
+        first, _, _ = self._insert_outlasts_its_run(self.retry_at_once)
+        self.assertEqual(first.status, "SUCCEEDED", first.lines())
+        rows, curated_keys, raw_keys = keys(self.lake)
+        self.assertEqual((rows, curated_keys), (raw_keys, raw_keys), "Athena answered with the first query")
+
+    def test_without_the_token_a_retried_start_inserts_twice(self):
+        def retry_without_token(definition):
+            self.retry_at_once(definition)
+            del definition["States"]["InsertEvents"]["Parameters"]["ClientRequestToken.$"]
+
+        first, _, _ = self._insert_outlasts_its_run(retry_without_token)
         self.assertEqual(first.status, "SUCCEEDED", first.lines())
         rows, curated_keys, raw_keys = keys(self.lake)
         self.assertEqual(curated_keys, raw_keys)
         self.assertGreater(rows, raw_keys, "both INSERTs committed")
+
+
+class FarApartEventTimes(unittest.TestCase):
+    """Issue 35's lake: events in 1,000 distinct 100-day blocks of event
+    time, most in the future, all arriving today. The hourly run and then
+    the daily one: each execution stays far below Step Functions' 25,000
+    history events, every event is curated or reported by name (the
+    future-dated ones by the daily run's count and the named query
+    future-dated-events), and nothing stalls."""
+
+    PAST = 25
+
+    def setUp(self):
+        self.dir = tempfile.TemporaryDirectory(prefix="far-apart-")
+        lake_dir = Path(self.dir.name)
+        self.objects = synthetic_lake.far_apart(1000, self.PAST, TODAY)
+        for obj in self.objects:
+            synthetic_lake.write(lake_dir, obj)
+        self.lake = engine.Lake(lake_dir, {"LakeStartDate": TODAY.isoformat()})
+        self.ids = {row.event.event_id for obj in self.objects for row in obj.rows}
+
+    def tearDown(self):
+        self.dir.cleanup()
+
+    def test_every_event_is_curated_or_reported_within_the_history_quota(self):
+        told: list[str] = []
+        with workflow.Runner(self.lake) as runner:
+            hourly = workflow.curate(self.lake, runner=runner, progress=told.append)
+            daily = workflow.curate(self.lake, maintenance=True, runner=runner, progress=told.append)
+            future = runner.cloudwatch().get_metric_statistics(
+                Namespace="ChatPipeline", MetricName="CurationFutureDatedEvents",
+                Dimensions=[{"Name": "Stack", "Value": "local"}],
+                StartTime=dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1),
+                EndTime=dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1), Period=3600, Statistics=["Maximum"])
+        self.assertEqual((hourly.status, daily.status), ("SUCCEEDED", "SUCCEEDED"), daily.lines())
+        self.assertTrue(daily.window.caught_up)
+        runs = hourly.runs + daily.runs
+        self.assertEqual(len(daily.runs), 3, "25 blocks: three executions of at most ten, each starting the next")
+        for run in runs:
+            self.assertLess(run.history_events, 1000, run.lines())
+        self.assertEqual(sum(1 for line in told if line.startswith("  history: ")), len(runs), "each count printed")
+        curated_ids = {r[0] for r in self.lake.run("SELECT event_id FROM chat_events_curated")[1]}
+        query = next(q for q in self.lake.queries if q.name == "future-dated-events")
+        reported = {r[0] for r in self.lake.run(query.sql)[1]}
+        self.assertEqual((len(curated_ids), len(reported)), (self.PAST, 1000 - self.PAST))
+        self.assertEqual(curated_ids | reported, self.ids, "every event curated or listed by name")
+        self.assertEqual([p["Maximum"] for p in future["Datapoints"]], [975.0])
+
+    def test_without_the_bound_one_execution_takes_every_block(self):
+        definition = copy.deepcopy(self.lake.workflow.definition)
+        definition["States"]["HasNextBlock"]["Choices"][0]["And"][1]["NumericLessThanEquals"] = 1000
+        definition["States"]["PlanInserts"]["Parameters"]["QueryString"] = \
+            definition["States"]["PlanInserts"]["Parameters"]["QueryString"].replace("LIMIT 11", "")
+        definition["States"]["HasMoreBlocks"]["Choices"][0]["NumericGreaterThan"] = 100_000
+        self.lake.workflow.definition = definition
+        daily = workflow.curate(self.lake, maintenance=True)
+        self.assertEqual((daily.status, len(daily.runs)), ("SUCCEEDED", 1))
+        # About 60 events a block: 25,000 is some 400 blocks away.
+        self.assertGreater(daily.history_events, 25 * 50)
+
+    def test_an_execution_past_the_quota_is_stopped_and_reported_failed(self):
+        saved = workflow.HISTORY_QUOTA
+        workflow.HISTORY_QUOTA = 300
+        try:
+            daily = workflow.curate(self.lake, maintenance=True)
+        finally:
+            workflow.HISTORY_QUOTA = saved
+        self.assertEqual((daily.status, daily.error), ("FAILED", workflow.HISTORY_QUOTA_ERROR))
+        self.assertIn("Step Functions fails an execution at 300", daily.cause)
+
+
+class TransientFailures(unittest.TestCase):
+    """What the workflow retries, tried: VACUUM asking for more runs, a
+    DynamoDB 500, an Athena start whose answer is lost."""
+
+    def setUp(self):
+        self.dir = tempfile.TemporaryDirectory(prefix="transient-")
+        self.lake = small_lake(Path(self.dir.name))
+
+    def tearDown(self):
+        self.dir.cleanup()
+
+    def test_vacuum_runs_again_while_athena_asks(self):
+        athena = local_athena.LocalAthena(self.lake)
+        athena.injections.append(local_athena.Injection(
+            "VACUUM", times=2, reason="ICEBERG_VACUUM_MORE_RUNS_NEEDED: Removed 1000 of 2400 files; run VACUUM again"))
+        with workflow.Runner(self.lake, athena=athena) as runner:
+            daily = workflow.curate(self.lake, maintenance=True, runner=runner)
+        self.assertEqual(daily.status, "SUCCEEDED", daily.lines())
+        self.assertEqual([s.state for s in daily.steps].count("ExpireSnapshotsAndOrphans"), 3)
+
+    def test_a_dynamodb_500_is_retried(self):
+        from botocore.exceptions import ClientError
+        from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+            state_task_service_dynamodb as service,
+        )
+
+        original = service.StateTaskServiceDynamoDB._eval_service_task
+        failures = []
+
+        def once(self_, env, resource_runtime_part, normalised_parameters, state_credentials):
+            if not failures:
+                failures.append(1)
+                raise ClientError({"Error": {"Code": "InternalServerError", "Message": "injected 500"},
+                                   "ResponseMetadata": {"HTTPStatusCode": 500, "RequestId": "r"}}, "UpdateItem")
+            return original(self_, env, resource_runtime_part, normalised_parameters, state_credentials)
+
+        service.StateTaskServiceDynamoDB._eval_service_task = once
+        try:
+            run = workflow.curate(self.lake)
+        finally:
+            service.StateTaskServiceDynamoDB._eval_service_task = original
+        self.assertEqual(run.status, "SUCCEEDED", run.lines())
+        self.assertIn("failed: DynamoDB.InternalServerError", " ".join(run.lines()))
+
+    def _lose_start_answers(self, times: int, definition=None):
+        athena = local_athena.LocalAthena(self.lake)
+        athena.injections.append(local_athena.Injection("INSERT INTO", lose_answer=True, times=times))
+        written = self.lake.workflow.definition
+        if definition is not None:
+            self.lake.workflow.definition = definition
+        try:
+            with workflow.Runner(self.lake, athena=athena) as runner:
+                first = runner.run({"maintenance": True})
+                lock = runner.lock_item()
+        finally:
+            self.lake.workflow.definition = written
+        with workflow.Runner(self.lake, athena=athena) as runner:
+            second = runner.run({"maintenance": True})
+            Overlap._until(lambda: all(q.state not in ("QUEUED", "RUNNING") for q in athena.queries.values()))
+        return first, lock, second
+
+    def test_a_start_whose_answer_is_lost_is_retried_with_its_token_and_inserts_once(self):
+        first, _, _ = self._lose_start_answers(times=1)
+        self.assertEqual(first.status, "SUCCEEDED", first.lines())
+        rows, curated_keys, raw_keys = keys(self.lake)
+        self.assertEqual((rows, curated_keys), (raw_keys, raw_keys))
+
+    def test_without_the_token_a_lost_answer_inserts_twice(self):
+        definition = copy.deepcopy(self.lake.workflow.definition)
+        del definition["States"]["InsertEvents"]["Parameters"]["ClientRequestToken.$"]
+        first, _, _ = self._lose_start_answers(times=1, definition=definition)
+        self.assertEqual(first.status, "SUCCEEDED", first.lines())
+        rows, curated_keys, raw_keys = keys(self.lake)
+        self.assertEqual(curated_keys, raw_keys)
+        self.assertGreater(rows, raw_keys, "the lost start's query and its retry both committed")
+
+    def test_a_run_that_never_got_its_answer_leaves_the_request_and_the_next_run_resumes_it(self):
+        # Every start of the first run loses its answer: its retries give
+        # up and the run fails with the request written down.
+        first, lock, second = self._lose_start_answers(times=6)
+        self.assertEqual(first.status, "FAILED", first.lines())
+        self.assertIn("pending_insert", lock)
+        self.assertNotIn("last_insert", lock)
+        self.assertEqual(second.status, "SUCCEEDED", second.lines())
+        self.assertIn("ResumePendingInsert", [s.state for s in second.steps])
+        rows, curated_keys, raw_keys = keys(self.lake)
+        self.assertEqual((rows, curated_keys), (raw_keys, raw_keys))
 
 
 class SchemaChange(unittest.TestCase):
@@ -478,7 +647,7 @@ class SchemaChange(unittest.TestCase):
             ddl = lake.workflow.query("CreateTable")
             # The table as a version without schema_version created it,
             # holding yesterday's events already.
-            older = curated.TableDefinition.from_ddl(ddl.replace(",\n    schema_version int)", ")"))
+            older = curated.TableDefinition.from_ddl(ddl.replace(", schema_version int)", ")"))
             self.assertNotIn("schema_version", [f.name for f in older.schema.fields])
             table, _ = lake.catalog.create_if_not_exists(older)
             yesterday = lake.con.sql(
@@ -491,8 +660,8 @@ class SchemaChange(unittest.TestCase):
             stopped = workflow.curate(lake)
             self.assertEqual(stopped.status, "FAILED", stopped.lines())
             self.assertEqual(stopped.error, "CurationTableSchemaBehind")
-            self.assertIn("lacks 1 column(s)", stopped.cause)
-            self.assertIn("(schema_version)", stopped.cause)
+            self.assertIn("lacks a column", stopped.cause)
+            self.assertIn("COLUMN_NOT_FOUND: Column 'schema_version' cannot be resolved", stopped.cause)
             self.assertEqual(stopped.inserted, 0)
 
             athena = local_athena.LocalAthena(lake)

@@ -83,6 +83,33 @@ class Pruning(unittest.TestCase):
         self.assertEqual(self.pruned.run(sql)[1], self.everything.run(sql)[1])
 
 
+    def test_opening_the_lake_reads_no_data_file(self):
+        # The regression of issue 35: the stack's views were created in
+        # DuckDB when the lake was opened, and binding a view over the
+        # curated table opened the footer of every data file. Views are
+        # expanded where used now: opening a lake creates none of them.
+        lake = engine.Lake(Path(self.dir.name))
+        views = {v for (v,) in lake.con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
+        self.assertEqual(views, {t.name for t in lake.glue_tables}, "only the raw tables' views")
+        self.assertIn("chat_events_recent", lake.views)
+
+    def test_a_bound_through_a_view_reaches_the_curated_table(self):
+        # Athena pushes the filter into the view; so does the local engine.
+        sql = f"SELECT count(*) FROM chat_events_recent WHERE occurred_at >= TIMESTAMP '{TODAY} 00:00:00'"
+        pruned, everything = self.pruned.profile(sql), self.everything.profile(sql)
+        self.assertLess(pruned.parquet_files, everything.parquet_files)
+        self.assertEqual(self.pruned.run(sql)[1], self.everything.run(sql)[1])
+        unbounded = "SELECT count(*) FROM chat_events_recent"
+        self.assertGreater(self.pruned.profile(unbounded).parquet_files, pruned.parquet_files)
+
+    def test_bytes_read_are_measured_from_the_process(self):
+        sql = f"SELECT * FROM chat_events_curated WHERE occurred_at >= TIMESTAMP '{TODAY} 00:00:00'"
+        before = engine.process_read_bytes()
+        profile = self.pruned.profile(sql)
+        self.assertGreater(profile.bytes_read, 0)
+        self.assertLessEqual(profile.bytes_read, engine.process_read_bytes() - before)
+
+
 class ErrorsAboutTheQueryGiven(unittest.TestCase):
     """DuckDB quotes the statement it ran, which is the engine's rewrite."""
 
