@@ -26,15 +26,23 @@ export SAM_CLI_TELEMETRY := 0
 ENV ?= staging
 # The local lake `make demo` writes and `make query`/`make curate` read.
 LAKE ?= out
-LAKE_SQL := .venv-query/bin/python -m chat_tools.lake --lake $(LAKE)
+# Quoted wherever a recipe passes it: a path may hold spaces.
+LAKE_SQL := .venv-query/bin/python -m chat_tools.lake --lake "$(LAKE)"
+TOOLS_PY := .venv-tools/bin/python
 # Where cargo puts the binaries the recipes run (CARGO_TARGET_DIR when set).
 BIN := $(or $(CARGO_TARGET_DIR),target)
 # The demo's size: schedule ticks, and events per tick (2 to 100000).
 TICKS ?= 3
 EVENTS ?= 500
-# A yes/no variable (KEEP, FAULTS, JSON, MAINTENANCE, ALL) is on for 1, yes
-# or true, and off for anything else: KEEP=0 is off.
+# A yes/no variable (KEEP, FAULTS, JSON, MAINTENANCE, ALL, FORCE) is on for
+# 1, yes or true, and off for anything else: KEEP=0 is off.
 on = $(filter 1 yes true,$(1))
+# A numeric variable checked before anything runs, its error naming the
+# make variable (not the flag of the program it is passed to):
+# $(call whole_number,NAME,min,max).
+whole_number = v='$($(1))'; case "$$v" in ''|*[!0-9]*) ok=;; *) ok=1;; esac; \
+	if [ -z "$$ok" ] || [ "$$v" -lt $(2) ] || [ "$$v" -gt $(3) ]; then \
+	echo "make: $(1)=$$v: expected a whole number from $(2) to $(3)" >&2; exit 2; fi
 
 .PHONY: venv-build test-rust-lane test-tools-lane help demo demo-transcript generate migration samples setup test check lint unit tools-test template-check sql-check deploy-local \
 	query describe curate reconcile replay faults-test warehouse-test curation-bench build deploy arm64-target bench measure watch \
@@ -43,9 +51,11 @@ on = $(filter 1 yes true,$(1))
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
 
-demo: $(TOOLS) $(QUERY) ## The whole pipeline on this machine, every event accounted for (TICKS=3 EVENTS=500 LAKE=out KEEP=1 FAULTS=1), then its curated table and the stack's queries
+demo: $(TOOLS) $(QUERY) ## The whole pipeline on this machine, every event accounted for, then its curated table and the stack's queries (defaults TICKS=3 EVENTS=500 LAKE=out; add KEEP=1 to add to LAKE instead of replacing it, FAULTS=1 to inject faults)
+	@$(call whole_number,TICKS,1,1440)
+	@$(call whole_number,EVENTS,2,100000)
 	cargo build --locked -p producer -p transformer -p harness --bin producer --bin transformer --bin demo --bin replay
-	$(BIN)/debug/demo --ticks $(TICKS) --events $(EVENTS) --lake $(LAKE) $(if $(call on,$(KEEP)),--keep) $(if $(call on,$(FAULTS)),--faults)
+	$(BIN)/debug/demo --ticks $(TICKS) --events $(EVENTS) --lake "$(LAKE)" $(if $(call on,$(KEEP)),--keep) $(if $(call on,$(FAULTS)),--faults)
 	@$(if $(call on,$(FAULTS)),$(CURATE_FAILING))
 	@$(LAKE_SQL) $(DEMO_START) curate --maintenance
 	@$(LAKE_SQL) reconcile
@@ -219,24 +229,28 @@ describe: $(QUERY) ## The columns of TABLE (default chat_events_curated; also ch
 	@$(LAKE_SQL) describe $(or $(TABLE),chat_events_curated) $(if $(call on,$(JSON)),--json)
 
 curate: $(QUERY) ## Run the stack's curation state machine over LAKE (default out/); MAINTENANCE=1 for the daily run; SINCE=yyyy-mm-dd re-curates from that arrival day
-	@$(LAKE_SQL) curate $(if $(call on,$(MAINTENANCE)),--maintenance) $(if $(SINCE),--since $(SINCE))
+	@$(LAKE_SQL) curate $(if $(call on,$(MAINTENANCE)),--maintenance) $(if $(SINCE),--since "$(SINCE)")
 
 reconcile: $(QUERY) ## Check the curated table holds every event of the last demo's ledger once (ALL=1: none may still wait under errors/)
 	@$(LAKE_SQL) reconcile $(if $(call on,$(ALL)),--require-curated)
 
-replay: $(TOOLS) ## Re-send LAKE's failed records (errors/processing-failed/) through the local pipeline, as Firehose would; then make curate
+replay: $(TOOLS) ## Re-send LAKE's failed records (errors/processing-failed/, partitioning-failed/) through the local pipeline, once (FORCE=1: again); then make curate
 	cargo build --locked -p harness --bin replay
-	$(BIN)/debug/replay --lake $(LAKE)
+	$(BIN)/debug/replay --lake "$(LAKE)" $(if $(call on,$(FORCE)),--force)
 
 # The issue-23 round trip on a lake of its own: faults at every hop, the
 # failed batch replayed, curated, and every produced event then in the
 # curated table exactly once.
 FAULTS_LAKE := target/faults-lake
 faults-test: $(TOOLS) $(QUERY) ## make demo FAULTS=1, make replay, make curate, then every produced event is curated exactly once
-	$(MAKE) --no-print-directory demo FAULTS=1 LAKE=$(FAULTS_LAKE) TICKS=3 EVENTS=500
-	$(MAKE) --no-print-directory replay LAKE=$(FAULTS_LAKE)
-	$(MAKE) --no-print-directory curate LAKE=$(FAULTS_LAKE)
-	$(MAKE) --no-print-directory reconcile LAKE=$(FAULTS_LAKE) ALL=1
+	$(MAKE) --no-print-directory demo FAULTS=1 LAKE="$(FAULTS_LAKE)" TICKS=3 EVENTS=500
+	set -o pipefail; $(MAKE) --no-print-directory replay LAKE="$(FAULTS_LAKE)" | tee target/faults-replay.log
+	@if grep -q '"_aws"' target/faults-replay.log; then echo "faults-test: a metric line (EMF) in the replay's report" >&2; exit 1; fi
+	@set -o pipefail; $(MAKE) --no-print-directory replay LAKE="$(FAULTS_LAKE)" | tee target/faults-replay-again.log
+	@grep -q "left out: an earlier replay sent them" target/faults-replay-again.log || \
+		{ echo "faults-test: a second replay did not leave out what the first sent" >&2; exit 1; }
+	$(MAKE) --no-print-directory curate LAKE="$(FAULTS_LAKE)"
+	$(MAKE) --no-print-directory reconcile LAKE="$(FAULTS_LAKE)" ALL=1
 
 curation-bench: $(QUERY) ## Exactness and cost of the curated table on synthetic lakes of 60 and 120 arrival days (about an hour)
 	@echo "Writing and curating two synthetic lakes day by day (60 and 120 arrival days, 500 events a day): about an hour on 2 cores (measured: README, Figures)"
@@ -249,7 +263,9 @@ build: $(TOOLS) arm64-target ## sam build: arm64 bootstrap artifacts for both fu
 	@echo "sam build: a cold arm64 release build of both functions (two cargo-lambda builds side by side) takes minutes (measured: docs/performance-history.md)"
 	sam build
 
-deploy: build ## sam deploy for ENV (staging|production); guided the first time
+deploy: $(TOOLS) ## sam deploy for ENV (staging|production); guided the first time; checks credentials and region before the build
+	@$(TOOLS_PY) -m chat_tools.stack.preflight --env $(ENV)
+	@$(MAKE) --no-print-directory build
 	@if [ -f .aws-sam/deployed-$(ENV) ]; then \
 		sam deploy --config-env $(ENV); \
 	else \
@@ -290,9 +306,12 @@ invoke-transformer: $(TOOLS) ## Invoke the transformer under `make watch` with E
 invoke-producer: $(TOOLS) ## Invoke the producer under `make watch` with EVENT (default: events/producer/scheduled-rule.json); without a sink the events print in the `make watch` terminal
 	@$(call INVOKE,producer,$(or $(EVENT),events/producer/scheduled-rule.json))
 
-clean: ## Remove what builds and runs write: target/ (Rust builds), out/ (the demo's lake), .aws-sam/ (sam build); keeps the virtualenvs
+clean: ## Remove what builds and runs write: target/ (Rust builds), out/ (the demo's lake), .aws-sam/'s build; keeps the virtualenvs and each environment's first-deploy mark
 	@du -sh target out .aws-sam 2>/dev/null || true
-	rm -rf target out .aws-sam
+	rm -rf target out
+	@# .aws-sam/deployed-<env> says `sam deploy --guided` ran for that
+	@# environment: kept, so the next make deploy does not ask again.
+	if [ -d .aws-sam ]; then find .aws-sam -mindepth 1 -maxdepth 1 ! -name 'deployed-*' -exec rm -rf {} +; fi
 
 distclean: clean ## clean, and remove the Python virtualenvs too (the next make reinstalls them)
 	@du -sh .venv-* 2>/dev/null || true

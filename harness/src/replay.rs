@@ -1,6 +1,8 @@
-//! Replay: re-sending the records Firehose wrote under
-//! `errors/processing-failed/` back through the pipeline, from a local lake
-//! (`make replay`) or from the stack's bucket (`replay --bucket`).
+//! Replay: re-sending the records Firehose wrote under its error prefix
+//! (`errors/processing-failed/`, records that failed transformation, and
+//! `errors/partitioning-failed/`, records it could not partition) back
+//! through the pipeline, from a local lake (`make replay`) or from the
+//! stack's bucket (`replay --bucket`).
 //!
 //! Where it sits: after a failure, before curation. The steps, each a
 //! function below:
@@ -21,10 +23,16 @@
 //!    delivery stream's source is a Kinesis data stream, this operation
 //!    fails"), so the stack's default source takes the stream.
 //!
+//! 4. [`Manifest`]: what a replay sent is written down under
+//!    `errors/replayed/` (the error objects it read); the next replay leaves
+//!    those objects out unless forced, so replaying the same day twice does
+//!    not land a second raw copy of each record.
+//!
 //! A replay is idempotent where it matters: replayed events carry the
 //! `event_id` they had, so the curated table, which keys on `(event_id,
-//! occurred_at)`, holds each once however often they are replayed. The raw
-//! lake holds one more copy per replay, as it does for any retry. An event
+//! occurred_at)`, holds each once however often they are replayed; and the
+//! manifest keeps a second replay of the same objects from landing another
+//! raw copy (a forced one does, as any retry would). An event
 //! sent without an `event_id` gets one derived from its place in the source
 //! (`transformer::record::derived_event_id`), which a replay changes: such
 //! records are counted in [`Plan::without_event_id`] and the report says a
@@ -42,9 +50,15 @@ use chat_pipeline::timestamp::Timestamp;
 use crate::lake::{LakeError, LocalLakeError, Object};
 use crate::verdict::{Verdict, verdict};
 
-/// The folder under the error prefix that holds records that failed
-/// transformation (`!{firehose:error-output-type}` = `processing-failed`).
-pub const PROCESSING_FAILED: &str = "errors/processing-failed/";
+/// The folders under the error prefix (`!{firehose:error-output-type}`)
+/// that hold records to replay: those that failed transformation, and those
+/// Firehose could not partition (Firehose Developer Guide, "Handle failure
+/// in data transformation" and "Troubleshoot dynamic partitioning errors").
+pub const ERROR_PREFIXES: [&str; 2] = ["errors/processing-failed/", "errors/partitioning-failed/"];
+
+/// Where replays write down what they sent: outside both error types'
+/// folders, so the failed-records table does not read it.
+pub const MANIFESTS: &str = "errors/replayed/";
 
 /// One of Firehose's error records.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -78,24 +92,84 @@ pub enum ReplayError {
     Local(#[from] LocalLakeError),
 }
 
-/// Every error object under `lake/errors/processing-failed/`, gunzipped, by
-/// key relative to the lake.
+/// Every error object under each of [`ERROR_PREFIXES`] of `lake`,
+/// gunzipped, by key relative to the lake.
 pub fn local_error_objects(lake: &Path) -> Result<Vec<Object>, ReplayError> {
-    Ok(crate::lake::local_objects(lake, PROCESSING_FAILED)?)
+    let mut objects = Vec::new();
+    for prefix in ERROR_PREFIXES {
+        objects.extend(crate::lake::local_objects(lake, prefix)?);
+    }
+    Ok(objects)
 }
 
 /// The error objects of the stack's bucket for each of `days`
-/// (`errors/processing-failed/dt=<day>/`), gunzipped.
+/// (`<error prefix>dt=<day>/` of each of [`ERROR_PREFIXES`]), gunzipped.
 pub async fn s3_error_objects(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     days: &[String],
 ) -> Result<Vec<Object>, LakeError> {
     let mut objects = Vec::new();
-    for day in days {
-        objects.extend(crate::lake::objects(s3, bucket, &format!("{PROCESSING_FAILED}dt={day}/")).await?);
+    for prefix in ERROR_PREFIXES {
+        for day in days {
+            objects.extend(crate::lake::objects(s3, bucket, &format!("{prefix}dt={day}/")).await?);
+        }
     }
     Ok(objects)
+}
+
+/// What one replay sent: the error objects it read (every record of each
+/// was re-sent, or found to fail again), when, and how many records.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Manifest {
+    pub replayed_at: String,
+    pub records_sent: usize,
+    pub objects: Vec<String>,
+}
+
+impl Manifest {
+    pub fn new(objects: &[Object], records_sent: usize) -> Self {
+        Manifest {
+            replayed_at: Timestamp::now().to_rfc3339(),
+            records_sent,
+            objects: objects.iter().map(|o| o.key.clone()).collect(),
+        }
+    }
+
+    /// Its key: under [`MANIFESTS`], named by when it was written.
+    pub fn key(&self) -> String {
+        format!("{MANIFESTS}{}.json", self.replayed_at.replace(':', "-"))
+    }
+
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut out = serde_json::to_vec_pretty(self).unwrap_or_default();
+        out.push(b'\n');
+        out
+    }
+}
+
+/// The error objects earlier replays sent, from their manifests (a manifest
+/// that cannot be read is an error, named: skipping it would replay twice).
+pub fn replayed_before(manifests: &[Object]) -> Result<HashSet<String>, String> {
+    let mut out = HashSet::new();
+    for m in manifests {
+        let manifest: Manifest =
+            serde_json::from_slice(&m.bytes).map_err(|e| format!("replay manifest {}: {e}", m.key))?;
+        out.extend(manifest.objects);
+    }
+    Ok(out)
+}
+
+/// `objects` less those an earlier replay sent (unless `force`), and how
+/// many were left out.
+pub fn not_replayed(objects: Vec<Object>, before: &HashSet<String>, force: bool) -> (Vec<Object>, usize) {
+    if force {
+        return (objects, 0);
+    }
+    let total = objects.len();
+    let kept: Vec<Object> = objects.into_iter().filter(|o| !before.contains(&o.key)).collect();
+    let skipped = total - kept.len();
+    (kept, skipped)
 }
 
 /// Every day from `since` to `until` (both `YYYY-MM-DD`, inclusive).
@@ -236,11 +310,20 @@ pub struct Report<'a> {
     /// `None` for a dry run.
     pub delivery: Option<&'a DeliveryReport>,
     pub destination: String,
+    /// Error objects left out because an earlier replay sent them.
+    pub skipped_objects: usize,
 }
 
 impl fmt::Display for Report<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let p = self.plan;
+        if self.skipped_objects > 0 {
+            writeln!(
+                f,
+                "{} error objects left out: an earlier replay sent them ({MANIFESTS}; FORCE=1, --force, sends them again)",
+                self.skipped_objects
+            )?;
+        }
         writeln!(f, "{} error records read", self.error_records)?;
         match self.delivery {
             Some(d) => writeln!(
@@ -365,10 +448,46 @@ mod tests {
             error_records: 5,
             delivery: None,
             destination: "kinesis:s".to_owned(),
+            skipped_objects: 0,
         }
         .to_string();
         assert!(report.contains("still failing      1"), "{report}");
         assert!(report.contains("unreadable         2"), "{report}");
+    }
+
+    #[test]
+    fn objects_a_replay_sent_are_left_out_of_the_next_unless_forced() {
+        let a = Object {
+            key: "errors/processing-failed/dt=2026-12-03/a.gz".to_owned(),
+            bytes: Vec::new(),
+        };
+        let b = Object {
+            key: "errors/partitioning-failed/dt=2026-12-03/b.gz".to_owned(),
+            bytes: Vec::new(),
+        };
+        let manifest = Manifest::new(std::slice::from_ref(&a), 3);
+        assert!(manifest.key().starts_with(MANIFESTS) && manifest.key().ends_with(".json"));
+        let written = Object {
+            key: manifest.key(),
+            bytes: manifest.to_json(),
+        };
+        let before = replayed_before(&[written]).unwrap();
+        let (kept, skipped) = not_replayed(vec![a.clone(), b.clone()], &before, false);
+        assert_eq!(
+            (kept.iter().map(|o| o.key.as_str()).collect::<Vec<_>>(), skipped),
+            (vec![b.key.as_str()], 1)
+        );
+        let (kept, skipped) = not_replayed(vec![a, b], &before, true);
+        assert_eq!((kept.len(), skipped), (2, 0));
+        let broken = Object {
+            key: "errors/replayed/x.json".to_owned(),
+            bytes: b"{".to_vec(),
+        };
+        assert!(
+            replayed_before(&[broken])
+                .unwrap_err()
+                .contains("errors/replayed/x.json")
+        );
     }
 
     #[test]

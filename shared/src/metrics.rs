@@ -4,6 +4,8 @@
 //! (the `AWS_LAMBDA_FUNCTION_NAME` Lambda sets), which template.yaml's alarms
 //! use.
 
+use std::io::Write as _;
+
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -83,17 +85,59 @@ pub(crate) fn emf_line(function_name: &str, metrics: &[Metric], timestamp_millis
     Value::Object(root).to_string()
 }
 
-/// Prints one EMF line for this invocation.
+/// Where [`emit`] writes when not to standard output.
+type Output = Box<dyn std::io::Write + Send>;
+static OUTPUT: std::sync::Mutex<Option<Output>> = std::sync::Mutex::new(None);
+
+/// Sends this process's EMF lines to `writer` instead of standard output.
+/// In Lambda, standard output is the function's log, where CloudWatch reads
+/// EMF; a tool that runs a handler in process (`replay`, the demo) keeps
+/// them out of its own report this way.
+pub fn send_to(writer: Output) {
+    if let Ok(mut output) = OUTPUT.lock() {
+        *output = Some(writer);
+    }
+}
+
+/// Prints one EMF line for this invocation (to standard output, or where
+/// [`send_to`] says).
 pub fn emit(metrics: &[Metric]) {
-    println!(
-        "{}",
-        emf_line(&function_name(), metrics, crate::timestamp::Timestamp::now().millis())
-    );
+    let line = emf_line(&function_name(), metrics, crate::timestamp::Timestamp::now().millis());
+    if let Ok(mut output) = OUTPUT.lock()
+        && let Some(writer) = output.as_mut()
+    {
+        // A metric line that cannot be written is lost with its file, as it
+        // would be with a closed log; the tool's report does not depend on it.
+        let _ = writeln!(writer, "{line}");
+        return;
+    }
+    println!("{line}");
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lines_go_where_send_to_says() {
+        struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Shared {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let written = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        send_to(Box::new(Shared(written.clone())));
+        emit(&[Metric::count("records", 3)]);
+        *OUTPUT.lock().unwrap() = None;
+        let text = String::from_utf8(written.lock().unwrap().clone()).unwrap();
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(text.contains("\"_aws\"") && text.contains("\"records\":3"), "{text}");
+    }
 
     #[test]
     fn line_is_valid_emf() {

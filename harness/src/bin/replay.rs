@@ -1,6 +1,9 @@
 //! `replay`: re-sends the records Firehose wrote under
-//! `errors/processing-failed/` through the pipeline, and reports what was
-//! replayed and what still fails, with each reason (`harness::replay`).
+//! `errors/processing-failed/` and `errors/partitioning-failed/` through the
+//! pipeline, and reports what was replayed and what still fails, with each
+//! reason (`harness::replay`). What it sent is written down under
+//! `errors/replayed/`, and a second replay of the same objects sends
+//! nothing unless `--force`.
 //!
 //! ```text
 //! replay --lake out                          # make replay: a local lake, through the local pipeline
@@ -25,11 +28,12 @@ use clap::Parser;
 use harness::lake::{self, LakeError};
 use harness::local_firehose::StandInError;
 use harness::pipeline::{LocalPipeline, PipelineError};
-use harness::replay::{self, PROCESSING_FAILED, Plan, ReplayError, Report};
+use harness::replay::{self, MANIFESTS, Manifest, Plan, ReplayError, Report};
 
-/// Re-sends Firehose's failed records (`errors/processing-failed/`) through
-/// the pipeline, from a local lake or from the stack's S3 bucket, and says
-/// what was replayed and what still fails, with the transformer's reason.
+/// Re-sends Firehose's failed records (`errors/processing-failed/`,
+/// `errors/partitioning-failed/`) through the pipeline, from a local lake or
+/// from the stack's S3 bucket, and says what was replayed and what still
+/// fails, with the transformer's reason.
 #[derive(Debug, Parser)]
 #[command(name = "replay", version)]
 #[command(group = clap::ArgGroup::new("from").required(true).multiple(false))]
@@ -41,7 +45,7 @@ struct Args {
     /// The stack's data bucket (the `DataBucketName` output).
     #[arg(long, group = "from", requires_all = ["since", "to"])]
     bucket: Option<String>,
-    /// First error-object day to read (dt=YYYY-MM-DD under errors/processing-failed/).
+    /// First error-object day to read (dt=YYYY-MM-DD under each error prefix).
     #[arg(long)]
     since: Option<String>,
     /// Last day to read (default: --since).
@@ -54,6 +58,9 @@ struct Args {
     /// Read and classify, print the report, send nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Send again the error objects an earlier replay sent (errors/replayed/).
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +75,8 @@ enum Failure {
     Firehose(#[from] StandInError),
     #[error("{0}")]
     Usage(String),
+    #[error("{0}")]
+    Manifest(String),
     #[error("not every replayable record was delivered (see the report above)")]
     Undelivered,
     #[error(
@@ -80,7 +89,7 @@ enum Failure {
 async fn main() {
     let args = Args::parse();
     let outcome = match &args.lake {
-        Some(lake) => replay_local(lake, args.dry_run).await,
+        Some(lake) => replay_local(lake, args.dry_run, args.force).await,
         None => replay_aws(&args).await,
     };
     if let Err(e) = outcome {
@@ -90,16 +99,26 @@ async fn main() {
 }
 
 /// The error records of a local lake, through the local pipeline.
-async fn replay_local(lake_dir: &Path, dry_run: bool) -> Result<(), Failure> {
+async fn replay_local(lake_dir: &Path, dry_run: bool, force: bool) -> Result<(), Failure> {
     if !lake_dir.is_dir() {
         return Err(Failure::Usage(format!(
             "no lake at {}: run `make demo` first, or pass LAKE=dir",
             lake_dir.display()
         )));
     }
-    let objects = replay::local_error_objects(lake_dir)?;
+    // The in-process transformer's metric lines (EMF, which Lambda's log
+    // turns into metrics) go to a file, not into this report.
+    let metrics = lake_dir.join("_replay/transformer-metrics.jsonl");
+    if let Some(parent) = metrics.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| Failure::Manifest(format!("{}: {e}", parent.display())))?;
+    }
+    let file = std::fs::File::create(&metrics).map_err(|e| Failure::Manifest(format!("{}: {e}", metrics.display())))?;
+    chat_pipeline::metrics::send_to(Box::new(file));
+    let before = lake::local_objects(lake_dir, MANIFESTS).map_err(|e| Failure::Manifest(e.to_string()))?;
+    let before = replay::replayed_before(&before).map_err(Failure::Manifest)?;
+    let (objects, skipped) = replay::not_replayed(replay::local_error_objects(lake_dir)?, &before, force);
     println!(
-        "Replaying {} error objects under {}/{PROCESSING_FAILED}",
+        "Replaying {} error objects under {}/errors/ (processing-failed/, partitioning-failed/)",
         objects.len(),
         lake_dir.display()
     );
@@ -109,7 +128,7 @@ async fn replay_local(lake_dir: &Path, dry_run: bool) -> Result<(), Failure> {
     if dry_run || plan.resend.is_empty() {
         print!(
             "{}",
-            report(&plan, &unreadable, error_records, None, "the local stream")
+            report(&plan, &unreadable, error_records, None, "the local stream", skipped)
         );
         return Ok(());
     }
@@ -120,7 +139,14 @@ async fn replay_local(lake_dir: &Path, dry_run: bool) -> Result<(), Failure> {
     let destination = format!("kinesis:{} (the local stream)", names.stream);
     print!(
         "{}",
-        report(&plan, &unreadable, error_records, Some(&delivery), &destination)
+        report(
+            &plan,
+            &unreadable,
+            error_records,
+            Some(&delivery),
+            &destination,
+            skipped
+        )
     );
     if !delivery.is_complete() {
         return Err(Failure::Undelivered);
@@ -144,6 +170,18 @@ async fn replay_local(lake_dir: &Path, dry_run: bool) -> Result<(), Failure> {
             stats: format!("{stats:?}"),
         });
     }
+    let manifest = Manifest::new(&objects, plan.resend.len());
+    let path = lake_dir.join(manifest.key());
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| Failure::Manifest(format!("{}: {e}", parent.display())))?;
+    }
+    std::fs::write(&path, manifest.to_json()).map_err(|e| Failure::Manifest(format!("{}: {e}", path.display())))?;
+    println!(
+        "  written down in {}: a second replay leaves these {} objects out (FORCE=1 sends them again); the transformer's metric lines are in {}",
+        path.display(),
+        objects.len(),
+        metrics.display()
+    );
     println!(
         "  next: `make curate` curates them (the curated table keeps each event once, however often it is replayed)"
     );
@@ -160,9 +198,12 @@ async fn replay_aws(args: &Args) -> Result<(), Failure> {
     let days = replay::days_between(since, args.until.as_deref().unwrap_or(since)).map_err(Failure::Usage)?;
     let config = aws_config::load_from_env().await;
     let s3 = aws_sdk_s3::Client::new(&config);
-    let objects = replay::s3_error_objects(&s3, bucket, &days).await?;
+    let before = lake::objects(&s3, bucket, MANIFESTS).await?;
+    let before = replay::replayed_before(&before).map_err(Failure::Manifest)?;
+    let (objects, skipped) =
+        replay::not_replayed(replay::s3_error_objects(&s3, bucket, &days).await?, &before, args.force);
     println!(
-        "Replaying {} error objects from s3://{bucket}/{PROCESSING_FAILED}dt={}..{}",
+        "Replaying {} error objects from s3://{bucket}/errors/ (processing-failed/, partitioning-failed/) dt={}..{}",
         objects.len(),
         days.first().map_or("", String::as_str),
         days.last().map_or("", String::as_str)
@@ -171,18 +212,40 @@ async fn replay_aws(args: &Args) -> Result<(), Failure> {
     let error_records = records.len() + unreadable.len();
     let plan = replay::plan(records);
     if args.dry_run || plan.resend.is_empty() {
-        print!("{}", report(&plan, &unreadable, error_records, None, to));
+        print!("{}", report(&plan, &unreadable, error_records, None, to, skipped));
         return Ok(());
     }
     let sinks = AwsSinks::new(LazyClients::new());
     let sink = sinks.sink_for(&destination).await;
     let delivery = replay::send(&sink, &plan, &DeliveryOptions::default()).await;
-    print!("{}", report(&plan, &unreadable, error_records, Some(&delivery), to));
-    if delivery.is_complete() {
-        Ok(())
-    } else {
-        Err(Failure::Undelivered)
+    print!(
+        "{}",
+        report(&plan, &unreadable, error_records, Some(&delivery), to, skipped)
+    );
+    if !delivery.is_complete() {
+        return Err(Failure::Undelivered);
     }
+    let manifest = Manifest::new(&objects, plan.resend.len());
+    s3.put_object()
+        .bucket(bucket)
+        .key(manifest.key())
+        .body(manifest.to_json().into())
+        .content_type("application/json")
+        .send()
+        .await
+        .map_err(|e| {
+            Failure::Manifest(format!(
+                "writing s3://{bucket}/{}: {}",
+                manifest.key(),
+                chat_pipeline::sink::describe_chain(&e)
+            ))
+        })?;
+    println!(
+        "  written down in s3://{bucket}/{}: a second replay leaves these {} objects out (--force sends them again)",
+        manifest.key(),
+        objects.len()
+    );
+    Ok(())
 }
 
 fn report(
@@ -191,6 +254,7 @@ fn report(
     error_records: usize,
     delivery: Option<&chat_pipeline::delivery::DeliveryReport>,
     destination: &str,
+    skipped_objects: usize,
 ) -> String {
     Report {
         plan,
@@ -198,6 +262,7 @@ fn report(
         error_records,
         delivery,
         destination: destination.to_owned(),
+        skipped_objects,
     }
     .to_string()
 }

@@ -50,23 +50,34 @@ async fn replay_reads_the_days_asked_resends_each_event_once_and_they_land() {
     let (ids, events): (Vec<String>, Vec<Vec<u8>>) = (1..=3).map(event).unzip();
     let (outside_id, outside) = event(9);
     let bad: &[u8] = br#"{"event_name":"DANCE","event_time":"2026-12-01T12:00:00Z","user":7}"#;
+    let [processing, partitioning] = replay::ERROR_PREFIXES;
     let objects = [
         (
+            processing,
             "dt=2026-12-01/a.gz",
             error_object(&[&events[0], &events[1], bad], "Lambda.FunctionError"),
         ),
-        // The same event failed twice: re-sent once.
+        // The same event failed twice: re-sent once. Under the other error
+        // type's prefix: both are read.
         (
+            partitioning,
             "dt=2026-12-02/b.gz",
-            error_object(&[&events[2], &events[0]], "Lambda.FunctionError"),
+            error_object(
+                &[&events[2], &events[0]],
+                "DynamicPartitioning.MetadataExtractionFailed",
+            ),
         ),
         // Outside the days asked for: not read.
-        ("dt=2026-11-30/c.gz", error_object(&[&outside], "Lambda.FunctionError")),
+        (
+            processing,
+            "dt=2026-11-30/c.gz",
+            error_object(&[&outside], "Lambda.FunctionError"),
+        ),
     ];
-    for (key, body) in objects {
+    for (prefix, key, body) in objects {
         s3.put_object()
             .bucket(&names.bucket)
-            .key(format!("{}{key}", replay::PROCESSING_FAILED))
+            .key(format!("{prefix}{key}"))
             .body(body.into())
             .send()
             .await

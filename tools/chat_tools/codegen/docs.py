@@ -1,7 +1,9 @@
-"""The docs' tables of the event model (Markdown regions)."""
+"""The docs' tables of the event model (Markdown regions), and of the
+template's parameters (docs/operations.md)."""
 
 from __future__ import annotations
 
+from chat_tools import cfn_template
 from chat_tools.schema import Model
 
 
@@ -39,4 +41,25 @@ def input_table(model: Model) -> list[str]:
         else:
             accepts = f"an integer from {c.minimum} to {c.maximum}, or null"
         out.append(f"| {names} | `{c.name}` | {accepts} |")
+    return out
+
+
+def parameters_table(_model: Model) -> list[str]:
+    """docs/operations.md: every parameter of template.yaml, in its order,
+    with its default, what it accepts and its description (the template's
+    own words: a parameter added there is listed here by `make generate`)."""
+    out = ["| parameter | default | accepts | what it sets |", "| --- | --- | --- | --- |"]
+    for name, p in cfn_template.load()["Parameters"].items():
+        default = p.get("Default")
+        default = "empty" if default in ("", None) else f"`{default}`"
+        if "AllowedValues" in p:
+            accepts = ", ".join(f"`{v}`" for v in p["AllowedValues"])
+        elif "AllowedPattern" in p:
+            accepts = f"pattern `{p['AllowedPattern']}`".replace("|", "\\|")
+        elif "MinValue" in p or "MaxValue" in p:
+            accepts = f"{p.get('MinValue', '')} to {p.get('MaxValue', '')}"
+        else:
+            accepts = p.get("Type", "String")
+        description = " ".join(str(p.get("Description", "")).split()).replace("|", "\\|")
+        out.append(f"| `{name}` | {default} | {accepts} | {description} |")
     return out

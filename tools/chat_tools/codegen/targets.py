@@ -28,6 +28,8 @@ class Regions:
 
     path: str
     regions: dict[str, Callable[[Model], list[str]]]
+    # What the regions are derived from (the event model, unless said).
+    source: str = "schema/output-v1.schema.json"
 
 
 TARGETS = [
@@ -61,6 +63,8 @@ TARGETS = [
     }),
     Regions("warehouse/snowflake/06_curated_iceberg_table.sql", {"columns": sql.column_names}),
     Regions("docs/transformer.md", {"input-table": docs.input_table, "columns-table": docs.columns_table}),
+    # Not the event model's: template.yaml's parameters, derived the same way.
+    Regions("docs/operations.md", {"parameters-table": docs.parameters_table}, source="template.yaml"),
 ]
 
 # The golden samples' requests, written out from their readable form

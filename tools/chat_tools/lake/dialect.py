@@ -344,8 +344,7 @@ def _trino_from_utf8(value: exp.Expression) -> exp.Expression:
     multi-byte characters of such a record: the same NULL-or-not, and the
     same replacement character, which is what a query can test)."""
     template = sqlglot.parse_one(
-        "CASE WHEN TRY(DECODE(v)) IS NOT NULL THEN DECODE(v) "
-        "ELSE REGEXP_REPLACE(CAST(v AS VARCHAR), '\\\\x[0-9A-Fa-f]{2}', '\ufffd', 'g') END",
+        "COALESCE(TRY(DECODE(v)), REGEXP_REPLACE(CAST(v AS VARCHAR), '\\\\x[0-9A-Fa-f]{2}', '\ufffd', 'g'))",
         read="duckdb")
     for column in list(template.find_all(exp.Column)):
         if column.name == "v":

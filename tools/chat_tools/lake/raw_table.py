@@ -152,20 +152,52 @@ class Table:
         relative = re.sub(r"\$\{[^}]+\}", "*", self.location_template[len(self.bucket_prefix):])
         return f"{lake}/{relative}*"
 
+    def hive_style(self) -> bool:
+        """Whether every partition value sits in the path as `name=value`
+        (DuckDB's hive partitioning reads those, and prunes by them);
+        otherwise (errors/${error_type}/dt=${dt}/) each value is read from
+        the object's path by its place in the location template."""
+        relative = self.location_template[len(self.bucket_prefix):]
+        return all(f"{c}=${{{c}}}" in relative for c, _ in self.partitions)
+
+    def path_values(self, lake: Path) -> list[str]:
+        """Each partition column read from the object's path (`filename`),
+        by its place in the location template."""
+        relative = self.location_template[len(self.bucket_prefix):]
+        pattern = re.escape(f"{lake}/")
+        names = []
+        for part in re.split(r"(\$\{[^}]+\})", relative):
+            m = re.fullmatch(r"\$\{([^}]+)\}", part)
+            if m:
+                names.append(m.group(1))
+                pattern += "([^/]+)"
+            else:
+                pattern += re.escape(part)
+        types = dict(self.partitions)
+        return [
+            f"CAST(regexp_extract(filename, {sql_string('^' + pattern)}, {names.index(c) + 1}) AS {glue_type_to_duckdb(types[c])}) AS \"{c}\""
+            for c, _ in self.partitions
+        ]
+
     def setup_sql(self, lake: Path) -> list[str]:
         """The statements that define the view over `lake`."""
         typed = [f'CAST(NULL AS {glue_type_to_duckdb(t)}) AS "{c}"' for c, t in self.columns + self.partitions]
         files = self.glob(lake)
         where = " AND ".join(f"({p.predicate()})" for p in self.projections) or "true"
         hive_types = "{" + ", ".join(f"{sql_string(c)}: {sql_string(glue_type_to_duckdb(t))}" for c, t in self.partitions) + "}"
+        if self.hive_style():
+            partitioning = f"hive_partitioning = true, hive_types = {hive_types}"
+            partitions = [f'"{c}"' for c, _ in self.partitions]
+        else:
+            partitioning = "hive_partitioning = false, filename = true"
+            partitions = self.path_values(lake)
         if glob.glob(files) and not self.exact_keys:
             fields = [
                 f"CAST(hive_json_field(json, {sql_string(c.lower())}) AS {glue_type_to_duckdb(t)}) AS \"{c}\"" for c, t in self.columns
             ]
-            partitions = [f'"{c}"' for c, _ in self.partitions]
             source = (
                 f"SELECT {', '.join(fields + partitions)} FROM read_ndjson_objects({sql_string(files)}, "
-                f"compression = 'gzip', hive_partitioning = true, hive_types = {hive_types})"
+                f"compression = 'gzip', {partitioning})"
             )
         elif glob.glob(files):
             struct = "{" + ", ".join(f"{sql_string(c)}: {sql_string(glue_type_to_duckdb(t))}" for c, t in self.columns) + "}"
@@ -173,12 +205,11 @@ class Table:
                 "format = 'newline_delimited'",
                 "compression = 'gzip'",
                 f"columns = {struct}",
-                "hive_partitioning = true",
-                f"hive_types = {hive_types}",
+                partitioning,
             ]
             if self.timestamp_format:
                 options.append(f"timestampformat = {sql_string(strftime_pattern(self.timestamp_format))}")
-            names = ", ".join(f'"{c}"' for c, _ in self.columns + self.partitions)
+            names = ", ".join([f'"{c}"' for c, _ in self.columns] + partitions)
             source = f"SELECT {names} FROM read_json({sql_string(files)}, {', '.join(options)})"
         else:
             # No objects yet: an empty view of the same columns (read_json

@@ -85,11 +85,12 @@ def managed_policy_grants(iam, arn: str) -> dict[str, set[tuple[str, str | None]
     for st in statements if isinstance(statements, list) else [statements]:
         if st.get("Effect") != "Allow":
             continue
-        prefix = st.get("Condition", {}).get("StringLike", {}).get("s3:prefix")
+        prefixes = st.get("Condition", {}).get("StringLike", {}).get("s3:prefix")
+        prefixes = prefixes if isinstance(prefixes, list) else [prefixes]
         actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
         resources = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
         for a in actions:
-            grants.setdefault(a, set()).update((r, prefix) for r in resources)
+            grants.setdefault(a, set()).update((r, prefix) for r in resources for prefix in prefixes)
     return grants
 
 
@@ -197,11 +198,14 @@ def check_stack(c: Checks, aws, stack: dict, source: str, template: dict):
     fparams = failed["Parameters"]
     error_location = (
         dest["ErrorOutputPrefix"]
-        .replace("!{firehose:error-output-type}", "processing-failed")
+        .replace("!{firehose:error-output-type}", "${error_type}")
         .replace("!{timestamp:yyyy-MM-dd}", "${dt}")
     )
-    c.equal("failed-records table location is the error prefix's processing-failed/",
-            failed["StorageDescriptor"]["Location"], f"s3://{bucket}/errors/processing-failed/")
+    c.equal("failed-records table location is the error prefix",
+            failed["StorageDescriptor"]["Location"], f"s3://{bucket}/errors/")
+    c.equal("failed-records error_type projection: Firehose's two error types of this stream",
+            (fparams.get("projection.error_type.type"), fparams.get("projection.error_type.values")),
+            ("enum", "processing-failed,partitioning-failed"))
     c.equal("failed-records projection template is the delivery stream's ErrorOutputPrefix",
             fparams.get("storage.location.template"), f"s3://{bucket}/{error_location}")
     c.equal("failed-records dt projection: a date from LakeStartDate to NOW",
@@ -217,8 +221,11 @@ def check_stack(c: Checks, aws, stack: dict, source: str, template: dict):
         "replay policy grants exactly the replay's calls",
         managed_policy_grants(iam, replay_arn),
         {
-            "s3:ListBucket": {(f"arn:aws:s3:::{bucket}", "errors/processing-failed/*")},
-            "s3:GetObject": {(f"arn:aws:s3:::{bucket}/errors/processing-failed/*", None)},
+            "s3:ListBucket": {(f"arn:aws:s3:::{bucket}", f"errors/{p}/*")
+                              for p in ("processing-failed", "partitioning-failed", "replayed")},
+            "s3:GetObject": {(f"arn:aws:s3:::{bucket}/errors/{p}/*", None)
+                             for p in ("processing-failed", "partitioning-failed", "replayed")},
+            "s3:PutObject": {(f"arn:aws:s3:::{bucket}/errors/replayed/*", None)},
             **{a: {(target_arn, None)} for a, target_arn in REPLAY_CALLS[source](stream_arn, delivery_arn).items()},
         },
     )
