@@ -45,7 +45,7 @@ whole_number = v='$($(1))'; case "$$v" in ''|*[!0-9]*) ok=;; *) ok=1;; esac; \
 	echo "make: $(1)=$$v: expected a whole number from $(2) to $(3)" >&2; exit 2; fi
 
 .PHONY: venv-build test-rust-lane test-tools-lane help demo demo-transcript generate migration samples setup test check lint unit tools-test template-check sql-check deploy-local \
-	query describe curate reconcile replay faults-test warehouse-test curation-bench build deploy arm64-target bench measure watch \
+	query describe curate reconcile replay faults-test warehouse-test cost load curation-bench build deploy arm64-target bench measure watch \
 	invoke-transformer invoke-producer clean distclean freeze-tools
 
 help: ## List the targets
@@ -244,13 +244,17 @@ replay: $(TOOLS) ## Re-send LAKE's failed records (errors/processing-failed/, pa
 FAULTS_LAKE := target/faults-lake
 faults-test: $(TOOLS) $(QUERY) ## make demo FAULTS=1, make replay, make curate, then every produced event is curated exactly once
 	$(MAKE) --no-print-directory demo FAULTS=1 LAKE="$(FAULTS_LAKE)" TICKS=3 EVENTS=500
-	set -o pipefail; $(MAKE) --no-print-directory replay LAKE="$(FAULTS_LAKE)" | tee target/faults-replay.log
+	@# (A line naming $(MAKE) runs under make -n too: the log's folder first.)
+	mkdir -p target; set -o pipefail; $(MAKE) --no-print-directory replay LAKE="$(FAULTS_LAKE)" | tee target/faults-replay.log
 	@if grep -q '"_aws"' target/faults-replay.log; then echo "faults-test: a metric line (EMF) in the replay's report" >&2; exit 1; fi
-	@set -o pipefail; $(MAKE) --no-print-directory replay LAKE="$(FAULTS_LAKE)" | tee target/faults-replay-again.log
+	@mkdir -p target; set -o pipefail; $(MAKE) --no-print-directory replay LAKE="$(FAULTS_LAKE)" | tee target/faults-replay-again.log
 	@grep -q "left out: an earlier replay sent them" target/faults-replay-again.log || \
 		{ echo "faults-test: a second replay did not leave out what the first sent" >&2; exit 1; }
 	$(MAKE) --no-print-directory curate LAKE="$(FAULTS_LAKE)"
 	$(MAKE) --no-print-directory reconcile LAKE="$(FAULTS_LAKE)" ALL=1
+
+cost: $(QUERY) ## The monthly bill at the schedule's rate, 1,000 and 100,000 events/s, packed and one event a record, priced from LAKE's run (default out/; JSON=1 prints rows)
+	@.venv-query/bin/python -m chat_tools.cost --lake "$(LAKE)" $(if $(call on,$(JSON)),--json)
 
 curation-bench: $(QUERY) ## Exactness and cost of the curated table on synthetic lakes of 60 and 120 arrival days (about an hour)
 	@echo "Writing and curating two synthetic lakes day by day (60 and 120 arrival days, 500 events a day): about an hour on 2 cores (measured: README, Figures)"

@@ -13,9 +13,11 @@
 //!
 //! | stage | must equal |
 //! | --- | --- |
-//! | accepted by the stream | produced (the producer fails a tick it could not deliver) |
-//! | read by the Firehose stand-in | accepted + records put straight into the stream |
-//! | answered (Ok + Dropped + ProcessingFailed + in failed invocations) | read |
+//! | accepted by the stream (events) | produced (the producer fails a tick it could not deliver) |
+//! | accepted by the stream (records: packed, many events each) | what the producer says it sent |
+//! | read by the Firehose stand-in (records) | accepted records + records put straight into the stream |
+//! | split into events (de-aggregation) | accepted events + records put straight in (one event each) |
+//! | answered (Ok + Dropped + ProcessingFailed + in failed invocations) | split |
 //! | Dropped | Dropped records whose event landed `Ok` (copies) |
 //! | lines landed under `events/` | Ok |
 //! | error records under `errors/` | ProcessingFailed + in failed invocations |
@@ -33,11 +35,24 @@ pub struct Ledger {
     pub produced: u64,
     /// Events the stream accepted (the producer's answers' `delivered`).
     pub accepted: u64,
+    /// The records they went in (the producer's answers'
+    /// `delivered_records`): fewer than the events when packed.
+    pub accepted_records: u64,
+    /// The bytes of those records (the producer's answers' `bytes`): with
+    /// the records, what the stream and Firehose bill (`make cost`).
+    #[serde(default)]
+    pub accepted_bytes: u64,
     /// Records put straight into the stream, bypassing the producer (the
     /// demo's malformed records).
     pub put_directly: u64,
     /// Records the Firehose stand-in read from the stream.
     pub read: u64,
+    /// Transformer invocations, retries included (`make cost`).
+    #[serde(default)]
+    pub invocations: u64,
+    /// What de-aggregation split them into: the records the transformer
+    /// was given, one event each.
+    pub split: u64,
     /// Answered `Ok`.
     pub ok: u64,
     /// Answered `Dropped`.
@@ -125,7 +140,7 @@ impl Ledger {
         };
         check("produced", self.produced, self.produced, String::new(), "")?;
         check(
-            "accepted by the stream",
+            "accepted by the stream (events)",
             self.accepted,
             self.produced,
             "= produced".to_owned(),
@@ -139,19 +154,36 @@ impl Ledger {
             "",
         )?;
         check(
-            "read by the Firehose stand-in",
+            "accepted by the stream (records)",
+            self.accepted_records,
+            self.accepted_records,
+            format!(
+                "{:.1} events a record",
+                self.accepted as f64 / self.accepted_records.max(1) as f64
+            ),
+            "",
+        )?;
+        check(
+            "read by the Firehose stand-in (records)",
             self.read,
-            self.accepted + self.put_directly,
-            "= accepted + put straight in".to_owned(),
+            self.accepted_records + self.put_directly,
+            "= accepted records + put straight in".to_owned(),
             "the stream does not hold what it acknowledged (the emulator lost or added records)",
+        )?;
+        check(
+            "split into events (de-aggregation)",
+            self.split,
+            self.accepted + self.put_directly,
+            "= accepted events + put straight in".to_owned(),
+            "de-aggregation did not give back the events packed in the records",
         )?;
         let answered = self.ok + self.dropped + self.failed + self.in_failed_invocations;
         check(
             "answered by the transformer",
             answered,
-            self.read,
+            self.split,
             format!(
-                "= read: {} Ok, {} Dropped, {} ProcessingFailed, {} in failed invocations",
+                "= split: {} Ok, {} Dropped, {} ProcessingFailed, {} in failed invocations",
                 self.ok, self.dropped, self.failed, self.in_failed_invocations
             ),
             "records read that the stand-in never answered nor failed",
@@ -202,8 +234,10 @@ mod tests {
         let mut ledger = Ledger {
             produced: 1_000,
             accepted: 1_000,
+            accepted_records: 10,
             put_directly: 3,
-            read: 1_003,
+            read: 13,
+            split: 1_003,
             ok: 890,
             dropped: 10,
             dropped_copies: 10,
@@ -231,9 +265,10 @@ mod tests {
     #[test]
     fn an_injected_unexplained_gap_names_its_stage() {
         type Injection = fn(&mut Ledger);
-        let cases: [(&str, Injection); 7] = [
-            ("accepted by the stream", |l| l.accepted -= 1),
-            ("read by the Firehose stand-in", |l| l.read -= 92),
+        let cases: [(&str, Injection); 8] = [
+            ("accepted by the stream (events)", |l| l.accepted -= 1),
+            ("read by the Firehose stand-in (records)", |l| l.read -= 2),
+            ("split into events (de-aggregation)", |l| l.split -= 92),
             ("answered by the transformer", |l| l.ok -= 1),
             ("Dropped as copies of a landed event", |l| l.dropped_copies -= 1),
             ("lines landed under events/", |l| l.lines_landed -= 1),
@@ -256,8 +291,10 @@ mod tests {
         let mut ledger = Ledger {
             produced: 20_000,
             accepted: 20_000,
+            accepted_records: 20_000,
             put_directly: 3,
             read: 19_911,
+            split: 19_911,
             ..Ledger::default()
         };
         ledger.ok = 19_908;
@@ -265,7 +302,7 @@ mod tests {
         let gap = ledger.reconcile().unwrap_err();
         assert_eq!(
             (gap.stage, gap.expected, gap.found),
-            ("read by the Firehose stand-in", 20_003, 19_911)
+            ("read by the Firehose stand-in (records)", 20_003, 19_911)
         );
     }
 }

@@ -10,6 +10,10 @@
 //! 1. [`read_error_records`]: parse Firehose's error records (one JSON object
 //!    a line: `rawData` is the record as it arrived, base64). A line that
 //!    cannot be read is kept as [`Unreadable`] with the reason, never skipped.
+//!    A record of several newline-delimited events (a packed record that
+//!    reached the transformer whole: over Firehose's de-aggregation cap of
+//!    500, or sent while de-aggregation was off) is split into its events,
+//!    as de-aggregation would have split it.
 //! 2. [`plan`]: ask the transformer's own code ([`crate::verdict`]) what each
 //!    record would become. Records that would land are re-sent once per event
 //!    id; records that would fail again are not re-sent (they would only be
@@ -200,7 +204,7 @@ pub fn read_error_records(objects: &[Object]) -> (Vec<ErrorRecord>, Vec<Unreadab
                 continue;
             }
             match parse_error_record(&object.key, i + 1, line) {
-                Ok(record) => records.push(record),
+                Ok(record) => records.extend(split_packed(record)),
                 Err(reason) => unreadable.push(Unreadable {
                     object: object.key.clone(),
                     line: i + 1,
@@ -210,6 +214,21 @@ pub fn read_error_records(objects: &[Object]) -> (Vec<ErrorRecord>, Vec<Unreadab
         }
     }
     (records, unreadable)
+}
+
+/// A packed record's events, each an error record of its own (a record
+/// without a newline is itself).
+fn split_packed(record: ErrorRecord) -> Vec<ErrorRecord> {
+    if !record.data.contains(&chat_pipeline::packing::DELIMITER) {
+        return vec![record];
+    }
+    chat_pipeline::packing::unpack(&record.data)
+        .filter(|piece| !piece.is_empty())
+        .map(|piece| ErrorRecord {
+            data: piece.to_vec(),
+            ..record.clone()
+        })
+        .collect()
 }
 
 /// One error record, its keys read in any case (as the Hive JSON SerDe
@@ -424,7 +443,7 @@ mod tests {
 
     #[test]
     fn the_plan_resends_each_event_once_and_reports_what_would_fail_again() {
-        let good = br#"{"event_id":"0b7e6a52-2f4c-4c59-9a43-0d2f8a9f1c11","event_name":"JOIN","event_time":"2026-11-21T12:00:00Z","user":7}"#;
+        let good = br#"{"event_id":"0b7e6a52-2f4c-4c59-9a43-0d2f8a9f1c11","event_name":"JOIN","event_time":"2025-12-03T09:00:00Z","user":7}"#;
         let lines = vec![
             error_line("Lambda.FunctionError", good),
             error_line("Lambda.FunctionError", good),
@@ -488,6 +507,25 @@ mod tests {
                 .unwrap_err()
                 .contains("errors/replayed/x.json")
         );
+    }
+
+    #[test]
+    fn a_packed_record_that_reached_the_transformer_whole_is_replayed_event_by_event() {
+        let events: Vec<String> = (1..=3)
+            .map(|i| {
+                format!(r#"{{"event_id":"e{i}","event_name":"JOIN","event_time":"2025-12-03T09:00:00Z","user":{i}}}"#)
+            })
+            .collect();
+        let packed = events.join("\n");
+        let (records, unreadable) = read_error_records(&[object(&[error_line(
+            "Lambda.ProcessingFailedStatus",
+            packed.as_bytes(),
+        )])]);
+        assert!(unreadable.is_empty());
+        assert_eq!(records.len(), 3);
+        let plan = plan(records);
+        let ids: Vec<&str> = plan.resend.iter().map(|(_, id)| id.as_str()).collect();
+        assert_eq!(ids, ["e1", "e2", "e3"]);
     }
 
     #[test]

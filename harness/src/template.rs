@@ -37,6 +37,11 @@ pub struct DeliverySettings {
     /// The Lambda processor's buffer, in MiB.
     pub processor_buffer_mb: f64,
     pub processor_retries: u32,
+    /// The delimiter the `RecordDeAggregation` processor splits records on
+    /// (its `Delimiter`, base64 in the template), when it is on: it sits in
+    /// an `!If` on the `PacksEvents` condition, on by the `PackEvents`
+    /// parameter's default.
+    pub deaggregation_delimiter: Option<Vec<u8>>,
 }
 
 impl Template {
@@ -102,22 +107,16 @@ impl Template {
                 .map(str::to_owned)
                 .ok_or_else(|| TemplateError::Missing(format!("ExtendedS3DestinationConfiguration.{key}")))
         };
-        let processor = at(dest, &["ProcessingConfiguration", "Processors"])
+        let processors = at(dest, &["ProcessingConfiguration", "Processors"])
             .and_then(Value::as_sequence)
-            .and_then(|p| {
-                p.iter()
-                    .find(|p| at(p, &["Type"]).and_then(Value::as_str) == Some("Lambda"))
-            })
+            .ok_or_else(|| TemplateError::Missing("ProcessingConfiguration.Processors".into()))?;
+        let processor = processors
+            .iter()
+            .find(|p| at(p, &["Type"]).and_then(Value::as_str) == Some("Lambda"))
             .ok_or_else(|| TemplateError::Missing("a Lambda processor".into()))?;
+        let deaggregation_delimiter = self.deaggregation_delimiter(processors)?;
         let parameter = |name: &str| {
-            at(processor, &["Parameters"])
-                .and_then(Value::as_sequence)
-                .and_then(|ps| {
-                    ps.iter()
-                        .find(|p| at(p, &["ParameterName"]).and_then(Value::as_str) == Some(name))
-                })
-                .and_then(|p| at(p, &["ParameterValue"]))
-                .and_then(Value::as_str)
+            processor_parameter(processor, name)
                 .ok_or_else(|| TemplateError::Missing(format!("processor parameter {name}")))
         };
         Ok(DeliverySettings {
@@ -130,7 +129,47 @@ impl Template {
             processor_retries: parameter("NumberOfRetries")?
                 .parse()
                 .map_err(|_| TemplateError::Missing("a numeric NumberOfRetries".into()))?,
+            deaggregation_delimiter,
         })
+    }
+
+    /// The `RecordDeAggregation` processor's delimiter, when the processor
+    /// is on with the parameters' defaults: written as `!If [PacksEvents,
+    /// processor, !Ref AWS::NoValue]`, with `PacksEvents` true when
+    /// `PackEvents` is `Enabled`.
+    fn deaggregation_delimiter(&self, processors: &[Value]) -> Result<Option<Vec<u8>>, TemplateError> {
+        let packs = at(&self.root, &["Parameters", "PackEvents", "Default"]).and_then(Value::as_str) == Some("Enabled");
+        for item in processors {
+            let (processor, conditional) = match (tag(item).as_deref(), untag(item)) {
+                (Some("If"), Value::Sequence(branches)) if branches.len() == 3 => {
+                    let condition = branches[0].as_str().unwrap_or_default();
+                    if condition != "PacksEvents" {
+                        return Err(TemplateError::Missing(format!(
+                            "a processor under the condition {condition}: only PacksEvents is read here"
+                        )));
+                    }
+                    (&branches[1], true)
+                }
+                (_, value) => (value, false),
+            };
+            if at(processor, &["Type"]).and_then(Value::as_str) != Some("RecordDeAggregation") {
+                continue;
+            }
+            if conditional && !packs {
+                return Ok(None);
+            }
+            let parameter = |name: &str| processor_parameter(processor, name);
+            if parameter("SubRecordType") != Some("DELIMITED") {
+                return Err(TemplateError::Missing(
+                    "RecordDeAggregation with SubRecordType DELIMITED (the one the stand-in splits)".into(),
+                ));
+            }
+            let delimiter = parameter("Delimiter")
+                .and_then(|b64| base64_simd::STANDARD.decode_to_vec(b64).ok())
+                .ok_or_else(|| TemplateError::Missing("RecordDeAggregation's Delimiter, in base64".into()))?;
+            return Ok(Some(delimiter));
+        }
+        Ok(None)
     }
 }
 
@@ -178,6 +217,18 @@ pub fn long_form(v: &Value) -> serde_json::Value {
             serde_json::json!({ name: inner })
         }
     }
+}
+
+/// A Firehose processor's parameter `name` (its `ParameterValue`).
+fn processor_parameter<'a>(processor: &'a Value, name: &str) -> Option<&'a str> {
+    at(processor, &["Parameters"])
+        .and_then(Value::as_sequence)
+        .and_then(|ps| {
+            ps.iter()
+                .find(|p| at(p, &["ParameterName"]).and_then(Value::as_str) == Some(name))
+        })
+        .and_then(|p| at(p, &["ParameterValue"]))
+        .and_then(Value::as_str)
 }
 
 /// The value at `path` below `v`, looking through CloudFormation tags.

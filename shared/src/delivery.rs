@@ -126,6 +126,24 @@ impl DeliveryReport {
             .join(", ")
     }
 
+    /// Adds `other`, a delivery of the records that follow this one's
+    /// (`offset` records in: its indices are shifted by it), as when a
+    /// paced send delivers its records slice by slice.
+    pub fn absorb(&mut self, other: DeliveryReport, offset: usize) {
+        self.records += other.records;
+        self.delivered += other.delivered;
+        self.batches += other.batches;
+        self.requests += other.requests;
+        self.retried_records += other.retried_records;
+        for (code, n) in other.error_codes {
+            *self.error_codes.entry(code).or_default() += n;
+        }
+        self.undelivered.extend(other.undelivered.into_iter().map(|mut u| {
+            u.index += offset;
+            u
+        }));
+    }
+
     /// True when every record was delivered.
     pub fn is_complete(&self) -> bool {
         self.undelivered.is_empty() && self.delivered == self.records

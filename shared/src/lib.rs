@@ -55,6 +55,7 @@ pub mod logging;
 pub mod metrics;
 pub mod model;
 pub mod output;
+pub mod packing;
 pub mod retry;
 pub mod settings;
 pub mod sink;

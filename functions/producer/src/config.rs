@@ -4,9 +4,11 @@
 //!
 //! `SINK` (`kinesis`, `firehose` or `stdout`, the default: NDJSON on
 //! standard output, no AWS needed) and the name it needs (`STREAM_NAME`,
-//! `DELIVERY_STREAM_NAME`); the integer variables, each stated once below
-//! with its default and range (`INTEGER_SETTINGS`). docs/producer.md's
-//! table is held to these by a test.
+//! `DELIVERY_STREAM_NAME`); `PACK_EVENTS` (`true`, the default: many events
+//! a record, `chat_pipeline::packing`; `false`: one event a record); the
+//! integer variables, each stated once below with its default and range
+//! (`INTEGER_SETTINGS`). docs/producer.md's table is held to these by a
+//! test.
 
 use std::time::Duration;
 
@@ -16,13 +18,15 @@ use chat_pipeline::settings::{self, IntegerSetting, SettingError};
 
 /// The names of the variables the producer reads (template.yaml may set only
 /// these).
-pub const ENV_VARS: [&str; 8] = [
+pub const ENV_VARS: [&str; 10] = [
     "SINK",
     "STREAM_NAME",
     "DELIVERY_STREAM_NAME",
+    "PACK_EVENTS",
     "EVENTS_PER_INVOCATION",
     "USERS",
     "WINDOW_SECONDS",
+    "PACE_SECONDS",
     "MAX_IN_FLIGHT_BATCHES",
     "MAX_ATTEMPTS",
 ];
@@ -53,6 +57,16 @@ pub(crate) const WINDOW_SECONDS: IntegerSetting = IntegerSetting {
     min: 1,
     max: 86_400,
 };
+/// Seconds over which a tick spreads its sends, evenly (0: all at once).
+/// template.yaml sets 50 for its one-minute schedule: a tick's events reach
+/// the stream over the minute instead of in one burst, and the next tick
+/// starts after it ended.
+pub const PACE_SECONDS: IntegerSetting = IntegerSetting {
+    name: "PACE_SECONDS",
+    default: 0,
+    min: 0,
+    max: 840,
+};
 /// Requests in flight at once.
 pub(crate) const MAX_IN_FLIGHT_BATCHES: IntegerSetting = IntegerSetting {
     name: "MAX_IN_FLIGHT_BATCHES",
@@ -69,10 +83,11 @@ pub const MAX_ATTEMPTS: IntegerSetting = IntegerSetting {
 };
 /// Every integer variable, in the docs' order (the docs test reads it).
 #[cfg(test)]
-const INTEGER_SETTINGS: [IntegerSetting; 5] = [
+const INTEGER_SETTINGS: [IntegerSetting; 6] = [
     EVENTS_PER_INVOCATION,
     USERS,
     WINDOW_SECONDS,
+    PACE_SECONDS,
     MAX_IN_FLIGHT_BATCHES,
     MAX_ATTEMPTS,
 ];
@@ -87,6 +102,10 @@ pub struct Config {
     pub events_per_invocation: u64,
     pub users: u64,
     pub window: Duration,
+    /// Many events a record (`chat_pipeline::packing`), or one.
+    pub pack_events: bool,
+    /// Sends spread evenly over this long (zero: at once).
+    pub pace: Duration,
     pub max_in_flight: usize,
     pub retry: RetryPolicy,
     /// Delivery stops this long before the Lambda deadline, leaving time to
@@ -103,6 +122,8 @@ impl Default for Config {
             events_per_invocation: EVENTS_PER_INVOCATION.default,
             users: USERS.default,
             window: Duration::from_secs(WINDOW_SECONDS.default),
+            pack_events: true,
+            pace: Duration::from_secs(PACE_SECONDS.default),
             max_in_flight: MAX_IN_FLIGHT_BATCHES.default as usize,
             retry: RetryPolicy {
                 max_attempts: MAX_ATTEMPTS.default as u32,
@@ -143,6 +164,8 @@ impl Config {
             events_per_invocation: EVENTS_PER_INVOCATION.read(&lookup)?,
             users: USERS.read(&lookup)?,
             window: Duration::from_secs(WINDOW_SECONDS.read(&lookup)?),
+            pack_events: settings::boolean(&lookup, "PACK_EVENTS", true)?,
+            pace: Duration::from_secs(PACE_SECONDS.read(&lookup)?),
             max_in_flight: MAX_IN_FLIGHT_BATCHES.read(&lookup)? as usize,
             retry,
             ..named
@@ -237,6 +260,8 @@ mod tests {
             (&[("MAX_IN_FLIGHT_BATCHES", "many")], "MAX_IN_FLIGHT_BATCHES", "1 to 64"),
             (&[("MAX_ATTEMPTS", "21")], "MAX_ATTEMPTS", "1 to 20"),
             (&[("WINDOW_SECONDS", "-5")], "WINDOW_SECONDS", "1 to 86400"),
+            (&[("PACE_SECONDS", "841")], "PACE_SECONDS", "0 to 840"),
+            (&[("PACK_EVENTS", "maybe")], "PACK_EVENTS", "true or false"),
         ];
         for (pairs, var, expected) in cases {
             let map: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();

@@ -1,9 +1,11 @@
 //! One invocation: read the trigger, generate the tick's events, serialize
-//! them as records keyed by user, deliver them (batched, resending only what
-//! was refused, bounded by attempts and the Lambda deadline), and answer with a
-//! summary, or with an error stating exactly how many events were not
-//! delivered, so that the platform retries the invocation (safe: the retry
-//! regenerates the same event ids).
+//! them keyed by user, pack them into records (many newline-delimited events
+//! a record, `chat_pipeline::packing`, unless `PACK_EVENTS=false`), deliver
+//! the records (batched, resending only what was refused, bounded by
+//! attempts and the Lambda deadline; spread evenly over `PACE_SECONDS`), and
+//! answer with a summary of events and records, or with an error stating
+//! exactly how many events were not delivered, so that the platform retries
+//! the invocation (safe: the retry regenerates the same event ids).
 
 use std::time::Instant as StdInstant;
 
@@ -12,6 +14,7 @@ use chat_pipeline::delivery::{DeliveryOptions, DeliveryReport, deadline_from_epo
 use chat_pipeline::destination::{AwsSinks, DestinationKind, SinkProvider};
 use chat_pipeline::event::ChatEvent;
 use chat_pipeline::metrics::{self, Metric};
+use chat_pipeline::packing::{self, PackingLimits};
 use chat_pipeline::sink::{RecordSink, SinkRecord};
 use chat_pipeline::timestamp::Timestamp;
 use lambda_runtime::LambdaEvent;
@@ -35,8 +38,16 @@ pub struct Producer<P = AwsSinks> {
 /// The invocation's answer.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Summary {
+    /// Events generated and delivered.
     pub generated: usize,
     pub delivered: usize,
+    /// Records the events went in (fewer than the events when packed).
+    pub records: usize,
+    /// Records accepted by the destination.
+    pub delivered_records: usize,
+    /// Bytes of the records sent (each once, resends not counted): what
+    /// the stream and Firehose bill, record by record.
+    pub bytes: usize,
     /// Requests sent, retries included.
     pub attempts: usize,
     /// Records sent again after a refusal or failed request.
@@ -54,11 +65,12 @@ pub struct Summary {
 impl Summary {
     /// The invocation's metrics, as emitted in the EMF line (template.yaml's
     /// alarms and dashboard read these names).
-    pub fn metrics(&self, undelivered: usize) -> [Metric; 7] {
+    pub fn metrics(&self, undelivered: usize) -> [Metric; 8] {
         [
             Metric::count("generated", self.generated),
             Metric::count("delivered", self.delivered),
             Metric::count("undelivered", undelivered),
+            Metric::count("records", self.records),
             Metric::count("attempts", self.attempts),
             Metric::count("retried_records", self.retried_records),
             Metric::count("batches", self.batches),
@@ -140,9 +152,9 @@ pub fn plan_for(config: &Config, trigger: &Trigger) -> Plan {
     }
 }
 
-/// One record per event: its JSON, keyed by user. Encoding a `ChatEvent`
-/// (strings, integers, a timestamp) cannot fail; if it ever did, the
-/// invocation fails naming the event rather than sending an empty record.
+/// Each event's JSON, keyed by user. Encoding a `ChatEvent` (strings,
+/// integers, a timestamp) cannot fail; if it ever did, the invocation fails
+/// naming the event rather than sending an empty record.
 pub fn to_records(events: &[ChatEvent]) -> Result<Vec<SinkRecord>, ProducerError> {
     events
         .iter()
@@ -159,6 +171,50 @@ pub fn to_records(events: &[ChatEvent]) -> Result<Vec<SinkRecord>, ProducerError
         .collect()
 }
 
+/// The records to send for `events` (each an event's JSON and key), and
+/// for each record the events it carries: packed, or one a record.
+pub fn pack_records(events: Vec<SinkRecord>, pack: bool) -> (Vec<SinkRecord>, Vec<usize>) {
+    if !pack {
+        let counts = vec![1; events.len()];
+        return (events, counts);
+    }
+    packing::pack(&events, PackingLimits::DEFAULT)
+        .into_iter()
+        .map(|p| (p.record, p.events.len()))
+        .unzip()
+}
+
+/// Delivers `records` all at once, or spread evenly over `pace`: the
+/// records in `pace` whole seconds' slices, one slice a second (a slice's
+/// requests still run `max_in_flight` at a time). The report covers every
+/// record, indices as in `records`.
+pub async fn deliver_paced<S: RecordSink>(
+    sink: &S,
+    records: &[SinkRecord],
+    options: &DeliveryOptions,
+    pace: std::time::Duration,
+) -> DeliveryReport {
+    let slices = pace.as_secs().min(records.len() as u64) as usize;
+    if slices <= 1 {
+        return deliver(sink, records, options).await;
+    }
+    let started = Instant::now();
+    let mut report = DeliveryReport::default();
+    let per_slice = records.len().div_ceil(slices);
+    for (i, slice) in records.chunks(per_slice).enumerate() {
+        let at = started + std::time::Duration::from_secs(i as u64);
+        if options.deadline.is_some_and(|d| at >= d) {
+            // No time left to keep the pace: what remains goes now, bounded
+            // by the deadline as any send is.
+            report.absorb(deliver(sink, &records[i * per_slice..], options).await, i * per_slice);
+            return report;
+        }
+        tokio::time::sleep_until(at).await;
+        report.absorb(deliver(sink, slice, options).await, i * per_slice);
+    }
+    report
+}
+
 /// Generates and delivers one tick's events.
 pub async fn run<P: SinkProvider>(
     state: &Producer<P>,
@@ -172,7 +228,7 @@ pub async fn run<P: SinkProvider>(
     let sink = state.sink(kind).await?;
     let plan = plan_for(config, trigger);
     let events = generate(&plan);
-    let records = to_records(&events)?;
+    let (records, events_in) = pack_records(to_records(&events)?, config.pack_events);
     let report = if dry_run {
         DeliveryReport {
             records: records.len(),
@@ -185,11 +241,17 @@ pub async fn run<P: SinkProvider>(
             max_in_flight: config.max_in_flight,
             deadline,
         };
-        deliver(&sink, &records, &options).await
+        deliver_paced(&sink, &records, &options, config.pace).await
     };
+    // A record is delivered whole or not at all: the events of the records
+    // not delivered are the events not delivered.
+    let undelivered_events: usize = report.undelivered.iter().map(|u| events_in[u.index]).sum();
     let summary = Summary {
         generated: events.len(),
-        delivered: report.delivered,
+        delivered: if dry_run { 0 } else { events.len() - undelivered_events },
+        records: records.len(),
+        delivered_records: report.delivered,
+        bytes: records.iter().map(|r| r.data.len()).sum(),
         attempts: report.requests,
         retried_records: report.retried_records,
         batches: report.batches,
@@ -200,7 +262,7 @@ pub async fn run<P: SinkProvider>(
         window_start: plan.window_start.to_rfc3339(),
         window_end: plan.window_end.to_rfc3339(),
     };
-    let undelivered = if dry_run { 0 } else { report.undelivered.len() };
+    let undelivered = if dry_run { 0 } else { undelivered_events };
     metrics::emit(&summary.metrics(undelivered));
     if undelivered > 0 {
         let detail = report.failure_summary();
@@ -216,6 +278,7 @@ pub async fn run<P: SinkProvider>(
         sink = %summary.sink,
         generated = summary.generated,
         delivered = summary.delivered,
+        records = summary.records,
         attempts = summary.attempts,
         retried_records = summary.retried_records,
         throttled = report.throttled(),

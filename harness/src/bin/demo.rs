@@ -122,6 +122,8 @@ async fn run(args: &Args) -> Result<(), DemoError> {
         println!("{}", report::tick(&tick));
         ledger.produced += tick.generated;
         ledger.accepted += tick.delivered;
+        ledger.accepted_records += tick.records;
+        ledger.accepted_bytes += tick.bytes;
         ledger.produced_ids.extend(tick.ids);
     }
 

@@ -82,8 +82,8 @@ pub fn functions(port: u16, log: &std::path::Path) -> String {
 /// One producer tick.
 pub fn tick(t: &Tick) -> String {
     format!(
-        "      tick {}: {} generated, {} delivered to {} in {} request(s), {} resent, {:.0} ms",
-        t.at, t.generated, t.delivered, t.sink, t.requests, t.resent, t.duration_ms
+        "      tick {}: {} generated, {} delivered to {} in {} records ({} request(s), {} records resent), {:.0} ms",
+        t.at, t.generated, t.delivered, t.sink, t.records, t.requests, t.resent, t.duration_ms
     )
 }
 
@@ -101,7 +101,7 @@ pub fn firehose_progress(p: &Progress, seconds: f64) -> String {
         )
     } else {
         format!(
-            "      ... {} of {} records delivered, {} invocation(s), {seconds:.0} s",
+            "      ... {} of {} events delivered, {} invocation(s), {seconds:.0} s",
             p.delivered, p.read, p.invocations
         )
     }
@@ -110,8 +110,9 @@ pub fn firehose_progress(p: &Progress, seconds: f64) -> String {
 /// What the Firehose stand-in did.
 pub fn firehose(stats: &DeliveryStats) -> String {
     let mut out = format!(
-        "      {} records read in {} invocation(s); largest request {:.2} MB, largest response {:.2} MB",
+        "      {} records read, split into {} events (de-aggregation), in {} invocation(s); largest request {:.2} MB, largest response {:.2} MB",
         stats.records_read,
+        stats.records_deaggregated,
         stats.invocations,
         stats.largest_request_bytes as f64 / 1e6,
         stats.largest_response_bytes as f64 / 1e6
@@ -327,7 +328,8 @@ mod tests {
     #[test]
     fn firehose_lines_mention_retries_only_when_there_were_some() {
         let mut stats = DeliveryStats {
-            records_read: 1503,
+            records_read: 18,
+            records_deaggregated: 1503,
             invocations: 2,
             largest_request_bytes: 690_000,
             largest_response_bytes: 810_000,
@@ -335,7 +337,7 @@ mod tests {
         };
         assert_eq!(
             firehose(&stats),
-            "      1503 records read in 2 invocation(s); largest request 0.69 MB, largest response 0.81 MB"
+            "      18 records read, split into 1503 events (de-aggregation), in 2 invocation(s); largest request 0.69 MB, largest response 0.81 MB"
         );
         stats.failed_invocations = 4;
         assert!(firehose(&stats).ends_with("\n      4 failed invocation attempt(s), 0 S3 write(s) retried"));
@@ -358,7 +360,7 @@ mod tests {
         p.invocations = 1;
         assert_eq!(
             firehose_progress(&p, 10.0),
-            "      ... 4 of 10 records delivered, 1 invocation(s), 10 s"
+            "      ... 4 of 10 events delivered, 1 invocation(s), 10 s"
         );
     }
 }

@@ -158,6 +158,10 @@ pub struct Tick {
     pub at: Timestamp,
     pub generated: u64,
     pub delivered: u64,
+    /// The records the delivered events went in (packed: many a record).
+    pub records: u64,
+    /// Their bytes.
+    pub bytes: u64,
     pub sink: String,
     /// PutRecords requests, resends included.
     pub requests: u64,
@@ -195,6 +199,8 @@ pub async fn invoke_producer(
         at,
         generated,
         delivered: s["delivered"].as_u64().unwrap_or(0),
+        records: s["delivered_records"].as_u64().unwrap_or(0),
+        bytes: s["bytes"].as_u64().unwrap_or(0),
         sink: s["sink"].as_str().unwrap_or("?").to_owned(),
         requests: s["attempts"].as_u64().unwrap_or(0),
         resent: s["retried_records"].as_u64().unwrap_or(0),
@@ -306,6 +312,8 @@ pub async fn read_lake(
 /// back from S3.
 pub fn account(ledger: &mut Ledger, stats: &DeliveryStats, landed: &Landed) {
     ledger.read = stats.records_read as u64;
+    ledger.split = stats.records_deaggregated as u64;
+    ledger.invocations = stats.invocations as u64;
     ledger.ok = stats.ok as u64;
     ledger.dropped = stats.dropped as u64;
     ledger.failed = stats.processing_failed as u64;

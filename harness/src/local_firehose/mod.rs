@@ -3,9 +3,11 @@
 //! follows the documented service behaviour, one file per phase:
 //!
 //! 1. `read`: every shard of the stream from TRIM_HORIZON (and on the next
-//!    pass, from where it stopped), into transformation events of at most
-//!    the processor buffer (`BufferSizeInMBs` in template.yaml) with
-//!    `kinesisRecordMetadata`;
+//!    pass, from where it stopped), with `kinesisRecordMetadata`;
+//!    `deaggregate`: each record split into the events packed in it, as the
+//!    `RecordDeAggregation` processor of template.yaml splits it (Delimited,
+//!    at most 500 a record), then batched into transformation events of at
+//!    most the processor buffer (`BufferSizeInMBs`);
 //! 2. `invoke`: the transformer, retried `NumberOfRetries` times, then the
 //!    whole batch sent to the error prefix;
 //! 3. `contract`: the answer checked: every recordId exactly once and in
@@ -26,6 +28,7 @@
 //! the stand-in and the deployed stream cannot drift apart.
 
 mod contract;
+mod deaggregate;
 mod invoke;
 mod land;
 mod partition;
@@ -66,7 +69,13 @@ pub enum StandInError {
 /// What one drain did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct DeliveryStats {
+    /// Records read from the stream.
     pub records_read: usize,
+    /// What the transformer was given: the records read, each split into
+    /// its packed events (`deaggregate`).
+    pub records_deaggregated: usize,
+    /// Records over Firehose's de-aggregation cap, passed on whole.
+    pub over_deaggregation_cap: usize,
     pub invocations: usize,
     pub failed_invocations: usize,
     pub ok: usize,
@@ -93,6 +102,8 @@ pub struct DeliveryStats {
 impl DeliveryStats {
     fn absorb(&mut self, other: DeliveryStats) {
         self.records_read += other.records_read;
+        self.records_deaggregated += other.records_deaggregated;
+        self.over_deaggregation_cap += other.over_deaggregation_cap;
         self.invocations += other.invocations;
         self.failed_invocations += other.failed_invocations;
         self.ok += other.ok;
@@ -120,7 +131,8 @@ type FaultReporter = Box<dyn Fn(&str) + Send + Sync>;
 pub struct Progress {
     /// Still reading the stream (`read` so far); then delivering.
     pub reading: bool,
-    /// Records read from the stream in this pass.
+    /// Records read from the stream in this pass (once read: split into
+    /// their packed events, what the transformer is given).
     pub read: usize,
     /// Of those, the records whose batch has been delivered (answered and
     /// written, or sent to the error prefix after failed invocations).
@@ -230,8 +242,11 @@ impl<I: Invoker> LocalFirehose<I> {
                 }
             })
             .await?;
+        let (records, split) = deaggregate::split(records, self.settings.deaggregation_delimiter.as_deref());
         let mut stats = DeliveryStats {
-            records_read: records.len(),
+            records_read: split.records,
+            records_deaggregated: split.sub_records,
+            over_deaggregation_cap: split.over_cap,
             ..DeliveryStats::default()
         };
         let mut progress = Progress {

@@ -20,6 +20,9 @@ from chat_tools import cfn_template
 OPTIONS_ON = {
     "SourceType": "KinesisStream",
     "RedshiftStreamingIngestion": "Enabled",
+    # Redshift's streaming ingestion reads one event a record (the
+    # template's Rules refuse it with packing).
+    "PackEvents": "Disabled",
     "SnowflakeIamUserArn": "arn:aws:iam::123456789012:user/abc1-s-example",
     "SnowflakeExternalId": "MYACCOUNT_SFCRole=2_abcdefg=",
     "SnowpipeQueueArn": "arn:aws:sqs:us-east-1:123456789012:sf-snowpipe-AIDAEXAMPLE-example",

@@ -105,6 +105,7 @@ class Workflow:
             "LakeStartDay": parameters["LakeStartDate"].replace("-", ""),
             "LateArrivalWindowDays": str(parameters["LateArrivalWindowDays"]),
             "MaxArrivalDaysPerRun": str(parameters["MaxArrivalDaysPerRun"]),
+            "RescanDays": str(parameters["RescanDays"]),
         }
         # The substitutions the template writes as they are (the column lists
         # generated from the schema) are the same here; the others name the

@@ -123,12 +123,25 @@ class Profile:
 
 
 def process_read_bytes() -> int:
-    """Bytes this process has read through read() calls so far (Linux
+    """Bytes this process has read through read() calls (Linux
     /proc/self/io rchar, every thread of the process counted)."""
-    with open("/proc/self/io") as f:
-        for line in f:
-            if line.startswith("rchar:"):
-                return int(line.split()[1])
+    return process_read_marks()[0]
+
+
+def read_bytes_between(before: tuple[int, int], after: tuple[int, int]) -> int:
+    """What was read between two `process_read_marks`."""
+    return after[0] - before[0] - before[1]
+
+
+def process_read_marks() -> tuple[int, int]:
+    """(rchar as /proc/self/io says it, the bytes that read of
+    /proc/self/io itself returned): rchar counts a read once it returns, so
+    the next mark's rchar includes this mark's own read."""
+    with open("/proc/self/io", "rb") as f:
+        text = f.read()
+    for line in text.splitlines():
+        if line.startswith(b"rchar:"):
+            return int(line.split()[1]), len(text)
     raise EngineError("/proc/self/io has no rchar line: read bytes cannot be measured on this system")
 
 
@@ -461,11 +474,11 @@ class Lake:
         self.con.execute("SET disabled_optimizers = 'statistics_propagation'")
         self.con.execute("PRAGMA enable_profiling = 'no_output'")
         try:
-            before = process_read_bytes()
+            before = process_read_marks()
             cur = self.con.execute(statement)
             columns = [d[0] for d in cur.description or []]
             rows = cur.fetchall()
-            read = process_read_bytes() - before
+            read = read_bytes_between(before, process_read_marks())
             tree = json.loads(self.con.get_profiling_information(format="json"))
         finally:
             self.con.execute("PRAGMA disable_profiling")

@@ -162,7 +162,9 @@ class Lock(unittest.TestCase):
         athena.injections.append(local_athena.Injection("INSERT INTO", delay=1.0, fail=False, times=1))
         with workflow.Runner(self.lake, athena=athena) as runner:
             first = runner.start({"maintenance": True}, name="first")
-            time.sleep(0.5)
+            # The second starts once the first holds the lock (its INSERT
+            # then runs a second longer): however slow the machine is.
+            Overlap._until(lambda: "holder" in runner.lock_item())
             second = runner.run(second_input, name="second")
             first = runner.wait(first)
             metrics = {m["MetricName"] for m in runner.cloudwatch().list_metrics(Namespace="ChatPipeline")["Metrics"]}
