@@ -253,6 +253,20 @@ faults-test: $(TOOLS) $(QUERY) ## make demo FAULTS=1, make replay, make curate, 
 	$(MAKE) --no-print-directory curate LAKE="$(FAULTS_LAKE)"
 	$(MAKE) --no-print-directory reconcile LAKE="$(FAULTS_LAKE)" ALL=1
 
+# A sustained rate through the local pipeline: the producer's packing and
+# delivery, the Firehose stand-in and the transformer (in process, release
+# build: a debug build spends its time in the transformer's own checks),
+# then the curation and the curated table's reconciliation.
+RATE ?= 2000
+SECONDS ?= 60
+load: $(TOOLS) $(QUERY) ## RATE events/s (default 2000) for SECONDS (60) through the local pipeline into LAKE, curated: achieved rate, latency percentiles, every event once
+	@$(call whole_number,RATE,2,1000000)
+	@$(call whole_number,SECONDS,1,3600)
+	cargo build --locked --release -p harness --bin load
+	$(BIN)/release/load --rate $(RATE) --seconds $(SECONDS) --lake "$(LAKE)"
+	@$(LAKE_SQL) --param LakeStartDate=$$(date -u +%F) curate --maintenance
+	@$(LAKE_SQL) reconcile
+
 cost: $(QUERY) ## The monthly bill at the schedule's rate, 1,000 and 100,000 events/s, packed and one event a record, priced from LAKE's run (default out/; JSON=1 prints rows)
 	@.venv-query/bin/python -m chat_tools.cost --lake "$(LAKE)" $(if $(call on,$(JSON)),--json)
 

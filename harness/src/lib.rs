@@ -43,6 +43,7 @@ pub mod lake;
 pub mod lake_sql;
 pub mod lambda_watch;
 pub mod ledger;
+pub mod load;
 pub mod local_firehose;
 pub mod pipeline;
 pub mod progress;

@@ -30,6 +30,9 @@ pub(super) struct Lander {
     pub(super) lambda_arn: String,
     /// Objects written so far (part of each key, so keys never repeat).
     pub(super) objects: u64,
+    /// Each object written under the events prefix, and when its write
+    /// succeeded: when its events landed (`make load`'s latencies).
+    pub(super) landed: Vec<(String, Timestamp)>,
 }
 
 impl Lander {
@@ -54,7 +57,9 @@ impl Lander {
         report: &impl Fn(&str),
     ) -> Result<usize, StandInError> {
         let key = self.object_key(prefix);
-        self.put_gzip(&key, data, report).await
+        let retries = self.put_gzip(&key, data, report).await?;
+        self.landed.push((key, Timestamp::now()));
+        Ok(retries)
     }
 
     /// Writes Firehose's error records of type `error_type` as one object;

@@ -100,7 +100,8 @@ pub struct DeliveryStats {
 }
 
 impl DeliveryStats {
-    fn absorb(&mut self, other: DeliveryStats) {
+    /// Adds another drain's statistics to these.
+    pub fn absorb(&mut self, other: DeliveryStats) {
         self.records_read += other.records_read;
         self.records_deaggregated += other.records_deaggregated;
         self.over_deaggregation_cap += other.over_deaggregation_cap;
@@ -169,6 +170,7 @@ impl<I: Invoker> LocalFirehose<I> {
                 error_output_prefix: settings.error_output_prefix.clone(),
                 lambda_arn: format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:transformer"),
                 objects: 0,
+                landed: Vec::new(),
             },
             names,
             settings,
@@ -204,6 +206,12 @@ impl<I: Invoker> LocalFirehose<I> {
         if let Some(report) = &self.on_progress {
             report(progress);
         }
+    }
+
+    /// Every object written so far and when its write succeeded (error
+    /// objects included), by key.
+    pub fn landed_at(&self) -> &[(String, chat_pipeline::timestamp::Timestamp)] {
+        &self.lander.landed
     }
 
     /// Records read from now on are stamped as having reached the stream at

@@ -153,15 +153,18 @@ def check_stack(c: Checks, aws, stack: dict, source: str, template: dict):
         c.equal("stream shards", summary.get("OpenShardCount"), 1)
         c.equal("stream retention (bounds the arrival days in one buffer)", summary["RetentionPeriodHours"], 24)
     dest = delivery["Destinations"][0]["ExtendedS3DestinationDescription"]
-    processors = dest["ProcessingConfiguration"]["Processors"]
-    params = {p["ParameterName"]: p["ParameterValue"] for p in processors[0]["Parameters"]}
+    processors = {p["Type"]: p for p in dest["ProcessingConfiguration"]["Processors"]}
+    params = {p["ParameterName"]: p["ParameterValue"] for p in processors["Lambda"]["Parameters"]}
     c.equal("processor is the transformer", params.get("LambdaArn"), transformer["FunctionArn"])
-    template_params = {
-        p["ParameterName"]: p["ParameterValue"]
-        for p in template["Resources"]["DeliveryStream"]["Properties"]["ExtendedS3DestinationConfiguration"][
-            "ProcessingConfiguration"
-        ]["Processors"][0]["Parameters"]
-    }
+    # Packed records are split before the transformer (PackEvents defaults
+    # to Enabled): Delimited on a newline.
+    split = {p["ParameterName"]: p["ParameterValue"] for p in processors.get("RecordDeAggregation", {}).get("Parameters", [])}
+    c.equal("packed records de-aggregated before the transformer (Delimited, newline)",
+            (split.get("SubRecordType"), split.get("Delimiter")), ("DELIMITED", "Cg=="))
+    template_lambda = next(
+        p for p in template["Resources"]["DeliveryStream"]["Properties"]["ExtendedS3DestinationConfiguration"][
+            "ProcessingConfiguration"]["Processors"] if isinstance(p, dict) and p.get("Type") == "Lambda")
+    template_params = {p["ParameterName"]: p["ParameterValue"] for p in template_lambda["Parameters"]}
     c.equal("processor buffer is the template's", params.get("BufferSizeInMBs"), template_params["BufferSizeInMBs"])
     c.equal("dynamic partitioning enabled", dest.get("DynamicPartitioningConfiguration", {}).get("Enabled"), True)
     c.equal("delivery bucket", dest["BucketARN"], f"arn:aws:s3:::{bucket}")
@@ -616,7 +619,8 @@ def check_redshift_role(c: Checks, aws, translated: dict):
     variant["Outputs"] = {
         k: v for k, v in variant["Outputs"].items() if not any(r in json.dumps(v) for r in REDSHIFT_ONLY_IN_AWS)
     }
-    stack = deploy(aws, json.dumps(variant), name, "KinesisStream", extra={"RedshiftStreamingIngestion": "Enabled"})
+    stack = deploy(aws, json.dumps(variant), name, "KinesisStream",
+                   extra={"RedshiftStreamingIngestion": "Enabled", "PackEvents": "Disabled"})
     c.equal("created", stack["StackStatus"], "CREATE_COMPLETE")
     if stack["StackStatus"] != "CREATE_COMPLETE":
         return
