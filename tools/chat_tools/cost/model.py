@@ -17,8 +17,8 @@ service is priced on what it bills (`Line.basis` says it):
   objects (a buffer of 64 MB or 60 s per active partition: five event types);
 - Lambda: the transformer (an invocation per processor buffer of
   de-aggregated events, its measured invocations per event) and the
-  producer (a tick a minute paced over PACE_SECONDS, one producer per
-  MAX_EVENTS_PER_PRODUCER events/s);
+  producer (a tick a minute paced over PACE_SECONDS, one schedule per
+  EventsPerInvocation's MaxValue events a minute);
 - S3: the objects written, and a month of landed and curated data stored;
 - Athena: the curation's scans of the raw lake: each hourly run's plan and
   INSERT read its window (the watermark's day and the RescanDays before
@@ -53,9 +53,6 @@ SHARD_BYTES = 1 << 20
 # Firehose's S3 buffer (template.yaml BufferingHints) and its event types'
 # partitions (one dt a day).
 EVENT_TYPES = 5
-# What one producer invocation sustains (make load: events/s, packed, one
-# shard's worth); past it the schedule fans out (docs/producer.md).
-MAX_EVENTS_PER_PRODUCER = 20_000
 # State transitions of a curation run (make curate prints each execution's
 # history: about 90 events for an hourly run, three a transition; a daily
 # run with maintenance about 150).
@@ -188,7 +185,10 @@ def estimate(m: Measured, rate: float, design: str, settings: dict, p: dict | No
 
     invocations = events * m.invocations_per_event
     transformer_gbs = invocations * TRANSFORMER_MS_PER_INVOCATION / 1000 * settings["transformer_memory_mb"] / 1024
-    producers = max(1, math.ceil(rate / MAX_EVENTS_PER_PRODUCER))
+    # One schedule ticks a minute (the shortest rate EventBridge takes) with
+    # at most EventsPerInvocation's MaxValue events; a higher rate takes
+    # more schedules (docs/producer.md, "Scaling out").
+    producers = max(1, math.ceil(rate * 60 / settings["max_events_per_tick"]))
     ticks = producers * 60 * 730
     producer_gbs = ticks * max(settings["pace_seconds"], 1) * settings["producer_memory_mb"] / 1024
     out.lines.append(Line(
@@ -227,6 +227,7 @@ def settings_from_template() -> dict:
         "transformer_memory_mb": res["TransformerFunction"]["Properties"].get("MemorySize", memory),
         "producer_memory_mb": res["ProducerFunction"]["Properties"].get("MemorySize", memory),
         "pace_seconds": int(producer_env["PACE_SECONDS"]),
+        "max_events_per_tick": int(t["Parameters"]["EventsPerInvocation"]["MaxValue"]),
         "s3_buffer_bytes": dest["BufferingHints"]["SizeInMBs"] * 1024 * 1024,
         "late_window_days": int(t["Parameters"]["LateArrivalWindowDays"]["Default"]),
         "rescan_days": int(t["Parameters"]["RescanDays"]["Default"]),
