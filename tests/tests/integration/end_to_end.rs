@@ -62,7 +62,7 @@ async fn every_delivered_event_lands_once_partitioned_and_malformed_records_reac
 
     let state = pipeline.producer(DestinationKind::Kinesis, 300);
     let mut expected: Vec<String> = Vec::new();
-    let mut delivered = 0;
+    let (mut delivered, mut packed_records) = (0, 0);
     for tick in ticks() {
         let event = scenario::scheduled_event(tick);
         expected.extend(scenario::expected_ids(&state, &event));
@@ -70,9 +70,13 @@ async fn every_delivered_event_lands_once_partitioned_and_malformed_records_reac
             .await
             .unwrap();
         assert_eq!(summary.generated, summary.delivered);
+        assert_eq!(summary.records, summary.delivered_records);
         delivered += summary.delivered;
+        packed_records += summary.records;
     }
     assert_eq!(delivered, 600);
+    // The producer packs (its default): many events to a record.
+    assert!(packed_records < 600 / 10, "{packed_records} records for 600 events");
     let malformed = scenario::malformed_records();
     scenario::put_raw(config, &names.stream, &malformed).await.unwrap();
 
@@ -84,14 +88,20 @@ async fn every_delivered_event_lands_once_partitioned_and_malformed_records_reac
     let sink = Arc::clone(&told);
     firehose.on_progress(move |p| sink.lock().unwrap().push(p));
     let stats = firehose.drain().await.unwrap();
-    assert_eq!(stats.records_read, 603);
+    // The stream holds the packed records and the three malformed ones;
+    // the stand-in splits them back into 603 before the transformer.
+    assert_eq!(stats.records_read, packed_records + 3);
+    assert_eq!(stats.records_deaggregated, 603);
     assert_eq!(stats.ok, 600);
     assert_eq!(stats.processing_failed, 3);
     // The demo's progress lines come from these: the read, then each batch.
     let told = told.lock().unwrap().clone();
     let (reading, told): (Vec<_>, Vec<_>) = told.into_iter().partition(|p| p.reading);
     assert!(reading.windows(2).all(|w| w[0].read < w[1].read), "{reading:?}");
-    assert!(reading.last().is_some_and(|p| p.read == 603), "{reading:?}");
+    assert!(
+        reading.last().is_some_and(|p| p.read == packed_records + 3),
+        "{reading:?}"
+    );
     assert_eq!(told.first().map(|p| (p.read, p.delivered)), Some((603, 0)));
     assert_eq!(
         told.last().map(|p| (p.read, p.delivered, p.invocations)),
@@ -161,6 +171,7 @@ async fn rerunning_a_tick_regenerates_identical_event_ids() {
     let names = &pipeline.names;
     let state = pipeline.producer(DestinationKind::Kinesis, 150);
     let event = scenario::scheduled_event(ticks()[0]);
+    let mut records = 0;
     for attempt in ["first", "retried"] {
         let mut ctx = Context::default();
         ctx.request_id = format!("{attempt}-request");
@@ -168,14 +179,16 @@ async fn rerunning_a_tick_regenerates_identical_event_ids() {
             .await
             .unwrap();
         assert_eq!(summary.delivered, 150);
+        records += summary.records;
     }
-    // Read the stream: 300 records, the second 150 repeating the first's ids.
+    // Read the stream: both ticks' packed records, 300 events once split,
+    // the second 150 repeating the first's ids.
     let invoker = InProcess {
         state: pipeline.transformer(),
     };
     let mut firehose = pipeline.firehose(invoker);
     let stats = firehose.drain().await.unwrap();
-    assert_eq!(stats.records_read, 300);
+    assert_eq!((stats.records_read, stats.records_deaggregated), (records, 300));
     // Both copies reach the transformer in one batch: the retry's copies are
     // dropped as duplicates, and every event lands exactly once.
     assert_eq!((stats.ok, stats.dropped), (150, 150));
@@ -243,7 +256,10 @@ async fn both_functions_run_through_the_real_runtime_under_cargo_lambda_watch() 
 
     let mut firehose = pipeline.firehose(WatchInvoker(&watch));
     let stats = firehose.drain().await.unwrap();
-    assert_eq!((stats.records_read, stats.ok), (200, 200), "{stats:?}");
+    // The function ran with the template's environment: it packed.
+    assert_eq!(summary["records"], stats.records_read, "{summary} {stats:?}");
+    assert!(stats.records_read < 200, "{stats:?}");
+    assert_eq!((stats.records_deaggregated, stats.ok), (200, 200), "{stats:?}");
     let counts = landed(&pipeline.s3(), &names.bucket).await;
     assert_eq!(counts.len(), 200);
     assert!(counts.values().all(|&n| n == 1));

@@ -25,10 +25,12 @@ fn error_object(records: &[&[u8]], code: &str) -> Vec<u8> {
     for data in records {
         let line = serde_json::json!({
             "attemptsMade": 4,
-            "arrivalTimestamp": 1_764_590_400_000_i64,
+            // 2026-12-01T12:00:00Z, the events' time: an event a day or
+            // more ahead of its arrival fails (event_time_ahead).
+            "arrivalTimestamp": 1_796_126_400_000_i64,
             "errorCode": code,
             "errorMessage": "The Lambda function was successfully invoked but it returned an error result.",
-            "attemptEndingTimestamp": 1_764_590_401_000_i64,
+            "attemptEndingTimestamp": 1_796_126_401_000_i64,
             "rawData": STANDARD.encode_to_string(data),
             "lambdaArn": "arn:aws:lambda:us-east-1:123456789012:function:transformer",
         });
