@@ -88,18 +88,11 @@ fn glue_table_reads_the_partitions_and_schema_that_land() {
         .map(|c| at(c, &["Name"]).and_then(Value::as_str).unwrap().to_owned())
         .collect();
     let t0 = chat_pipeline::timestamp::Timestamp::MIN;
-    let sample = chat_pipeline::output::OutputRecord {
-        event_id: "e",
-        event_type: "join",
-        user_id: 1,
-        session_id: None,
-        seq: None,
-        occurred_at: t0,
-        event_date: chat_pipeline::output::EventDate(t0),
-        received_at: t0,
-        source: None,
-        schema_version: 1,
-    };
+    // Built through the generated constructor, so a column added to the
+    // schema needs no edit here.
+    let plain = chat_pipeline::model::Columns::default();
+    let sample =
+        chat_pipeline::output::OutputRecord::new("e", chat_pipeline::event::EventType::ALL[0], 1, t0, t0, None, &plain);
     let mut line = Vec::new();
     sample.write_line(&mut line);
     let fields: Vec<String> = serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&line)
