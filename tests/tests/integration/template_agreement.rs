@@ -91,8 +91,7 @@ fn glue_table_reads_the_partitions_and_schema_that_land() {
     // Built through the generated constructor, so a column added to the
     // schema needs no edit here.
     let plain = chat_pipeline::model::Columns::default();
-    let sample =
-        chat_pipeline::output::OutputRecord::new("e", chat_pipeline::event::EventType::ALL[0], 1, t0, t0, None, &plain);
+    let sample = chat_pipeline::output::OutputRecord::new("e", EventType::ALL[0], 1, t0, t0, None, &plain);
     let mut line = Vec::new();
     sample.write_line(&mut line);
     let fields: Vec<String> = serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&line)
