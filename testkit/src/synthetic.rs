@@ -3,7 +3,7 @@
 //! input format and either source type.
 
 use base64_simd::STANDARD;
-use chat_pipeline::event::{ChatEvent, EventId, EventType, INPUT_SCHEMA_VERSION};
+use chat_pipeline::event::{ChatEvent, EventId, EventType};
 use chat_pipeline::timestamp::Timestamp;
 
 use transformer::firehose::{EpochMillis, FirehoseRecord, KinesisRecordMetadata, TransformationEvent};
@@ -43,15 +43,14 @@ pub fn event_json(format: Format, i: usize) -> Vec<u8> {
             id[..4].copy_from_slice(&(i as u32).to_be_bytes());
             let mut session = id;
             session[15] ^= 0xff;
-            let event = ChatEvent {
-                event_id: EventId::from_random_bytes(id),
-                event_time: time,
-                event_name: event_type,
+            let event = ChatEvent::new(
+                EventId::from_random_bytes(id),
+                time,
+                event_type,
                 user,
-                session_id: EventId::from_random_bytes(session),
-                seq: (i % 50) as u32 + 1,
-                schema_version: INPUT_SCHEMA_VERSION,
-            };
+                EventId::from_random_bytes(session),
+                (i % 50) as u32 + 1,
+            );
             serde_json::to_vec(&event).unwrap_or_default()
         }
         Format::Plain => {
@@ -73,6 +72,20 @@ pub fn event_json(format: Format, i: usize) -> Vec<u8> {
 }
 
 /// A transformation event of `n` records.
+/// One output line (with its newline) as the transformer writes it: a
+/// `join` by user 1 with id `e`, at `occurred` and received a second later,
+/// without lineage, every plain column null. Built through the generated
+/// model, so a column added to the schema needs no edit in the tests that
+/// use it.
+pub fn output_line(occurred: Timestamp) -> Vec<u8> {
+    let received = Timestamp::from_millis(occurred.millis() + 1_000).unwrap_or(occurred);
+    let plain = chat_pipeline::output::Columns::default();
+    let record = chat_pipeline::output::OutputRecord::new("e", EventType::Join, 1, occurred, received, None, &plain);
+    let mut line = Vec::new();
+    record.write_line(&mut line);
+    line
+}
+
 pub fn transformation_event(format: Format, source: Source, n: usize) -> TransformationEvent<'static> {
     let records = (0..n).map(|i| record(source, i, &event_json(format, i))).collect();
     TransformationEvent {

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import sys
 
 from chat_tools.paths import REPO
@@ -100,6 +101,41 @@ def render(name: str) -> str:
     """events/transformer/<name>.json, as written by `make generate`."""
     readable = json.loads((READABLE / f"{name}.json").read_text())
     return json.dumps(request_of(readable, name), indent=2, ensure_ascii=False) + "\n"
+
+
+_DATA = re.compile(r'"data": "([A-Za-z0-9+/]*={0,2})"')
+
+
+def _with_added_columns(data: str, columns: list[str]) -> str:
+    """An answer's `data` (base64 of one output line) with the columns the
+    schema has gained since it was written appended as null, or unchanged
+    when its keys are not a prefix of `columns` that ends at or after
+    `schema_version` (an input echoed back, or a line written otherwise)."""
+    try:
+        text = base64.b64decode(data, validate=True).decode("utf-8")
+        keys = [k for k, _ in json.loads(text, object_pairs_hook=lambda pairs: pairs)]
+    except (ValueError, TypeError):
+        return data
+    if (not text.endswith("}\n") or "schema_version" not in keys
+            or len(keys) >= len(columns) or keys != columns[: len(keys)]):
+        return data
+    added = "".join(f',"{c}":null' for c in columns[len(keys):])
+    return base64.b64encode((text[:-2] + added + "}\n").encode("utf-8")).decode("ascii")
+
+
+def complete_expected(name: str, columns: list[str]) -> str:
+    """`<name>.expected.json` with each answered line given the columns the
+    schema has gained since (null: the sample's events do not carry them).
+    Text is replaced in place, so the file keeps the form the golden tests
+    write. A sample whose events carry a new column answers it with a value:
+    its golden test then fails until `make samples` regenerates the file."""
+    path = SAMPLES / f"{name}.expected.json"
+    text = path.read_text()
+    return _DATA.sub(lambda m: f'"data": "{_with_added_columns(m.group(1), columns)}"', text)
+
+
+def expected_names() -> list[str]:
+    return sorted(p.name.removesuffix(".expected.json") for p in SAMPLES.glob("*.expected.json"))
 
 
 def names() -> list[str]:

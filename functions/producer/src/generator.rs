@@ -10,7 +10,7 @@
 //! The generator is ChaCha8 (`rand_chacha`), whose output is fixed by its
 //! specification, so the events of a tick do not change with a `rand` upgrade.
 
-use chat_pipeline::event::{ChatEvent, EventId, EventType, INPUT_SCHEMA_VERSION};
+use chat_pipeline::event::{ChatEvent, EventId, EventType};
 use chat_pipeline::timestamp::Timestamp;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -66,15 +66,14 @@ pub fn generate(plan: &Plan) -> Vec<ChatEvent> {
                     _ => EventType::Subscribe,
                 }
             };
-            events.push(ChatEvent {
-                event_id: EventId::from_random_bytes(rng.random()),
-                event_time: Timestamp::from_millis(start + offset).unwrap_or(plan.window_start),
+            events.push(ChatEvent::new(
+                EventId::from_random_bytes(rng.random()),
+                Timestamp::from_millis(start + offset).unwrap_or(plan.window_start),
                 event_name,
                 user,
                 session_id,
-                seq: i as u32 + 1,
-                schema_version: INPUT_SCHEMA_VERSION,
-            });
+                i as u32 + 1,
+            ));
         }
     }
     events

@@ -207,13 +207,14 @@ async fn every_delivered_event_is_answered_once_by_the_curated_table() {
 }
 
 #[test]
+#[ignore = "needs DuckDB from `make setup` (.venv-query); `make test` runs it"]
 fn objects_outside_the_projection_are_not_returned() {
     // Athena returns nothing for a partition its projection does not
     // enumerate; neither does the local view. One real line, copied under
     // partitions inside and outside the template's projection.
     let lake_dir = tempfile_dir("projection-lake");
-    let line = br#"{"event_id":"e","event_type":"join","user_id":1,"session_id":null,"seq":null,"occurred_at":"2026-11-22T10:00:00.000Z","event_date":"2026-11-22","received_at":"2026-11-22T10:00:01.000Z","source":null,"schema_version":1}
-"#;
+    // 2026-11-22T10:00:00.000Z.
+    let line = testkit::synthetic::output_line(Timestamp::from_millis(1_795_341_600_000).unwrap());
     let today = day(Timestamp::now());
     let inside = [
         format!("event_type=join/dt={today}"),
@@ -229,7 +230,7 @@ fn objects_outside_the_projection_are_not_returned() {
         let path = lake_dir.join("events").join(dir).join("object.gz");
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        std::io::Write::write_all(&mut gz, line).unwrap();
+        std::io::Write::write_all(&mut gz, &line).unwrap();
         std::fs::write(path, gz.finish().unwrap()).unwrap();
     }
     let answer = query(&lake_dir, "SELECT dt FROM chat_events ORDER BY dt");

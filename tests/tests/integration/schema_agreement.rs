@@ -110,7 +110,10 @@ async fn every_line_the_transformer_writes_matches_the_schema_in_its_order() {
 fn the_validator_refuses_what_the_schema_forbids() {
     // The checks above can fail: a line with each kind of defect is refused.
     let schema = schema();
-    let good = r#"{"event_id":"e","event_type":"join","user_id":1,"session_id":null,"seq":null,"occurred_at":"2026-11-22T10:00:00.000Z","event_date":"2026-11-22","received_at":"2026-11-22T10:00:01.000Z","source":null,"schema_version":1}"#;
+    // 2026-11-22T10:00:00.000Z, received a second later.
+    let occurred = chat_pipeline::timestamp::Timestamp::from_millis(1_795_341_600_000).unwrap();
+    let good = String::from_utf8(testkit::synthetic::output_line(occurred)).unwrap();
+    let good = good.trim_end();
     assert_eq!(
         violations(&schema, &serde_json::from_str(good).unwrap()),
         Vec::<String>::new()

@@ -33,6 +33,41 @@ def add_react(document: dict):
     document["required"] += ["message_id", "emoji"]
 
 
+class GoldenAnswers(unittest.TestCase):
+    """The golden answers gain an added column as null, and nothing else."""
+
+    def line(self, data: str) -> str:
+        import base64
+        return base64.b64decode(data).decode()
+
+    def test_an_added_column_is_appended_as_null_to_every_answered_line(self):
+        from chat_tools import samples
+        model = model_with(add_react)
+        for name in samples.expected_names():
+            before = json.loads((samples.SAMPLES / f"{name}.expected.json").read_text())
+            after = json.loads(samples.complete_expected(name, model.names))
+            for old, new in zip(before["records"], after["records"]):
+                if old["result"] != "Ok":
+                    self.assertEqual(old, new, f"{name}: a refused record's answer changed")
+                    continue
+                self.assertEqual(self.line(new["data"]),
+                                 self.line(old["data"])[:-2] + ',"message_id":null,"emoji":null}\n', name)
+
+    def test_a_line_that_is_not_a_prefix_of_the_columns_is_left_alone(self):
+        import base64
+        from chat_tools import samples
+        names = model_with(add_react).names
+        for text in ['{"event_name":"JOIN","user":1}\n', '{"user_id":1,"event_id":"e","schema_version":1}\n', "not json"]:
+            data = base64.b64encode(text.encode()).decode()
+            self.assertEqual(samples._with_added_columns(data, names), data, text)
+
+    def test_nothing_changes_without_a_change(self):
+        from chat_tools import samples
+        for name in samples.expected_names():
+            self.assertEqual(samples.complete_expected(name, schema.load().names),
+                             (samples.SAMPLES / f"{name}.expected.json").read_text(), name)
+
+
 class Generated(unittest.TestCase):
     def test_every_copy_in_the_repository_is_current(self):
         model = schema.load()
