@@ -84,6 +84,11 @@ impl LambdaWatch {
     pub async fn start(env: &[(String, String)], log: &Path) -> Result<Self, WatchError> {
         let binary = find_cargo_lambda()?;
         let port = host::free_port().map_err(WatchError::Spawn)?;
+        // The log's folder (target/) may not exist: with CARGO_TARGET_DIR
+        // set elsewhere, nothing else creates it.
+        if let Some(dir) = log.parent() {
+            std::fs::create_dir_all(dir).map_err(WatchError::Spawn)?;
+        }
         let log_file = std::fs::File::create(log).map_err(WatchError::Spawn)?;
         let mut cmd = Command::new(&binary);
         crate::binaries::without_the_test_runs_cargo_env(&mut cmd);
