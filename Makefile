@@ -45,7 +45,7 @@ whole_number = v='$($(1))'; case "$$v" in ''|*[!0-9]*) ok=;; *) ok=1;; esac; \
 	echo "make: $(1)=$$v: expected a whole number from $(2) to $(3)" >&2; exit 2; fi
 
 .PHONY: venv-build test-rust-lane test-tools-lane help demo demo-transcript generate migration samples setup test check lint unit tools-test template-check sql-check deploy-local \
-	query describe curate reconcile replay faults-test warehouse-test cost load curation-bench build deploy arm64-target bench measure watch \
+	query describe curate far-apart-lake reconcile replay faults-test warehouse-test cost load curation-bench build deploy arm64-target bench measure watch \
 	invoke-transformer invoke-producer clean distclean freeze-tools
 
 help: ## List the targets
@@ -230,6 +230,11 @@ describe: $(QUERY) ## The columns of TABLE (default chat_events_curated; also ch
 
 curate: $(QUERY) ## Run the stack's curation state machine over LAKE (default out/); MAINTENANCE=1 for the daily run; SINCE=yyyy-mm-dd re-curates from that arrival day
 	@$(LAKE_SQL) curate $(if $(call on,$(MAINTENANCE)),--maintenance) $(if $(SINCE),--since "$(SINCE)")
+
+RANGES ?= 1000
+far-apart-lake: $(QUERY) ## Write into LAKE events in RANGES (default 1000) distinct 100-day blocks of event time, most in the future, all arriving today: then make curate, and MAINTENANCE=1
+	@$(call whole_number,RANGES,1,100000)
+	.venv-query/bin/python -m chat_tools.lake.synthetic_lake far-apart "$(LAKE)" --ranges $(RANGES)
 
 reconcile: $(QUERY) ## Check the curated table holds every event of the last demo's ledger once (ALL=1: none may still wait under errors/)
 	@$(LAKE_SQL) reconcile $(if $(call on,$(ALL)),--require-curated)
