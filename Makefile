@@ -276,7 +276,7 @@ cost: $(QUERY) ## The monthly bill at the schedule's rate, 1,000 and 100,000 eve
 	@.venv-query/bin/python -m chat_tools.cost --lake "$(LAKE)" $(if $(call on,$(JSON)),--json)
 
 curation-bench: $(QUERY) ## Exactness and cost of the curated table on synthetic lakes of 60 and 120 arrival days (about an hour)
-	@echo "Writing and curating two synthetic lakes day by day (60 and 120 arrival days, 500 events a day): about an hour on 2 cores (measured: README, Figures)"
+	@echo "Writing and curating two synthetic lakes day by day (60 and 120 arrival days, 500 events a day): about an hour on 2 cores (measured: docs/performance-history.md)"
 	.venv-query/bin/python -m chat_tools.curation.bench --days 60 120 --events-per-day 500
 
 arm64-target:
@@ -295,7 +295,7 @@ deploy: $(TOOLS) ## sam deploy for ENV (staging|production); guided the first ti
 		sam deploy --guided --config-env $(ENV) && touch .aws-sam/deployed-$(ENV); \
 	fi
 
-bench: ## Criterion benchmarks (see README for the figures)
+bench: ## Criterion benchmarks (figures: README, Figures)
 	@echo "Building the benchmarks in the bench profile: minutes when cold (measured: docs/performance-history.md)"
 	cargo bench -p transformer
 	cargo bench -p producer

@@ -310,7 +310,7 @@ def check_stack(c: Checks, aws, stack: dict, source: str, template: dict):
             c.equal(f"alarm {alarm['MetricName']} treats missing data as breaching", alarm["TreatMissingData"], "breaching")
     check_dashboard(c, cw, stack, source, alarms)
     check_query_definitions(c, aws("logs"), stack, template)
-    # MiniStack does not keep the topic's KmsMasterKeyId (README lists it);
+    # MiniStack does not keep the topic's KmsMasterKeyId (docs/testing.md lists it);
     # the template agreement test holds the topic to this key instead.
     sns.get_topic_attributes(TopicArn=topic_arn)
     key_id = physical(stack, "AlarmTopicKey")
@@ -401,7 +401,7 @@ def check_curation(c: Checks, aws, stack: dict, template: dict, bucket: str, dat
     engine_version = aws("athena").get_work_group(WorkGroup=physical(stack, "AthenaWorkGroup"))["WorkGroup"][
         "Configuration"].get("EngineVersion", {}).get("SelectedEngineVersion")
     c.equal("curation: the workgroup is pinned to engine version 3 (VACUUM)", engine_version, "Athena engine version 3")
-    # MiniStack does not keep loggingConfiguration (README lists it); the
+    # MiniStack does not keep loggingConfiguration (docs/testing.md lists it); the
     # template agreement test holds the logging to the template instead.
     definition = json.loads(machine["definition"])
     states = definition["States"]

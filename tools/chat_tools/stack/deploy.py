@@ -26,7 +26,7 @@ Steps:
 What MiniStack cannot take is left out by name and reason in LEFT_OUT; the
 run fails if the template grows anything else it has to leave out. What it
 keeps too loosely to check (stream encryption, S3 lifecycle and tags, the
-producer's dead-letter configuration) is listed in the README.
+producer's dead-letter configuration) is listed in docs/testing.md.
 
 Where each part lives: chat_tools.stack.ministack (translation, the emulator,
 CreateStack), chat_tools.stack.assertions (the assertions), chat_tools.checks.report (the

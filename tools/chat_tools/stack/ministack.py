@@ -109,7 +109,7 @@ def leave_out(translated: dict) -> dict:
     if must_leave != set(LEFT_OUT):
         raise SystemExit(
             f"deploy-local: the resources MiniStack cannot create changed: {sorted(must_leave)} "
-            f"!= LEFT_OUT {sorted(LEFT_OUT)}; update LEFT_OUT (and the README) with the reason"
+            f"!= LEFT_OUT {sorted(LEFT_OUT)}; update LEFT_OUT (and docs/testing.md) with the reason"
         )
     out = json.loads(json.dumps(translated))
     for name in must_leave:

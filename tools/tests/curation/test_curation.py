@@ -7,7 +7,7 @@ the last two arrival days of raw objects, whatever the lake's age. Runs that
 fail (after the insert, before the commit) and are retried are part of it.
 
 `make curation-bench` runs the same on 60 and 120 arrival days for the
-README's figures.
+figures in docs/performance-history.md.
 """
 
 from __future__ import annotations
