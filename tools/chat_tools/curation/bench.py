@@ -17,7 +17,9 @@ after its insert and one before its commit, and both are retried), then:
   whole-lake de-duplication the stack used before; for two lake ages, to
   show the cost does not follow the age.
 
-Costs come from DuckDB's profiler (files read, bytes read), not from timing.
+Costs are counted, not timed: the files DuckDB's profile says its readers
+opened, and the bytes the process read from the lake's files while DuckDB
+answered (the kernel's read() count, footers included: engine.Profile).
 
 Usage: curation_bench.py [--days 60 120] [--events-per-day 500] [--json]
 """
