@@ -85,13 +85,18 @@ def copy_lake(source: Path, lake: Path, now: dt.datetime) -> dt.date:
 def add_reused_ids(lake: Path, now: dt.datetime, event_id: str):
     """Two events that reuse `event_id` at other event times (a client that
     reuses ids): by the key they are two more events."""
-    reused = []
+    by_arrival_day: dict[dt.date, list[synthetic_lake.Landed]] = {}
     for minutes in (7, 19):
         occurred = now - dt.timedelta(minutes=minutes)
         event = synthetic_lake.Event(event_id, "send_message", 42, occurred.replace(tzinfo=None))
-        reused.append(synthetic_lake.Landed(event, occurred.replace(tzinfo=None) + dt.timedelta(seconds=2)))
-    key = f"events/event_type=send_message/dt={now.date().isoformat()}/synthetic-reused-ids.gz"
-    synthetic_lake.write(lake, synthetic_lake.Object(key, reused))
+        landed = synthetic_lake.Landed(event, occurred.replace(tzinfo=None) + dt.timedelta(seconds=2))
+        by_arrival_day.setdefault(landed.received_at.date(), []).append(landed)
+    # Each under its own arrival day, as Firehose partitions (dt is the
+    # arrival's UTC day): minutes after midnight, one lands the day before,
+    # and the stream's side, which reads the arrival, puts it there too.
+    for day, landed in by_arrival_day.items():
+        key = f"events/event_type=send_message/dt={day.isoformat()}/synthetic-reused-ids.gz"
+        synthetic_lake.write(lake, synthetic_lake.Object(key, landed))
 
 
 def main() -> int:
