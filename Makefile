@@ -187,21 +187,8 @@ warehouse-test: $(QUERY) $(WAREHOUSE) ## Execute the warehouse recipes (Snowflak
 	.venv-query/bin/python -W ignore::UserWarning -m chat_tools.warehouse.redshift --inputs $(BIN)/warehouse
 	.venv-warehouse/bin/python -W ignore::UserWarning -m chat_tools.warehouse.snowflake --inputs $(BIN)/warehouse
 
-# Two processes side by side: the curated table at two ages (about four
-# minutes on its own, mostly one core) and every other test module; the
-# first's output is kept in a file and printed whole when both have ended
-# (two verbose runners on one stream would interleave mid-line), and the
-# target fails when either fails. Every tools/tests/**/test_*.py file is in
-# exactly one of the two lists (tests/test_make_targets.py holds that).
-TOOLS_TESTS_APART := tests/curation/test_curation.py
-TOOLS_TESTS := $(patsubst tools/%,%,$(shell find tools/tests -name 'test_*.py' 2>/dev/null | sort))
-tools_modules = $(subst /,.,$(basename $(1)))
 tools-test: $(QUERY) ## The Python tools' own tests: the dialect table, make query, the curated table's exactness and cost
-	@mkdir -p "$(BIN)"
-	cd tools && { ../.venv-query/bin/python -m unittest -v $(call tools_modules,$(TOOLS_TESTS_APART)) > "$(abspath $(BIN))/tools-test-apart.log" 2>&1 & apart=$$!; \
-	  ../.venv-query/bin/python -m unittest -v $(call tools_modules,$(filter-out $(TOOLS_TESTS_APART),$(TOOLS_TESTS))); rest=$$?; \
-	  wait $$apart; apart_rc=$$?; echo "--- $(TOOLS_TESTS_APART), run beside the others:"; cat "$(abspath $(BIN))/tools-test-apart.log"; \
-	  test $$rest -eq 0 && test $$apart_rc -eq 0; }
+	cd tools && ../.venv-query/bin/python -m unittest discover --start-directory tests --top-level-directory . --pattern "test_*.py" -v
 
 # asl-validator (npm, pinned by tools/npm/package-lock.json) checks the
 # workflow's definition on its own, as CreateStateMachine would: the linters

@@ -96,20 +96,5 @@ class YesNoVariables(unittest.TestCase):
                 self.assertEqual("--json" in query, on, query)
 
 
-
-class ToolsTests(unittest.TestCase):
-    def test_every_test_module_runs_once_in_one_of_the_two_processes(self):
-        """`make tools-test` runs its modules in two processes side by side;
-        a test file in neither list, or in both, would pass silently or
-        twice."""
-        out = subprocess.run(["make", "-n", "tools-test"], cwd=REPO, capture_output=True, text=True, check=True).stdout
-        runs = [re.findall(r"\btests(?:\.\w+)+", line) for line in out.splitlines() if "-m unittest" in line]
-        self.assertEqual(len(runs), 2, out)
-        named = [module for run in runs for module in run]
-        files = sorted(".".join(p.relative_to(REPO / "tools").with_suffix("").parts)
-                       for p in (REPO / "tools" / "tests").rglob("test_*.py"))
-        self.assertEqual(sorted(named), files)
-        self.assertTrue(all(runs), "each process runs at least one module")
-
 if __name__ == "__main__":
     unittest.main()
