@@ -71,7 +71,6 @@ pub fn event_json(format: Format, i: usize) -> Vec<u8> {
     }
 }
 
-/// A transformation event of `n` records.
 /// One output line (with its newline) as the transformer writes it: a
 /// `join` by user 1 with id `e`, at `occurred` and received a second later,
 /// without lineage, every plain column null. Built through the generated
@@ -86,6 +85,7 @@ pub fn output_line(occurred: Timestamp) -> Vec<u8> {
     line
 }
 
+/// A transformation event of `n` records.
 pub fn transformation_event(format: Format, source: Source, n: usize) -> TransformationEvent<'static> {
     let records = (0..n).map(|i| record(source, i, &event_json(format, i))).collect();
     TransformationEvent {
